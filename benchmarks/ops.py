@@ -1,0 +1,58 @@
+"""Operator throughput against the fastest per-image CPU peer, one line per operator.
+
+    python benchmarks/ops.py [--quick] [--device cuda] [--only NAME]
+
+Prints ``op=<name> ours=<img/s> peer=<name>:<img/s> ratio=<ours/peer>`` for a batch
+of 64 224x224 images.  Each operator family contributes its cases from a module
+``benchmarks/opcases_<family>.py`` exposing ``cases(images, masks, device) -> list[Case]``
+(images ``(64, 3, 224, 224)`` float32 in [0, 1] on ``device``, masks ``(64, 1, 224, 224)``;
+peers get numpy uint8 HWC copies through :func:`numpy_batch`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness import report  # noqa: E402
+
+from foolbox_lite.assets.synthetic import disc_scene  # noqa: E402
+
+FAMILIES = ("color", "geometry", "composite", "noise", "structure", "perturbation", "texture")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (under 2 minutes on 2 cores)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--only", default=None, help="run only cases whose name contains this")
+    ap.add_argument("--batch", type=int, default=64)
+    args = ap.parse_args()
+    repeats = 3 if args.quick else 7
+    images, masks = disc_scene(args.batch, 224)
+    images, masks = images.to(args.device), masks.to(args.device)
+    print(f"# batch={args.batch} size=224 device={args.device} threads={torch.get_num_threads()} torch={torch.__version__}")
+    t0 = time.perf_counter()
+    for fam in FAMILIES:
+        path = Path(__file__).with_name(f"opcases_{fam}.py")
+        if not path.exists():
+            print(f"# family {fam}: no benchmark cases yet")
+            continue
+        mod = importlib.import_module(f"opcases_{fam}")
+        for case in mod.cases(images, masks, args.device):
+            if args.only and args.only not in case.name:
+                continue
+            print(report(case, args.batch, repeats), flush=True)
+    print(f"# total {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Reading and writing images and masks.
+
+Images are float tensors ``(3, H, W)`` in ``[0, 1]``; masks are ``(1, H, W)`` in
+``[0, 1]`` (1 = object).  PNG output is lossless and deterministic, so the same
+tensor always gives the same file bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Union
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import AssetError, InputError
+
+__all__ = [
+    "Fit",
+    "MaskMode",
+    "MAX_PIXELS",
+    "read_pil",
+    "load_image",
+    "load_mask",
+    "mask_from_pil",
+    "pil_to_tensor",
+    "tensor_to_pil",
+    "to_uint8",
+    "save_image",
+    "fit_pil",
+]
+
+PathLike = Union[str, os.PathLike]
+Fit = Literal["resize", "crop", "pad"]
+MaskMode = Literal["auto", "alpha", "dark", "light", "gray"]
+
+#: Images larger than this many pixels are refused before decoding (PIL's own bomb guard stays on too).
+MAX_PIXELS = 64_000_000
+
+
+def read_pil(path: PathLike) -> Image.Image:
+    """Open and fully decode an image file, with a clear error for missing, unreadable or truncated files."""
+    p = Path(path)
+    if not p.is_file():
+        raise AssetError(f"image file {str(p)!r} does not exist", hint="check the path (relative paths are resolved from the current folder or the recipe's folder)")
+    try:
+        with Image.open(p) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise InputError(
+                    f"image {str(p)!r} is {w}x{h} = {w * h} pixels, over the limit of {MAX_PIXELS}",
+                    hint="downscale it first; the limit protects memory",
+                )
+            im.load()
+            return im.copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise AssetError(f"image file {str(p)!r} cannot be read: {exc}", hint="is it a complete PNG or JPEG?") from exc
+
+
+def pil_to_tensor(im: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> float32 ``(3, H, W)`` in ``[0, 1]``."""
+    arr = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255.0)
+
+
+def to_uint8(t: torch.Tensor) -> torch.Tensor:
+    """Float ``[0, 1]`` -> uint8 by rounding half to even (``round``), clamped; the same on every machine."""
+    if not torch.isfinite(t).all():
+        raise InputError("image has non-finite values (NaN or inf); cannot be saved")
+    return t.detach().to("cpu", torch.float32).clamp(0, 1).mul(255.0).round_().to(torch.uint8)
+
+
+def tensor_to_pil(t: torch.Tensor) -> Image.Image:
+    """``(3, H, W)`` or ``(1, H, W)`` or ``(H, W)`` float in ``[0, 1]`` -> PIL image (RGB or L)."""
+    if t.dim() == 2:
+        t = t.unsqueeze(0)
+    if t.dim() != 3 or t.shape[0] not in (1, 3):
+        raise InputError(f"expected an image of shape (3, H, W), (1, H, W) or (H, W), got {tuple(t.shape)}")
+    arr = to_uint8(t).permute(1, 2, 0).numpy()
+    if arr.shape[2] == 1:
+        return Image.fromarray(arr[:, :, 0], mode="L")
+    return Image.fromarray(np.ascontiguousarray(arr), mode="RGB")
+
+
+def save_image(t: torch.Tensor, path: PathLike) -> Path:
+    """Save an image tensor as PNG (or JPEG by suffix), atomically: a temp file renamed into place."""
+    p = Path(path)
+    im = tensor_to_pil(t)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fmt = "JPEG" if p.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if fmt == "PNG":
+                im.save(fh, format="PNG", compress_level=6)
+            else:
+                im.save(fh, format="JPEG", quality=95)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+def fit_pil(im: Image.Image, size: int | tuple[int, int], fit: Fit, *, resample: int = Image.BICUBIC, fill: int | tuple[int, ...] = 0) -> Image.Image:
+    """Bring an image to ``size`` (an int for square, or ``(H, W)``).
+
+    ``resize`` stretches; ``crop`` scales the short side and centre-crops; ``pad``
+    scales the long side and pads with ``fill`` (letterbox).
+    """
+    h, w = (size, size) if isinstance(size, int) else size
+    if h <= 0 or w <= 0:
+        raise InputError(f"size must be positive, got {size!r}")
+    iw, ih = im.size
+    if fit == "resize":
+        return im.resize((w, h), resample)
+    if fit == "crop":
+        s = max(w / iw, h / ih)
+        nw, nh = max(w, round(iw * s)), max(h, round(ih * s))
+        im = im.resize((nw, nh), resample)
+        left, top = (nw - w) // 2, (nh - h) // 2
+        return im.crop((left, top, left + w, top + h))
+    if fit == "pad":
+        s = min(w / iw, h / ih)
+        nw, nh = max(1, round(iw * s)), max(1, round(ih * s))
+        im = im.resize((nw, nh), resample)
+        canvas = Image.new(im.mode, (w, h), fill)
+        canvas.paste(im, ((w - nw) // 2, (h - nh) // 2))
+        return canvas
+    raise InputError(f"fit must be one of 'resize', 'crop', 'pad', got {fit!r}")
+
+
+def mask_from_pil(im: Image.Image, mode: MaskMode = "auto") -> Image.Image:
+    """The object mask of an image as an ``L`` image (255 = object).
+
+    ``alpha``: the alpha channel; ``dark``: dark pixels are the object (a black
+    silhouette on white); ``light``: light pixels are the object; ``gray``: the
+    grey levels as they are; ``auto``: alpha if present, else ``dark`` when the
+    border is mostly light, else ``gray``.
+    """
+    if mode == "auto":
+        if "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info):
+            mode = "alpha"
+        else:
+            g = np.asarray(im.convert("L"), dtype=np.float32)
+            border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+            mode = "dark" if border.mean() > 127 else "gray"
+    if mode == "alpha":
+        rgba = im.convert("RGBA")
+        return rgba.getchannel("A")
+    gray = im.convert("L")
+    if mode == "dark":
+        return Image.eval(gray, lambda v: 255 - v)
+    if mode in ("light", "gray"):
+        return gray
+    raise InputError(f"mask mode must be one of auto, alpha, dark, light, gray, got {mode!r}")
+
+
+def load_image(path: PathLike, size: int | tuple[int, int] | None = None, fit: Fit = "resize") -> torch.Tensor:
+    """Load an image file as float32 ``(3, H, W)`` in ``[0, 1]``, optionally brought to ``size``."""
+    im = read_pil(path).convert("RGB")
+    if size is not None:
+        im = fit_pil(im, size, fit)
+    return pil_to_tensor(im)
+
+
+def load_mask(path: PathLike, size: int | tuple[int, int] | None = None, fit: Fit = "resize", mode: MaskMode = "auto") -> torch.Tensor:
+    """Load a mask file as float32 ``(1, H, W)`` in ``[0, 1]`` (see :func:`mask_from_pil` for ``mode``)."""
+    m = mask_from_pil(read_pil(path), mode)
+    if size is not None:
+        m = fit_pil(m, size, fit, resample=Image.BILINEAR)
+    return torch.from_numpy(np.asarray(m, dtype=np.uint8).copy()).unsqueeze(0).float().div_(255.0)
+
+
+def _as_list(x: PathLike | Sequence[PathLike]) -> list[PathLike]:
+    return [x] if isinstance(x, (str, os.PathLike)) else list(x)

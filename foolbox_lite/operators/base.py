@@ -1,0 +1,200 @@
+"""The operator model: sample parameters per item, then apply them to a batch.
+
+Every operator is a subclass of :class:`Operator` that implements two methods:
+
+- :meth:`Operator.sample` draws one item's parameters from that item's own
+  ``torch.Generator`` (seeded from ``(seed, item index, operator path)``) and
+  returns them as a JSON-serialisable dict;
+- :meth:`Operator.apply` applies a list of such dicts to a batch, batched.
+
+The final :meth:`Operator.__call__` owns validation, the per-operator
+probability ``p``, the per-item generators and the parameter record, so item
+``i``'s output depends only on ``(seed, i, its inputs)`` and can be replayed
+exactly from its record with :meth:`Operator.replay`.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, final
+
+import torch
+
+from ..errors import InputError, ParameterError
+from ..params import check_number
+from ..seeding import item_generator
+from ..stimuli import Item, Stimuli
+
+__all__ = ["Operator", "SampleContext", "Record", "scatter"]
+
+#: One entry of an item's parameter record: ``{"op", "path", "applied", "params"}``.
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SampleContext:
+    """What :meth:`Operator.sample` may look at besides its generator."""
+
+    index: int
+    height: int
+    width: int
+    item: Item
+
+
+class Operator(abc.ABC):
+    """Base class of every stimulus operator.
+
+    Subclasses set ``name`` (the registry name used by recipes), implement
+    :meth:`apply` (and :meth:`sample` when they draw random parameters), pass their
+    constructor arguments to ``super().__init__(p=p, config={...})`` so that
+    ``type(op)(**op.config())`` rebuilds them, and provide :meth:`example` for the
+    contract tests.
+    """
+
+    #: Registry name used in recipes and parameter records.
+    name: ClassVar[str] = ""
+    #: Whether :meth:`apply` is differentiable w.r.t. the images (checked by gradcheck).
+    differentiable: ClassVar[bool] = False
+    #: Whether the operator reads the ``mask`` layer.
+    needs_mask: ClassVar[bool] = False
+
+    def __init__(self, *, p: float = 1.0, config: Mapping[str, Any] | None = None) -> None:
+        self.p = float(check_number("p", p, low=0.0, high=1.0))
+        self._config: dict[str, Any] = dict(config or {})
+        if p != 1.0:
+            self._config["p"] = self.p
+
+    # ------------------------------------------------------------------ to implement
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:  # noqa: ARG002
+        """Draw this item's parameters from ``g``; JSON-serialisable values only."""
+        return {}
+
+    @abc.abstractmethod
+    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+        """Apply one params dict per item to the whole batch and return a new batch."""
+
+    @classmethod
+    def example(cls) -> Operator:
+        """A configured instance for the contract tests (works on a masked RGB batch)."""
+        return cls()
+
+    # ------------------------------------------------------------------ provided
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments: ``type(op)(**op.config())`` is an equal operator."""
+        return dict(self._config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._config.items() if not isinstance(v, torch.Tensor))
+        return f"{type(self).__name__}({args})"
+
+    def sample_params(self, stim: Stimuli, *, seed: int, path: str) -> list[Record]:
+        """The record every item of ``stim`` would get, without applying anything."""
+        h, w = stim.size
+        records = []
+        for item in stim.items:
+            g = item_generator(seed, item.index, path)
+            applied = True
+            if self.p < 1.0:
+                applied = bool(torch.rand((), generator=g, dtype=torch.float64).item() < self.p)
+            params = self.sample(g, SampleContext(item.index, h, w, item)) if applied else {}
+            records.append({"op": self.name, "path": path, "applied": applied, "params": params})
+        return records
+
+    #: Seed used when ``__call__`` is given none (compositions carry their own).
+    default_seed: int = 0
+
+    @final
+    def __call__(self, stim: Stimuli, *, seed: int | None = None, path: str | None = None) -> Stimuli:
+        """Sample each item's parameters from its own generator, apply them and record them.
+
+        ``seed`` defaults to :attr:`default_seed`; ``path`` names this operator's place in a
+        pipeline (it is part of every item's random stream and of its record).
+        """
+        self._validate(stim)
+        seed = self.default_seed if seed is None else int(check_number("seed", seed, integer=True))
+        return self._run(stim, seed=seed, path=path if path is not None else self.root_path)
+
+    @property
+    def root_path(self) -> str:
+        """The path used when this operator is called on its own."""
+        return self.name
+
+    def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
+        """Replay from whole per-item histories, picking this operator's records by ``path``."""
+        if len(history) != len(stim):
+            raise InputError(f"{len(history)} histories given for a batch of {len(stim)}")
+        recs = []
+        for i, h in enumerate(history):
+            found = [r for r in h if r.get("path") == path]
+            if len(found) != 1:
+                raise InputError(f"item {stim.items[i].id!r}: expected one record at path {path!r}, found {len(found)}")
+            recs.append(found[0])
+        return self.replay(stim, recs)
+
+    def _run(self, stim: Stimuli, *, seed: int, path: str) -> Stimuli:
+        """Sampling then applying; compositions override this to delegate to their children."""
+        return self.replay(stim, self.sample_params(stim, seed=seed, path=path))
+
+    def replay(self, stim: Stimuli, records: Sequence[Mapping[str, Any]]) -> Stimuli:
+        """Apply recorded parameters (one record per item) again: the same output as the original call."""
+        self._validate(stim)
+        if len(records) != len(stim):
+            raise InputError(f"{len(records)} parameter records given for a batch of {len(stim)}")
+        for r in records:
+            if r.get("op") != self.name:
+                raise InputError(f"record for operator {r.get('op')!r} given to operator {self.name!r}")
+        idx = [i for i, r in enumerate(records) if r.get("applied", True)]
+        if len(idx) == len(stim):
+            out = self.apply(stim, [r["params"] for r in records])
+        elif not idx:
+            out = stim.replace()
+        else:
+            sub = self.apply(stim.select(idx), [records[i]["params"] for i in idx])
+            out = scatter(stim, sub, idx, f"operator {self.name!r} with p < 1")
+        self._check_output(stim, out)
+        items = [it.copy() for it in out.items]
+        for it, r in zip(items, records):
+            it.params.append({"op": r["op"], "path": r["path"], "applied": bool(r.get("applied", True)), "params": _jsonable(r["params"], self.name)})
+        return Stimuli(out.images, out.layers, items)
+
+    # ------------------------------------------------------------------ checks
+    def _validate(self, stim: Stimuli) -> None:
+        if not isinstance(stim, Stimuli):
+            raise InputError(
+                f"operator {self.name!r} takes a Stimuli batch, got {type(stim).__name__}",
+                hint="wrap tensors with fl.Stimuli.from_tensor(images, masks)",
+            )
+        if self.needs_mask:
+            stim.mask  # noqa: B018 - raises a clear error when missing
+
+    def _check_output(self, stim: Stimuli, out: Stimuli) -> None:
+        if not isinstance(out, Stimuli) or len(out) != len(stim):
+            raise RuntimeError(f"operator {self.name!r} returned a batch of the wrong size")
+        if out.images.dtype != stim.images.dtype or out.images.device != stim.images.device:
+            raise RuntimeError(f"operator {self.name!r} changed dtype/device {stim.dtype}/{stim.device} -> {out.dtype}/{out.device}")
+
+
+def scatter(stim: Stimuli, sub: Stimuli, idx: Sequence[int], what: str) -> Stimuli:
+    """Put the outputs ``sub`` of the items at positions ``idx`` back among the others of ``stim``."""
+    if sub.images.shape[1:] != stim.images.shape[1:] or sub.dtype != stim.dtype:
+        raise ParameterError(f"{what}: changes the image size or dtype, so it cannot run on part of a batch")
+    if set(sub.layers) - set(stim.layers):
+        raise ParameterError(f"{what}: adds layers {sorted(set(sub.layers) - set(stim.layers))}, so it cannot run on part of a batch")
+    index = torch.as_tensor(idx, dtype=torch.long, device=stim.device)
+    images = stim.images.index_copy(0, index, sub.images)
+    layers = {k: (v.index_copy(0, index, sub.layers[k]) if k in sub.layers else v) for k, v in stim.layers.items()}
+    items = [it.copy() for it in stim.items]
+    for j, i in enumerate(idx):
+        items[i] = sub.items[j].copy()
+    return Stimuli(images, layers, items)
+
+
+def _jsonable(params: Mapping[str, Any], name: str) -> dict[str, Any]:
+    try:
+        json.dumps(params, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise RuntimeError(f"operator {name!r} sampled parameters that are not JSON-serialisable: {exc}") from exc
+    return json.loads(json.dumps(params))

@@ -1,0 +1,7 @@
+"""(Being written.)"""
+
+from __future__ import annotations
+
+from .base import Operator
+
+OPERATORS: tuple[type[Operator], ...] = ()

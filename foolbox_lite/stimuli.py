@@ -1,0 +1,254 @@
+"""The stimulus batch: images, aligned layers and per-item metadata.
+
+A :class:`Stimuli` is what flows through operators and pipelines:
+
+- ``images``: float ``(B, 3, H, W)`` in ``[0, 1]`` (float32 normally, float64 for gradcheck);
+- ``layers``: named tensors aligned with the images, ``(B, C, H, W)``; ``"mask"`` is the
+  foreground/shape mask ``(B, 1, H, W)`` in ``[0, 1]`` (soft masks allowed);
+- ``items``: one :class:`Item` per image: its id, its index in the stimulus set (which
+  seeds its random streams), its cue labels, its sources and the record of every
+  operator parameter applied to it.
+
+Batches are treated as values: operators return new batches and never mutate their input.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .assets.io import Fit, MaskMode, fit_pil, mask_from_pil, pil_to_tensor, read_pil, save_image
+from .errors import InputError
+
+__all__ = ["Item", "Stimuli", "MASK"]
+
+#: Name of the foreground/shape mask layer.
+MASK = "mask"
+
+
+@dataclass
+class Item:
+    """Metadata of one stimulus.
+
+    ``index`` is the item's position in the whole stimulus set: together with the
+    seed it determines every random draw made for this item, whatever batch it is in.
+    """
+
+    id: str
+    index: int
+    cues: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    params: list[dict[str, Any]] = field(default_factory=list)
+
+    def copy(self) -> Item:
+        return Item(self.id, self.index, dict(self.cues), dict(self.sources), copy.deepcopy(self.params))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "index": self.index, "cues": dict(self.cues), "sources": dict(self.sources), "params": copy.deepcopy(self.params)}
+
+
+def _check_image_tensor(images: torch.Tensor) -> None:
+    if not isinstance(images, torch.Tensor):
+        raise InputError(f"images must be a torch.Tensor of shape (B, 3, H, W), got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise InputError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}", hint="add a batch dimension with images[None] or expand grey images to 3 channels")
+    if not images.is_floating_point():
+        raise InputError(f"images must be floating point in [0, 1], got dtype {images.dtype}", hint="convert uint8 with images.float() / 255")
+
+
+class Stimuli:
+    """A batch of stimuli: images ``(B, 3, H, W)``, aligned layers and per-item metadata."""
+
+    __slots__ = ("images", "layers", "items")
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        layers: Mapping[str, torch.Tensor] | None = None,
+        items: Sequence[Item] | None = None,
+    ) -> None:
+        _check_image_tensor(images)
+        b, _, h, w = images.shape
+        layers = dict(layers or {})
+        for name, layer in layers.items():
+            if not isinstance(layer, torch.Tensor) or layer.dim() != 4:
+                raise InputError(f"layer {name!r} must be a tensor (B, C, H, W), got {getattr(layer, 'shape', type(layer).__name__)}")
+            if layer.shape[0] != b or layer.shape[-2:] != images.shape[-2:]:
+                raise InputError(
+                    f"layer {name!r} has shape {tuple(layer.shape)} but the images are {tuple(images.shape)}",
+                    hint="layers must match the images' batch size, height and width",
+                )
+            if layer.device != images.device:
+                raise InputError(f"layer {name!r} is on {layer.device} but the images are on {images.device}")
+        if items is None:
+            items = [Item(id=f"{i:06d}", index=i) for i in range(b)]
+        items = list(items)
+        if len(items) != b:
+            raise InputError(f"{len(items)} items given for a batch of {b} images")
+        self.images = images
+        self.layers = layers
+        self.items = items
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_tensor(
+        cls,
+        images: torch.Tensor,
+        masks: torch.Tensor | None = None,
+        *,
+        ids: Sequence[str] | None = None,
+        cues: Sequence[Mapping[str, str]] | None = None,
+        start_index: int = 0,
+    ) -> Stimuli:
+        """Wrap tensors: ``images`` ``(B, 3, H, W)`` and optional ``masks`` ``(B, 1, H, W)``."""
+        _check_image_tensor(images)
+        b = images.shape[0]
+        items = [
+            Item(
+                id=ids[i] if ids is not None else f"{start_index + i:06d}",
+                index=start_index + i,
+                cues=dict(cues[i]) if cues is not None else {},
+            )
+            for i in range(b)
+        ]
+        layers = {} if masks is None else {MASK: masks}
+        return cls(images, layers, items)
+
+    @classmethod
+    def from_files(
+        cls,
+        paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        masks: Sequence[str | os.PathLike[str] | None] | None = None,
+        *,
+        size: int | tuple[int, int] = 224,
+        fit: Fit = "resize",
+        mask_mode: MaskMode = "auto",
+        cues: Sequence[Mapping[str, str]] | None = None,
+        device: torch.device | str = "cpu",
+    ) -> Stimuli:
+        """Load images (PNG/JPEG) and masks from files.
+
+        Without an explicit mask, an image with an alpha channel gets its alpha as the
+        mask.  A mask file may be an alpha image, a grey mask (white = object) or a
+        black-on-white silhouette (``mask_mode``, see :func:`~foolbox_lite.assets.io.mask_from_pil`).
+        """
+        path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        if not path_list:
+            raise InputError("no image paths given")
+        if masks is not None and len(masks) != len(path_list):
+            raise InputError(f"{len(masks)} masks given for {len(path_list)} images")
+        imgs, msks, items = [], [], []
+        any_mask = False
+        for i, p in enumerate(path_list):
+            im = read_pil(p)
+            m_src = masks[i] if masks is not None else None
+            if m_src is not None:
+                m = mask_from_pil(read_pil(m_src), mask_mode)
+                if m.size != im.size:
+                    raise InputError(f"mask {str(m_src)!r} is {m.size[0]}x{m.size[1]} but image {str(p)!r} is {im.size[0]}x{im.size[1]}", hint="masks must have the same size as their image")
+            elif "A" in im.getbands():
+                m = im.getchannel("A")
+            else:
+                m = None
+            img_t = pil_to_tensor(fit_pil(im.convert("RGB"), size, fit))
+            imgs.append(img_t)
+            if m is not None:
+                any_mask = True
+                msks.append(pil_to_tensor(fit_pil(m, size, fit, resample=3))[:1])
+            else:
+                msks.append(None)
+            items.append(Item(id=Path(p).stem, index=i, cues=dict(cues[i]) if cues else {}, sources={"image": str(p)}))
+        images = torch.stack(imgs).to(device)
+        layers: dict[str, torch.Tensor] = {}
+        if any_mask:
+            ones = torch.ones_like(imgs[0][:1])
+            layers[MASK] = torch.stack([m if m is not None else ones for m in msks]).to(device)
+        return cls(images, layers, items)
+
+    # ----------------------------------------------------------------- access
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __repr__(self) -> str:
+        lay = ", ".join(f"{k}{tuple(v.shape[1:])}" for k, v in self.layers.items())
+        return f"Stimuli(B={len(self)}, images={tuple(self.images.shape[1:])}, layers=[{lay}], dtype={self.images.dtype}, device={self.images.device})"
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """The foreground mask ``(B, 1, H, W)``; a clear error when the batch has none."""
+        try:
+            return self.layers[MASK]
+        except KeyError:
+            raise InputError(
+                "this operation needs a foreground mask but the batch has no 'mask' layer",
+                hint="load masks with Stimuli.from_files(..., masks=[...]) or use RGBA images",
+            ) from None
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.images.dtype
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)``."""
+        return (self.images.shape[-2], self.images.shape[-1])
+
+    # ----------------------------------------------------------------- value-style updates
+    def replace(self, images: torch.Tensor | None = None, layers: Mapping[str, torch.Tensor] | None = None, items: Sequence[Item] | None = None) -> Stimuli:
+        """A new batch with some parts replaced (items are copied so records never alias)."""
+        return Stimuli(
+            self.images if images is None else images,
+            dict(self.layers) if layers is None else dict(layers),
+            [it.copy() for it in self.items] if items is None else list(items),
+        )
+
+    def select(self, index: Sequence[int] | torch.Tensor) -> Stimuli:
+        """The sub-batch of the given positions (in that order)."""
+        idx = torch.as_tensor(list(index) if not isinstance(index, torch.Tensor) else index, dtype=torch.long)
+        dev_idx = idx.to(self.device)
+        return Stimuli(
+            self.images.index_select(0, dev_idx),
+            {k: v.index_select(0, dev_idx) for k, v in self.layers.items()},
+            [self.items[int(i)].copy() for i in idx],
+        )
+
+    @staticmethod
+    def cat(batches: Iterable[Stimuli]) -> Stimuli:
+        """Concatenate batches that have the same layers, size, dtype and device."""
+        bl = list(batches)
+        if not bl:
+            raise InputError("cannot concatenate an empty list of batches")
+        names = set(bl[0].layers)
+        for b in bl[1:]:
+            if set(b.layers) != names:
+                raise InputError(f"batches have different layers: {sorted(names)} vs {sorted(b.layers)}")
+        return Stimuli(
+            torch.cat([b.images for b in bl]),
+            {k: torch.cat([b.layers[k] for b in bl]) for k in names},
+            [it.copy() for b in bl for it in b.items],
+        )
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Stimuli:
+        """Move images and layers to another device and/or floating dtype."""
+        return Stimuli(
+            self.images.to(device=device, dtype=dtype),
+            {k: v.to(device=device, dtype=dtype if v.is_floating_point() else None) for k, v in self.layers.items()},
+            [it.copy() for it in self.items],
+        )
+
+    def save(self, folder: str | os.PathLike[str], pattern: str = "{id}.png") -> list[Path]:
+        """Save every image as a PNG named by ``pattern`` (fields: ``id``, ``index``)."""
+        out = []
+        for img, it in zip(self.images, self.items):
+            out.append(save_image(img, Path(folder) / pattern.format(id=it.id, index=it.index)))
+        return out
