@@ -1,0 +1,166 @@
+"""The on-disk format of a stimulus set.
+
+A stimulus set is a folder::
+
+    DIR/
+      set.json            header: schema, name, label space, cue names, reference cue, count
+      manifest.jsonl      one JSON object per image (see ManifestEntry), in item order
+      images/<id>.png     lossless images
+      recipe.lock.yaml    the resolved recipe and versions (sets built from recipes)
+      DATASHEET.md        human-readable description
+
+Cue labels in the manifest are canonical labels of the set's label space: ImageNet
+wnids (``n02391049``) for ``imagenet1k``, category names (``cat``) for a label
+mapping such as ``geirhos16``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import InputError
+from .atomic import atomic_write_text, sha256_file
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SetInfo",
+    "ManifestEntry",
+    "read_set_info",
+    "write_set_info",
+    "read_manifest",
+    "manifest_line",
+    "verify_entries",
+]
+
+SCHEMA_VERSION = 1
+SET_INFO = "set.json"
+MANIFEST = "manifest.jsonl"
+
+
+@dataclass
+class SetInfo:
+    """Header of a stimulus set."""
+
+    name: str
+    label_space: str = "imagenet1k"
+    cues: list[str] = field(default_factory=list)
+    reference_cue: str = "shape"
+    n: int = 0
+    schema: int = SCHEMA_VERSION
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ManifestEntry:
+    """One image of a stimulus set: a line of ``manifest.jsonl``."""
+
+    id: str
+    file: str
+    sha256: str
+    seed: int
+    index: int
+    cues: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    params: list[dict[str, Any]] = field(default_factory=list)
+    condition: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def manifest_line(entry: ManifestEntry) -> str:
+    """The exact bytes (as text, with newline) of one manifest line: sorted keys, compact, deterministic."""
+    return entry.to_json() + "\n"
+
+
+def write_set_info(folder: str | Path, info: SetInfo) -> Path:
+    return atomic_write_text(Path(folder) / SET_INFO, json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def _require_set(folder: Path) -> None:
+    if not folder.is_dir():
+        raise InputError(f"stimulus set folder {str(folder)!r} does not exist")
+    if not (folder / MANIFEST).is_file():
+        raise InputError(
+            f"{str(folder)!r} is not a stimulus set: it has no {MANIFEST}",
+            hint="build one with 'foolbox-lite build RECIPE -o DIR' or import published stimuli with 'foolbox-lite import cue-conflict SRC -o DIR'",
+        )
+
+
+def read_set_info(folder: str | Path) -> SetInfo:
+    """The set's header; sets without ``set.json`` get defaults (ImageNet labels, reference cue shape)."""
+    folder = Path(folder)
+    _require_set(folder)
+    p = folder / SET_INFO
+    if not p.is_file():
+        return SetInfo(name=folder.name)
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{str(p)!r} is not valid JSON: {exc}") from exc
+    if raw.get("schema") != SCHEMA_VERSION:
+        raise InputError(f"{str(p)!r} has schema {raw.get('schema')!r}; this version of foolbox-lite reads schema {SCHEMA_VERSION}")
+    known = set(SetInfo.__dataclass_fields__)
+    return SetInfo(**{k: v for k, v in raw.items() if k in known})
+
+
+def iter_manifest(folder: str | Path) -> Iterator[ManifestEntry]:
+    """Stream the manifest's entries (a clear error names the bad line)."""
+    folder = Path(folder)
+    _require_set(folder)
+    known = set(ManifestEntry.__dataclass_fields__)
+    with open(folder / MANIFEST, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                missing = {"id", "file", "sha256"} - set(raw)
+                if missing:
+                    raise InputError(f"{MANIFEST} line {n} lacks {sorted(missing)}")
+                yield ManifestEntry(**{k: v for k, v in raw.items() if k in known} | {"seed": raw.get("seed", 0), "index": raw.get("index", n - 1)})
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{str(folder / MANIFEST)!r} line {n} is not valid JSON: {exc}") from exc
+
+
+def read_manifest(folder: str | Path) -> list[ManifestEntry]:
+    return list(iter_manifest(folder))
+
+
+def verify_entries(
+    folder: str | Path,
+    entries: Sequence[ManifestEntry],
+    on_mismatch: Literal["error", "warn", "skip"] = "error",
+) -> tuple[list[ManifestEntry], list[str]]:
+    """Check each image file exists and matches its sha256.
+
+    Returns the entries that passed and one message per problem.  With
+    ``on_mismatch="error"`` the first problem raises an :class:`InputError` naming the file.
+    """
+    folder = Path(folder)
+    good, problems = [], []
+    for e in entries:
+        p = folder / e.file
+        if not p.is_file():
+            msg = f"image {e.file!r} of item {e.id!r} is missing"
+        else:
+            digest = sha256_file(p)
+            msg = "" if digest == e.sha256 else f"image {e.file!r} of item {e.id!r} does not match its sha256 in the manifest ({digest[:12]}... != {e.sha256[:12]}...)"
+        if msg:
+            if on_mismatch == "error":
+                raise InputError(msg, hint="rebuild the set, or pass --on-mismatch warn/skip to continue without it")
+            problems.append(msg)
+            if on_mismatch == "warn":
+                good.append(e)
+        else:
+            good.append(e)
+    return good, problems
+
