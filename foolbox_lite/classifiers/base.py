@@ -29,10 +29,17 @@ class Preprocessing:
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
+    def affine(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", *, input_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a, b)`` of shape ``(1, 3, 1, 1)`` with ``normalised = x * a + b`` for pixels ``x`` in ``[0, input_scale]``."""
+        mean = torch.tensor(self.mean, dtype=torch.float64).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float64).view(1, 3, 1, 1)
+        a = (self.scale / input_scale) / std
+        b = -mean / std
+        return a.to(device=device, dtype=dtype), b.to(device=device, dtype=dtype)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return (x * self.scale - mean) / std
+        a, b = self.affine(x.dtype, x.device)
+        return torch.addcmul(b, x, a)  # one allocation; differentiable
 
     def to_dict(self) -> dict[str, object]:
         return {"scale": self.scale, "mean": list(self.mean), "std": list(self.std)}

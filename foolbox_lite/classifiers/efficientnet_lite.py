@@ -12,8 +12,6 @@ import contextlib
 import importlib
 import io
 
-import torch
-
 from ..errors import ModelError
 from .base import Classifier, Preprocessing
 

@@ -15,9 +15,12 @@ from . import (
     albumentations_wrap,
     color,
     composite,
+    filters,
+    generation,
     geometry,
     noise,
     perturbation,
+    segmentation,
     structure,
     texture,
 )
@@ -25,7 +28,7 @@ from .base import Operator
 
 __all__ = ["REGISTRY", "get_operator", "build_operator", "available_operators"]
 
-_FAMILIES = (color, geometry, composite, noise, structure, perturbation, texture, albumentations_wrap)
+_FAMILIES = (color, geometry, composite, noise, filters, structure, perturbation, texture, albumentations_wrap, segmentation, generation)
 
 
 def _build_registry() -> dict[str, type[Operator]]:

@@ -1,7 +1,421 @@
-"""(Being written.)"""
+"""Texture-onto-shape operators: the batch's "mask" layer is the shape, a :class:`Texture` fills it.
+
+- :class:`TextureFill` (``texture_fill``): the mask filled with the texture; background kept, blank or replaced;
+- :class:`ShadedTextureFill` (``texture_shaded``): the same, modulated by the object's own luminance (and edges);
+- :class:`ColourMatch` (``colour_match``): the object recoloured to a texture's colour statistics (Reinhard 2001);
+- :class:`QuiltTransfer` (``texture_quilt``): the object's luminance rendered with patches of the texture
+  (Efros & Freeman 2001), see :mod:`foolbox_lite.textures.quilting`;
+- :class:`AdaINTransfer` (``texture_adain``): neural style transfer with user-supplied weights
+  (:mod:`foolbox_lite.textures.adain`).
+
+Each item's texture (when several are given), scale, rotation and offset are sampled from its own
+generator and recorded; the item's ``cues["texture"]`` becomes the texture's label (``shape`` is kept).
+Kernels live in :mod:`foolbox_lite.textures`; these classes only sample, validate and assemble.
+"""
 
 from __future__ import annotations
 
-from .base import Operator
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
 
-OPERATORS: tuple[type[Operator], ...] = ()
+import torch
+
+from ..errors import ParameterError
+from ..params import SpecLike, as_spec, check_number
+from ..seeding import draw_seed
+from ..stimuli import Item, Stimuli
+from ..textures.adain import WeightsLike, load_adain_weights, random_adain_weights, style_transfer
+from ..textures.colour import COLOUR_SPACES, colour_transfer, masked_stats, to_space
+from ..textures.fill import check_masks, composite, luminance, shade
+from ..textures.quilting import quilt_transfer
+from ..textures.source import Texture, render_texture
+from .base import Operator, SampleContext
+
+__all__ = ["TextureFill", "ShadedTextureFill", "ColourMatch", "QuiltTransfer", "AdaINTransfer", "example_textures",
+           "resolve_textures", "OPERATORS"]
+
+TextureLike = Union[Texture, str]
+BACKGROUNDS = ("keep", "blank", "replace")
+
+
+def resolve_textures(value: TextureLike | Sequence[TextureLike], what: str, *, size: int = 256) -> list[Texture]:
+    """A texture, an asset name, or a non-empty list of them -> list of :class:`Texture`."""
+    items = [value] if isinstance(value, (Texture, str)) else value
+    if not isinstance(items, Sequence) or len(items) == 0:
+        raise ParameterError(f"parameter {what!r} must be a Texture, an asset name or a non-empty list of them, got {value!r}")
+    out = []
+    for k, v in enumerate(items):
+        if isinstance(v, Texture):
+            out.append(v)
+        elif isinstance(v, str):
+            out.append(Texture.from_asset(v, size=size))
+        else:
+            raise ParameterError(
+                f"parameter {what}[{k}] must be a Texture or an asset name, got {type(v).__name__}",
+                hint="build textures with fl.textures.Texture.from_file / from_region / from_tensor",
+            )
+    return out
+
+
+def example_textures() -> list[Texture]:
+    """Two small deterministic textures (no files, no RNG) for examples and contract tests."""
+    ys, xs = torch.meshgrid(torch.arange(24.0), torch.arange(24.0), indexing="ij")
+    stripes = torch.sin(xs * 0.9 + ys * 0.3) * 0.5 + 0.5
+    a = torch.stack([stripes, stripes * 0.6 + 0.2, 1 - stripes]) * 0.9 + 0.05
+    spots = torch.cos(xs * 0.7) * torch.cos(ys * 0.7) * 0.5 + 0.5
+    b = torch.stack([spots * 0.8 + 0.1, spots * 0.3 + 0.4, spots * 0.5])
+    return [Texture.from_tensor(a, name="stripes", label="zebra"), Texture.from_tensor(b, name="spots", label="leopard")]
+
+
+def _texture_index(p: Mapping[str, Any], prefix: str, textures: list[Texture], op: str) -> int:
+    k = p.get(f"{prefix}texture")
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(textures):
+        raise ParameterError(f"operator {op!r}: recorded {prefix}texture index {k!r} is not one of 0..{len(textures) - 1}")
+    name = p.get(f"{prefix}texture_name")
+    if name is not None and name != textures[k].name:
+        raise ParameterError(f"operator {op!r}: the record names texture {name!r} but texture {k} is {textures[k].name!r}",
+                             hint="replay with the same textures, in the same order, as the original run")
+    return k
+
+
+def _pick(g: torch.Generator, n: int) -> int:
+    return int(torch.randint(0, n, (1,), generator=g).item()) if n > 1 else 0
+
+
+class TextureFill(Operator):
+    """Fill the shape's mask with a texture (scale, rotation and offset per item); background kept, blank or replaced.
+
+    ``texture``: a :class:`Texture`, an asset name or a list (each item picks one uniformly).
+    ``scale`` (magnification of the tile, 1 = one tile pixel per image pixel) and ``angle``
+    (degrees, counter-clockwise) are specs (fixed, ``(low, high)``, ``{"choice": [...]}``...);
+    ``offset=True`` shifts each item's tile by a random fraction of it.  ``background``:
+    ``keep`` the image, ``blank`` (``fill``: a grey level or RGB) or ``replace`` with
+    ``background_texture``.  ``colour="object"`` first matches the texture's Lab mean/std
+    inside the mask to the object's own (then the colour cue agrees with the shape).
+    ``seam`` (``crossfade``, ``mirror``, ``none``) makes tiles periodic.
+    """
+
+    name = "texture_fill"
+    differentiable = True
+    needs_mask = True
+
+    def __init__(
+        self,
+        texture: TextureLike | Sequence[TextureLike],
+        *,
+        scale: SpecLike = 1.0,
+        angle: SpecLike = 0.0,
+        offset: bool = True,
+        background: str = "keep",
+        fill: float | Sequence[float] = 1.0,
+        background_texture: TextureLike | Sequence[TextureLike] | None = None,
+        colour: str = "texture",
+        seam: str = "crossfade",
+        p: float = 1.0,
+        _extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.textures = [t.seamless(seam) for t in resolve_textures(texture, "texture")]  # type: ignore[arg-type]
+        self.scale = as_spec("scale", scale, low=0.05, high=20.0)
+        self.angle = as_spec("angle", angle, low=-360.0, high=360.0)
+        if not isinstance(offset, bool):
+            raise ParameterError(f"parameter 'offset' must be True or False, got {offset!r}")
+        self.offset = offset
+        if background not in BACKGROUNDS:
+            raise ParameterError(f"parameter 'background' must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
+        self.background = background
+        fills = [fill] if isinstance(fill, (int, float)) else list(fill)
+        if len(fills) not in (1, 3):
+            raise ParameterError(f"parameter 'fill' must be a grey level or an RGB triple in [0, 1], got {fill!r}")
+        self.fill = [float(check_number(f"fill[{i}]", v, low=0.0, high=1.0)) for i, v in enumerate(fills)]
+        self.bg_textures: list[Texture] = []
+        if background == "replace":
+            if background_texture is None:
+                raise ParameterError("background='replace' needs background_texture (a Texture, an asset name or a list)")
+            self.bg_textures = [t.seamless(seam) for t in resolve_textures(background_texture, "background_texture")]  # type: ignore[arg-type]
+        elif background_texture is not None:
+            raise ParameterError(f"background_texture is only used with background='replace', not {background!r}")
+        if colour not in ("texture", "object"):
+            raise ParameterError(f"parameter 'colour' must be 'texture' (its own colours) or 'object' (matched to the object's), got {colour!r}")
+        self.colour = colour
+        config = {"texture": texture, "scale": scale, "angle": angle, "offset": offset, "background": background, "fill": fill,
+                  "background_texture": background_texture, "colour": colour, "seam": seam, **(_extra or {})}
+        super().__init__(p=p, config=config)
+
+    @classmethod
+    def example(cls) -> Operator:
+        return cls(example_textures(), scale=(0.7, 1.5), angle=(-30.0, 30.0), background="keep")
+
+    # ------------------------------------------------------------------ sampling
+    def _draw_texture(self, g: torch.Generator, textures: list[Texture], prefix: str) -> dict[str, Any]:
+        k = _pick(g, len(textures))
+        out: dict[str, Any] = {f"{prefix}texture": k, f"{prefix}texture_name": textures[k].name}
+        out[f"{prefix}scale"] = float(self.scale.sample(g))
+        out[f"{prefix}angle"] = float(self.angle.sample(g))
+        if self.offset:
+            out[f"{prefix}offset"] = [float(v) for v in torch.rand(2, generator=g, dtype=torch.float64).tolist()]
+        else:
+            out[f"{prefix}offset"] = [0.0, 0.0]
+        return out
+
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        params = self._draw_texture(g, self.textures, "")
+        if self.bg_textures:
+            params.update(self._draw_texture(g, self.bg_textures, "bg_"))
+        return params
+
+    # ------------------------------------------------------------------ applying
+    def _render(self, stim: Stimuli, params: Sequence[Mapping[str, Any]], textures: list[Texture], prefix: str) -> torch.Tensor:
+        """Each item's texture at the stimulus size ``(B, 3, H, W)``, one render call per distinct texture."""
+        h, w = stim.size
+        idx = [_texture_index(p, prefix, textures, self.name) for p in params]
+        out = None
+        for k in sorted(set(idx)):
+            members = [i for i, j in enumerate(idx) if j == k]
+            imgs = render_texture(
+                textures[k].image, h, w,
+                [float(params[i][f"{prefix}scale"]) for i in members],
+                [float(params[i][f"{prefix}angle"]) for i in members],
+                [(float(params[i][f"{prefix}offset"][0]), float(params[i][f"{prefix}offset"][1])) for i in members],
+                device=stim.device, dtype=stim.dtype,
+            )
+            if len(members) == len(idx):
+                return imgs
+            if out is None:
+                out = torch.empty_like(stim.images)
+            out[torch.tensor(members, device=stim.device)] = imgs
+        assert out is not None
+        return out
+
+    def _outside(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+        if self.background == "keep":
+            return stim.images
+        if self.background == "blank":
+            f = torch.tensor(self.fill, dtype=stim.dtype, device=stim.device).view(1, -1, 1, 1)
+            return f.expand_as(stim.images)
+        return self._render(stim, params, self.bg_textures, "bg_")
+
+    def _inside(self, stim: Stimuli, tex: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+        """The texture as it will appear inside the mask (subclasses add shading, transfer...)."""
+        if self.colour == "object":
+            m = stim.mask.to(stim.dtype)
+            mean, std = masked_stats(to_space(stim.images, "lab"), m)
+            tex, _ = colour_transfer(tex, mean, std, mask=m, space="lab")
+        return tex
+
+    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+        check_masks(stim.mask, [it.id for it in stim.items], self.name)
+        tex = self._inside(stim, self._render(stim, params, self.textures, ""), params)
+        images = composite(tex, self._outside(stim, params), stim.mask)
+        return stim.replace(images=images, items=self._label(stim, params))
+
+    def _label(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> list[Item]:
+        items = [it.copy() for it in stim.items]
+        for it, p in zip(items, params):
+            tex = self.textures[_texture_index(p, "", self.textures, self.name)]
+            it.cues["texture"] = tex.label
+            it.sources.update(tex.sources())
+            if self.bg_textures:
+                bg = self.bg_textures[_texture_index(p, "bg_", self.bg_textures, self.name)]
+                it.cues["background"] = bg.label
+                it.sources.update(bg.sources("background"))
+        return items
+
+
+class ShadedTextureFill(TextureFill):
+    """Like :class:`TextureFill`, with the texture modulated by the object's own luminance (and edges).
+
+    ``strength`` (spec in ``[0, 1]``) scales the shading: 0 is a flat fill, 1 darkens and
+    lightens the texture as much as the object's luminance varies; ``edges`` (spec in
+    ``[0, 1]``) darkens the texture along the object's own edges so its 3D form stays
+    visible.  See :func:`foolbox_lite.textures.fill.shade`.
+    """
+
+    name = "texture_shaded"
+
+    def __init__(self, texture: TextureLike | Sequence[TextureLike], *, strength: SpecLike = 0.8, edges: SpecLike = 0.0, **kwargs: Any) -> None:
+        self.strength = as_spec("strength", strength, low=0.0, high=1.0)
+        self.edges = as_spec("edges", edges, low=0.0, high=1.0)
+        super().__init__(texture, _extra={"strength": strength, "edges": edges}, **kwargs)
+
+    @classmethod
+    def example(cls) -> Operator:
+        return cls(example_textures(), strength=(0.5, 1.0), edges=(0.0, 0.6), scale=(0.8, 1.2), angle=(-20.0, 20.0))
+
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        params = super().sample(g, ctx)
+        params["strength"] = float(self.strength.sample(g))
+        params["edges"] = float(self.edges.sample(g))
+        return params
+
+    def _inside(self, stim: Stimuli, tex: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+        tex = super()._inside(stim, tex, params)
+        strength = torch.tensor([float(p["strength"]) for p in params], dtype=stim.dtype, device=stim.device).view(-1, 1, 1, 1)
+        edges = torch.tensor([float(p["edges"]) for p in params], dtype=stim.dtype, device=stim.device).view(-1, 1, 1, 1)
+        return shade(tex, luminance(stim.images), stim.mask, strength, edges)
+
+
+class ColourMatch(Operator):
+    """Recolour the object (inside the mask) to a texture's colour statistics (Reinhard et al. 2001).
+
+    The object's per-channel mean/std in ``space`` (``lab`` or ``lalphabeta``) inside the
+    mask move towards the texture's by ``strength`` (spec in ``[0, 1]``); the background is
+    kept.  Sets ``cues["colour"]`` to the texture's label.  Out-of-gamut colours are clipped
+    to ``[0, 1]`` (see :func:`foolbox_lite.textures.colour.colour_transfer`).
+    """
+
+    name = "colour_match"
+    differentiable = True
+    needs_mask = True
+
+    def __init__(self, texture: TextureLike | Sequence[TextureLike], *, space: str = "lab", strength: SpecLike = 1.0, p: float = 1.0) -> None:
+        self.textures = resolve_textures(texture, "texture")
+        if space not in COLOUR_SPACES:
+            raise ParameterError(f"parameter 'space' must be one of {', '.join(COLOUR_SPACES)}, got {space!r}")
+        self.space = space
+        self.strength = as_spec("strength", strength, low=0.0, high=1.0)
+        self._stats = [masked_stats(to_space(t.image[None].double(), space), None) for t in self.textures]  # type: ignore[arg-type]
+        super().__init__(p=p, config={"texture": texture, "space": space, "strength": strength})
+
+    @classmethod
+    def example(cls) -> Operator:
+        return cls(example_textures(), strength=(0.5, 1.0))
+
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        k = _pick(g, len(self.textures))
+        return {"texture": k, "texture_name": self.textures[k].name, "strength": float(self.strength.sample(g))}
+
+    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+        check_masks(stim.mask, [it.id for it in stim.items], self.name)
+        idx = [_texture_index(p, "", self.textures, self.name) for p in params]
+        mean = torch.cat([self._stats[k][0] for k in idx]).to(stim.device, stim.dtype)
+        std = torch.cat([self._stats[k][1] for k in idx]).to(stim.device, stim.dtype)
+        s = torch.tensor([float(p["strength"]) for p in params], dtype=stim.dtype, device=stim.device).view(-1, 1, 1, 1)
+        m = stim.mask.to(stim.dtype)
+        rgb, _ = colour_transfer(stim.images, mean, std, mask=m, space=self.space, strength=s)  # type: ignore[arg-type]
+        items = [it.copy() for it in stim.items]
+        for it, k in zip(items, idx):
+            it.cues["colour"] = self.textures[k].label
+            it.sources.update(self.textures[k].sources("colour"))
+        return stim.replace(images=composite(rgb, stim.images, m), items=items)
+
+
+class QuiltTransfer(TextureFill):
+    """The object's luminance rendered with patches of the texture (image quilting, Efros & Freeman 2001).
+
+    ``patch`` and ``overlap`` (pixels), ``alpha`` (weight of the overlap error against the
+    luminance-correspondence error, in ``[0, 1]``), ``candidates`` (each patch is drawn
+    uniformly among this many best matches, with the item's recorded seed), ``stride``
+    (spacing of the candidate patches in the texture) and ``max_texture_side`` (textures
+    are downsized to it: the cost grows with the number of candidates).  Background and
+    ``colour`` as :class:`TextureFill`.  See :func:`foolbox_lite.textures.quilting.quilt_transfer`.
+    """
+
+    name = "texture_quilt"
+    differentiable = False
+
+    def __init__(
+        self,
+        texture: TextureLike | Sequence[TextureLike],
+        *,
+        patch: int = 12,
+        overlap: int = 3,
+        alpha: float = 0.5,
+        candidates: int = 4,
+        stride: int = 2,
+        max_texture_side: int = 96,
+        **kwargs: Any,
+    ) -> None:
+        self.patch = int(check_number("patch", patch, low=4, high=32, integer=True))
+        self.overlap = int(check_number("overlap", overlap, low=1, high=self.patch // 2, integer=True))
+        self.alpha = float(check_number("alpha", alpha, low=0.0, high=1.0))
+        self.candidates = int(check_number("candidates", candidates, low=1, high=64, integer=True))
+        self.stride = int(check_number("stride", stride, low=1, high=self.patch, integer=True))
+        self.max_texture_side = int(check_number("max_texture_side", max_texture_side, low=self.patch, high=1024, integer=True))
+        for k in ("scale", "angle", "offset", "seam"):
+            if k in kwargs:
+                raise ParameterError(f"texture_quilt takes no {k!r}: patches are copied from the texture as it is")
+        extra = {"patch": patch, "overlap": overlap, "alpha": alpha, "candidates": candidates, "stride": stride,
+                 "max_texture_side": max_texture_side}
+        super().__init__(texture, seam="none", _extra=extra, **kwargs)
+        for k in ("scale", "angle", "offset", "seam"):
+            self._config.pop(k, None)
+        self.textures = [t.limited(self.max_texture_side) for t in self.textures]
+        for t in self.textures:
+            if min(t.size) < self.patch:
+                raise ParameterError(f"texture {t.name!r} is {t.size[1]}x{t.size[0]}, smaller than one {self.patch}x{self.patch} patch",
+                                     hint="use a larger texture or a smaller patch")
+
+    @classmethod
+    def example(cls) -> Operator:
+        return cls(example_textures(), patch=6, overlap=2, candidates=3, stride=1)
+
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        k = _pick(g, len(self.textures))
+        params: dict[str, Any] = {"texture": k, "texture_name": self.textures[k].name, "seed": draw_seed(g)}
+        if self.bg_textures:
+            params.update(self._draw_texture(g, self.bg_textures, "bg_"))
+        return params
+
+    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+        check_masks(stim.mask, [it.id for it in stim.items], self.name)
+        idx = [_texture_index(p, "", self.textures, self.name) for p in params]
+        lum = luminance(stim.images.detach())
+        tex = torch.empty_like(stim.images)
+        for k in sorted(set(idx)):
+            members = [i for i, j in enumerate(idx) if j == k]
+            sel = torch.tensor(members, device=stim.device)
+            tex[sel] = quilt_transfer(
+                self.textures[k].image.to(stim.device), lum[sel], stim.mask[sel].detach(), [int(params[i]["seed"]) for i in members],
+                patch=self.patch, overlap=self.overlap, alpha=self.alpha, candidates=self.candidates, stride=self.stride,
+            ).to(stim.dtype)
+        tex = self._inside(stim, tex, params)
+        images = composite(tex, self._outside(stim, params), stim.mask)
+        return stim.replace(images=images, items=self._label(stim, params))
+
+
+class AdaINTransfer(TextureFill):
+    """Neural style transfer of the texture onto the object (AdaIN, Huang & Belongie 2017), inside the mask.
+
+    ``encoder``/``decoder``: paths to (or state dicts of) the pytorch-AdaIN ``vgg_normalised.pth``
+    and ``decoder.pth``; absent weights raise :class:`~foolbox_lite.errors.ModelError` saying
+    what to supply (nothing is downloaded).  ``alpha`` (spec in ``[0, 1]``): content-style
+    trade-off.  The style image is the texture rendered at the stimulus size with the sampled
+    scale, rotation and offset; background as :class:`TextureFill`.  Items run one at a time
+    so that each output is independent of the batch.
+    """
+
+    name = "texture_adain"
+    differentiable = False
+
+    def __init__(
+        self,
+        texture: TextureLike | Sequence[TextureLike],
+        *,
+        encoder: WeightsLike | None = None,
+        decoder: WeightsLike | None = None,
+        alpha: SpecLike = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        self._enc, self._dec = load_adain_weights(encoder, decoder)
+        self.alpha = as_spec("alpha", alpha, low=0.0, high=1.0)
+        super().__init__(texture, _extra={"encoder": encoder, "decoder": decoder, "alpha": alpha}, **kwargs)
+
+    @classmethod
+    def example(cls) -> Operator:
+        enc, dec = random_adain_weights(0)
+        return cls(example_textures(), encoder=enc, decoder=dec, alpha=(0.5, 1.0), scale=(0.8, 1.2))
+
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        params = super().sample(g, ctx)
+        params["alpha"] = float(self.alpha.sample(g))
+        return params
+
+    def _inside(self, stim: Stimuli, tex: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+        tex = super()._inside(stim, tex, params)
+        with torch.no_grad():
+            outs = [style_transfer(stim.images[i:i + 1], tex[i:i + 1], self._enc, self._dec, float(params[i]["alpha"]))
+                    for i in range(len(stim))]
+        return torch.cat(outs)
+
+
+OPERATORS: tuple[type[Operator], ...] = (TextureFill, ShadedTextureFill, ColourMatch, QuiltTransfer, AdaINTransfer)

@@ -1,0 +1,111 @@
+"""A cache of computed masks keyed by the image's content and the method's settings.
+
+Keys are sha256 digests of the image's uint8 RGB bytes and shape plus a JSON of the
+method, model hash and clean-up settings, so a change of any of them is a miss.
+Entries are 8-bit PNGs written atomically (temp name + rename): a crash never
+leaves a half-written entry, and an unreadable entry is treated as a miss and
+rewritten.  Masks are quantised to 1/255 before caching, so a hit returns exactly
+what a fresh computation would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .model_store import home
+
+__all__ = ["image_digest", "mask_key", "MaskCache", "default_cache_dir"]
+
+
+def default_cache_dir() -> Path:
+    """``$FOOLBOX_LITE_HOME/cache/masks``."""
+    return home() / "cache" / "masks"
+
+
+def image_digest(rgb: np.ndarray) -> str:
+    """sha256 of an ``(H, W, 3)`` uint8 image's shape and bytes."""
+    h = hashlib.sha256()
+    h.update(f"{rgb.shape}|{rgb.dtype}".encode())
+    h.update(np.ascontiguousarray(rgb).tobytes())
+    return h.hexdigest()
+
+
+def mask_key(digest: str, settings: Mapping[str, Any]) -> str:
+    """The cache key of an image digest under ``settings`` (method, model hash, clean-up...)."""
+    blob = json.dumps({"image": digest, **settings}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class MaskCache:
+    """Masks by key: an in-memory LRU of ``capacity`` entries, backed by PNGs in ``folder`` when given."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None, capacity: int = 256) -> None:
+        self.folder = Path(folder).expanduser() if folder is not None else None
+        self.capacity = int(capacity)
+        self._mem: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def _file(self, key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / key[:2] / f"{key}.png"
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The cached ``(H, W)`` float32 mask, or ``None``."""
+        if key in self._mem:
+            self._mem.move_to_end(key)
+            self.hits += 1
+            return self._mem[key].copy()
+        if self.folder is not None:
+            p = self._file(key)
+            if p.is_file():
+                from PIL import Image, UnidentifiedImageError
+
+                try:
+                    with Image.open(p) as im:
+                        arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+                except (OSError, UnidentifiedImageError, SyntaxError):
+                    p.unlink(missing_ok=True)  # a damaged entry is a miss
+                else:
+                    self._remember(key, arr)
+                    self.hits += 1
+                    return arr.copy()
+        self.misses += 1
+        return None
+
+    def put(self, key: str, mask: np.ndarray) -> None:
+        """Store a quantised ``(H, W)`` mask in [0, 1]."""
+        arr = np.asarray(mask, dtype=np.float32)
+        self._remember(key, arr)
+        if self.folder is None:
+            return
+        from PIL import Image
+
+        p = self._file(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                Image.fromarray(np.rint(np.clip(arr, 0, 1) * 255).astype(np.uint8), "L").save(fh, format="PNG")
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _remember(self, key: str, arr: np.ndarray) -> None:
+        self._mem[key] = arr.copy()
+        self._mem.move_to_end(key)
+        while len(self._mem) > self.capacity:
+            self._mem.popitem(last=False)
+
+    def clear_memory(self) -> None:
+        self._mem.clear()

@@ -1,0 +1,84 @@
+"""``foolbox-lite evaluate SET --model NAME ... [--observers GLOB] -o OUT``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import typer
+
+__all__ = ["print_summary", "register"]
+
+
+def print_summary(summary: Mapping[str, Any]) -> None:
+    """A short table of cue fractions, shape bias and accuracy per observer."""
+    from rich.console import Console
+    from rich.table import Table
+
+    cues = list(summary["cues"])
+    table = Table(title=f"cue followed (reference cue: {summary.get('reference_cue')})")
+    table.add_column("observer", no_wrap=True, min_width=min(40, max(len(n) for n in summary["observers"]) if summary["observers"] else 8))
+    table.add_column("n", justify="right")
+    for c in cues:
+        table.add_column(c, justify="right")
+    table.add_column("shape bias", justify="right")
+    table.add_column("accuracy", justify="right")
+
+    def f(v: Any) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    for name, o in summary["observers"].items():
+        table.add_row(name, str(o["n"]), *(f(o["cue_fractions"].get(c)) for c in cues), f(o["shape_bias"]), f(o["accuracy"]["overall"]))
+    console = Console()
+    if not console.is_terminal:  # logs and pipes: do not squeeze the table into 80 columns
+        console = Console(width=160)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def evaluate(
+        stimulus_set: Path = typer.Argument(..., metavar="SET", help="Folder of a stimulus set (with manifest.jsonl)."),
+        model: list[str] | None = typer.Option(None, "--model", "-m", help="Classifier (repeatable): efficientnet_lite0|1|2, torchvision:NAME, timm:NAME, FILE.pt, ARCH@WEIGHTS.pt. Default efficientnet_lite0 unless only --observers is given."),
+        observers: str | None = typer.Option(None, "--observers", help="Glob of model-vs-human raw-data CSVs; each subject becomes an observer."),
+        out: Path = typer.Option(Path("out/evaluation"), "-o", "--out", help="Output folder (trials.csv, summary.json, plots, report.html)."),
+        batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="Images per forward pass (default: the measured best)."),
+        device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+        decision: str = typer.Option("auto", "--decision", help="auto, top1, restricted (only classes the cues name) or mapping."),
+        mapping: str | None = typer.Option(None, "--mapping", help="Label mapping to decide through (default: the set's label space)."),
+        reference_cue: str | None = typer.Option(None, "--reference-cue", help="Cue that counts as 'right' for accuracy and error consistency (default: the set's)."),
+        accuracy_cue: str | None = typer.Option(None, "--accuracy-cue", help="Cue to report accuracy against (default: the reference cue)."),
+        on_mismatch: str = typer.Option("error", "--on-mismatch", help="An image missing or not matching its sha256: error (stop), warn (use it) or skip."),
+        report: bool = typer.Option(True, "--report/--no-report", help="Write plots and report.html."),
+        gallery: int = typer.Option(300, "--gallery", help="Stimuli shown in the report's gallery."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+    ) -> None:
+        """Run classifiers (and read human observers) over SET; report which cue each followed."""
+        from ..errors import ParameterError
+        from ..evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set
+        from ..report import write_evaluation
+
+        if on_mismatch not in ("error", "warn", "skip"):
+            raise ParameterError(f"--on-mismatch must be error, warn or skip, got {on_mismatch!r}")
+        models = list(model or []) or ([] if observers else ["efficientnet_lite0"])
+        ev = evaluate_set(
+            stimulus_set,
+            models,
+            batch_size=batch_size or DEFAULT_BATCH_SIZE,
+            decision=decision,  # type: ignore[arg-type]
+            mapping=mapping,
+            reference_cue=reference_cue,
+            on_mismatch=on_mismatch,  # type: ignore[arg-type]
+            device=device,
+            observers=observers,
+            progress=not quiet,
+        )
+        for p in ev.set.problems:
+            typer.echo(f"warning: {p}", err=True)
+        paths = write_evaluation(ev, out, report=report, max_gallery=gallery, accuracy_cue=accuracy_cue)
+        if not quiet:
+            import json
+
+            print_summary(json.loads(paths["summary"].read_text(encoding="utf-8")))
+        typer.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out}")

@@ -1,0 +1,53 @@
+"""``foolbox-lite run RECIPE [-o DIR]``: build the recipe's stimulus set, then evaluate it with the recipe's models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(
+        recipe: Path = typer.Argument(..., help="The recipe file (YAML)."),
+        out: Path | None = typer.Option(None, "-o", "--out", help="Output folder: DIR/set (the stimuli) and DIR/evaluation (default out/<recipe name>)."),
+        model: list[str] | None = typer.Option(None, "--model", "-m", help="Classifier(s) instead of the recipe's models (repeatable)."),
+        observers: str | None = typer.Option(None, "--observers", help="Glob of model-vs-human raw-data CSVs to evaluate beside the models."),
+        decision: str = typer.Option("auto", "--decision", help="auto, top1, restricted (only classes the cues name) or mapping."),
+        batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="Images per forward pass when evaluating."),
+        device: str = typer.Option("cpu", "--device", help="Device to build and evaluate on (cpu, cuda, ...); the bytes of a build depend on it."),
+        workers: int = typer.Option(0, "--workers", min=0, help="Threads writing PNGs during the build."),
+        force: bool = typer.Option(False, "--force", help="Rebuild DIR/set even if it holds another build."),
+        report: bool = typer.Option(True, "--report/--no-report", help="Write plots and report.html."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ) -> None:
+        """Build RECIPE (or finish/reuse an identical build), evaluate it, and print the cue fractions per observer."""
+        import json
+
+        from ..evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set
+        from ..recipes.build import build_recipe
+        from ..recipes.load import load_recipe
+        from ..report import write_evaluation
+        from .evaluate import print_summary
+
+        spec = load_recipe(recipe)
+        root = out if out is not None else Path("out") / spec.name
+        set_dir = root / "set"
+        resume = not force and set_dir.is_dir() and any(set_dir.iterdir())
+        build_recipe(recipe, set_dir, device=device, workers=workers, resume=resume, force=force, progress=not quiet)
+        models = list(model or spec.models or ["efficientnet_lite0"])
+        ev = evaluate_set(
+            set_dir,
+            models,
+            batch_size=batch_size or DEFAULT_BATCH_SIZE,
+            decision=decision,  # type: ignore[arg-type]
+            device=device,
+            observers=observers,
+            progress=not quiet,
+        )
+        paths = write_evaluation(ev, root / "evaluation", report=report)
+        print_summary(json.loads(paths["summary"].read_text(encoding="utf-8")))
+        typer.echo(f"stimuli in {set_dir}; results in {root / 'evaluation'}" + (f" (open {paths['report']})" if "report" in paths else ""))

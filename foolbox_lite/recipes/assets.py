@@ -1,0 +1,391 @@
+"""Resolving a recipe's ``assets:`` into concrete, hashed images (and masks).
+
+Each named entry becomes a list of :class:`RecipeAsset` (a glob or a list of
+built-ins gives several).  Files are read and checked when resolved, so a
+missing, unreadable or truncated image fails before anything is written; fitted
+images are cached as uint8 (memory bounded by the number of assets, not of items).
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..assets.io import fit_pil, mask_from_pil, read_pil
+from ..errors import AssetError, FoolboxLiteError, ParameterError
+from .load import canonical_label
+from .schema import AssetSpec, Recipe
+
+__all__ = ["RecipeAsset", "resolve_assets", "PROCEDURAL", "MAX_ASSET_FILES"]
+
+#: A glob matching more files than this is refused (likely a mistake such as ``/**/*``).
+MAX_ASSET_FILES = 100_000
+
+Loader = Callable[[tuple[int, int]], tuple[torch.Tensor, Optional[torch.Tensor]]]
+
+
+@dataclass
+class RecipeAsset:
+    """One concrete asset: its id, labels, licence and a loader of ``(image (3,H,W), mask (1,H,W) or None)``."""
+
+    id: str
+    name: str
+    group: str
+    kind: str | None
+    sha256: str
+    loader: Loader = field(repr=False)
+    label: str | None = None
+    wnid: str | None = None
+    category: str | None = None
+    licence: str = "unknown"
+    provenance: str = ""
+    citation: str = ""
+    location: str = ""
+    _cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = field(default_factory=dict, repr=False)
+
+    def load(self, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(image uint8 (3,H,W), mask uint8 (1,H,W) or None)`` at ``size``, cached."""
+        if size not in self._cache:
+            img, mask = self.loader(size)
+            self._cache[size] = (_to_u8(img), None if mask is None else _to_u8(mask))
+        return self._cache[size]
+
+    def image(self, size: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor:
+        """Float32 ``(3, H, W)`` in ``[0, 1]``."""
+        return self.load(size)[0].to(device).float().div_(255.0)
+
+    def mask(self, size: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor | None:
+        m = self.load(size)[1]
+        return None if m is None else m.to(device).float().div_(255.0)
+
+    def cue_label(self, label_space: str) -> str:
+        """This asset's label in the set's label space (a wnid or a category name)."""
+        if self.label is not None:
+            return canonical_label(self.label, label_space)
+        if label_space == "imagenet1k" and self.wnid:
+            return self.wnid
+        if label_space != "imagenet1k" and self.category:
+            return canonical_label(self.category, label_space)
+        raise ParameterError(
+            f"asset {self.id!r} has no {label_space} label",
+            hint=f"give it one in the recipe: assets: {{{self.group}: {{..., label: LABEL}}}} or label_from: parent",
+        )
+
+    def lock_entry(self) -> dict[str, Any]:
+        d = {"id": self.id, "sha256": self.sha256, "kind": self.kind, "licence": self.licence}
+        if self.location:
+            d["location"] = self.location
+        return d
+
+
+def _to_u8(t: torch.Tensor) -> torch.Tensor:
+    if t.dtype == torch.uint8:
+        return t.contiguous()
+    return t.detach().to("cpu", torch.float32).clamp(0, 1).mul(255.0).round_().to(torch.uint8).contiguous()
+
+
+def _pil_u8(im: Image.Image) -> torch.Tensor:
+    arr = np.asarray(im, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
+def _file_loader(path: Path, mask_path: Path | None, spec: AssetSpec, kind: str | None) -> Loader:
+    """A loader that decodes the file (and its mask file) and fits them to a size."""
+
+    def load(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        im = _read(path)
+        mim = _read(mask_path) if mask_path is not None else None
+        if mim is not None and mim.size != im.size:
+            raise AssetError(f"mask {str(mask_path)!r} is {mim.size[0]}x{mim.size[1]} but image {str(path)!r} is {im.size[0]}x{im.size[1]}", hint="a mask must have the size of its image")
+        rgb = fit_pil(im.convert("RGB"), size, spec.fit)
+        m: Image.Image | None
+        if mim is not None:
+            m = mask_from_pil(mim, "auto" if spec.mask in ("auto", "none") else spec.mask)
+        elif spec.mask == "none":
+            m = None
+        elif spec.mask == "auto":
+            has_alpha = "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info)
+            m = mask_from_pil(im, "auto") if (kind == "shape" or has_alpha) else None
+        else:
+            m = mask_from_pil(im, spec.mask)
+        mt = None if m is None else _pil_u8(fit_pil(m, size, spec.fit, resample=Image.BILINEAR))
+        return _pil_u8(rgb), mt
+
+    return load
+
+
+def _read(path: Path) -> Image.Image:
+    try:
+        return read_pil(path)
+    except AssetError as exc:
+        if isinstance(exc.__cause__, Image.DecompressionBombError):
+            raise AssetError(f"image file {str(path)!r} is too large to decode safely: {exc.__cause__}", hint="downscale it first; the limit protects memory") from None
+        raise
+
+
+def _label_from(path: Path, how: str | None) -> str | None:
+    if how is None:
+        return None
+    if how == "parent":
+        return path.parent.name
+    if how == "stem":
+        return path.stem
+    if how == "stem_prefix":  # n02391049_zebra -> n02391049
+        return path.stem.split("_", 1)[0]
+    if how == "stem_letters":  # airplane3 -> airplane
+        return re.sub(r"[^A-Za-z_ ]+$", "", path.stem) or path.stem
+    raise ParameterError(f"unknown label_from {how!r}")
+
+
+def _expand_files(patterns: str | list[str], folder: Path) -> list[tuple[Path, str]]:
+    pats = [patterns] if isinstance(patterns, str) else list(patterns)
+    out: list[tuple[Path, str]] = []
+    for pat in pats:
+        full = pat if Path(pat).is_absolute() else str(folder / pat)
+        if _glob.has_magic(pat):
+            hits = sorted(Path(p) for p in _glob.glob(full, recursive=True) if Path(p).is_file())
+            if not hits:
+                raise AssetError(f"no files match {pat!r} (looked in {str(folder)!r})", hint="paths are relative to the recipe file's folder")
+        else:
+            if not Path(full).is_file():
+                raise AssetError(f"file {pat!r} does not exist (looked in {str(folder)!r})", hint="paths are relative to the recipe file's folder")
+            hits = [Path(full)]
+        for h in hits:
+            out.append((h, pat))
+        if len(out) > MAX_ASSET_FILES:
+            raise AssetError(f"pattern {pat!r} matches more than {MAX_ASSET_FILES} files", hint="narrow the glob")
+    return out
+
+
+def _rel(path: Path, folder: Path) -> str:
+    """The path as the lock file shows it: relative to the recipe's folder, with ``..`` when outside it."""
+    import os
+
+    return os.path.relpath(path.resolve(), folder.resolve()).replace("\\", "/")
+
+
+def _sha_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _resolve_files(group: str, spec: AssetSpec, folder: Path, size: tuple[int, int]) -> list[RecipeAsset]:
+    files = _expand_files(spec.files or [], folder)
+    masks: list[Path | None] = [None] * len(files)
+    if spec.masks is not None:
+        mfiles = _expand_files(spec.masks, folder)
+        if len(mfiles) != len(files):
+            raise AssetError(f"asset {group!r}: {len(mfiles)} mask files for {len(files)} images", hint="masks must match files one to one (both sorted by name)")
+        masks = [m for m, _ in mfiles]
+    out = []
+    for (p, _), mp in zip(files, masks):
+        loader = _file_loader(p, mp, spec, spec.kind)
+        sha = _sha_file(p) if mp is None else hashlib.sha256((_sha_file(p) + _sha_file(mp)).encode()).hexdigest()
+        rel = _rel(p, folder)
+        out.append(
+            RecipeAsset(
+                id=f"file:{rel}", name=p.stem, group=group, kind=spec.kind, sha256=sha, loader=loader,
+                label=spec.label if spec.label is not None else _label_from(p, spec.label_from),
+                licence=spec.licence or "unknown (see the source)", provenance=spec.provenance or rel,
+                citation=spec.citation or "", location=rel,
+            )
+        )
+        out[-1].load(size)  # decode now: a missing, unreadable or truncated file fails before the build starts
+    return out
+
+
+def _bank():
+    try:
+        from ..assets import bank
+    except ImportError as exc:  # pragma: no cover - the bank ships with the package
+        raise AssetError(f"the built-in asset bank is not available: {exc}") from None
+    return bank
+
+
+def _bank_names(pattern: str) -> list[str]:
+    bank = _bank()
+    if pattern.endswith(":*"):
+        kind = pattern[:-2]
+        listed = bank.list_assets(kind)
+        return sorted(a if isinstance(a, str) else a.name for a in listed)
+    return [pattern]
+
+
+def _resolve_builtin(group: str, spec: AssetSpec, seed: int) -> list[RecipeAsset]:
+    bank = _bank()
+    names: list[str] = []
+    for pat in [spec.builtin] if isinstance(spec.builtin, str) else list(spec.builtin or []):
+        names.extend(_bank_names(pat))
+    out = []
+    for name in names:
+        a = bank.get_asset(name)  # raises AssetError with the nearest names
+        asset_seed = int(spec.params.get("seed", 0)) if isinstance(spec.params.get("seed", 0), int) else 0
+
+        def load(size: tuple[int, int], a: Any = a, s: int = asset_seed) -> tuple[torch.Tensor, torch.Tensor | None]:
+            sz = size[0] if size[0] == size[1] else size
+            img = a.image(sz, seed=s)
+            m = a.mask(sz) if spec.mask != "none" else None
+            return img, m
+
+        out.append(
+            RecipeAsset(
+                id=f"builtin:{name}" + (f"@{asset_seed}" if asset_seed else ""), name=name, group=group,
+                kind=spec.kind or getattr(a, "kind", None), sha256=str(a.sha256()), loader=load,
+                label=spec.label, wnid=getattr(a, "wnid", None), category=getattr(a, "category", None),
+                licence=spec.licence or str(getattr(a, "licence", "") or "unknown"),
+                provenance=spec.provenance or str(getattr(a, "provenance", "") or "foolbox-lite asset bank"),
+                citation=spec.citation or "",
+            )
+        )
+    return out
+
+
+def _resolve_skimage(group: str, spec: AssetSpec) -> list[RecipeAsset]:
+    try:
+        import skimage.data as skd
+    except ImportError:
+        raise AssetError("skimage assets need scikit-image", hint="pip install 'foolbox-lite[photos]'") from None
+    name = str(spec.skimage)
+    fn = getattr(skd, name, None)
+    if fn is None or not callable(fn) or name.startswith("_"):
+        import difflib
+
+        known = [n for n in getattr(skd, "__all__", []) if not n.startswith(("_", "download", "lfw", "stereo"))]
+        near = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        raise AssetError(f"scikit-image has no photo {name!r}", hint=f"did you mean {', '.join(near)}?" if near else f"known: {', '.join(known)}")
+    try:
+        arr = np.asarray(fn())
+    except Exception as exc:  # noqa: BLE001 - some need a download
+        raise AssetError(f"scikit-image photo {name!r} cannot be loaded offline: {exc}") from None
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, -1)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr.astype(np.float64), 0, 1) * 255).round().astype(np.uint8) if arr.max() <= 1 else arr.astype(np.uint8)
+    im = Image.fromarray(np.ascontiguousarray(arr[:, :, :4]))
+    sha = hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()
+
+    def load(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        m = None
+        if spec.mask not in ("none", "auto") or "A" in im.getbands():
+            m = _pil_u8(fit_pil(mask_from_pil(im, "alpha" if spec.mask == "auto" else spec.mask), size, spec.fit, resample=Image.BILINEAR))
+        return _pil_u8(fit_pil(im.convert("RGB"), size, spec.fit)), m
+
+    return [RecipeAsset(id=f"skimage:{name}", name=name, group=group, kind=spec.kind or "photo", sha256=sha, loader=load,
+                        label=spec.label, licence=spec.licence or "see scikit-image data licences (public domain / CC)",
+                        provenance=spec.provenance or f"scikit-image data.{name}", citation=spec.citation or "")]
+
+
+# ---------------------------------------------------------------------------- procedural generators
+
+
+def _grid(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    h, w = size
+    ys = torch.arange(h, dtype=torch.float32).view(h, 1).expand(h, w)
+    xs = torch.arange(w, dtype=torch.float32).view(1, w).expand(h, w)
+    return ys, xs
+
+
+def _checkerboard(size: tuple[int, int], squares: int = 8) -> tuple[torch.Tensor, None]:
+    ys, xs = _grid(size)
+    cell = max(size) / squares
+    v = ((torch.floor(ys / cell) + torch.floor(xs / cell)) % 2).float()
+    return v.expand(3, *size).contiguous(), None
+
+
+def _stripes(size: tuple[int, int], period: float = 16.0, angle: float = 0.0) -> tuple[torch.Tensor, None]:
+    import math
+
+    ys, xs = _grid(size)
+    a = math.radians(angle)
+    v = (torch.sin(2 * math.pi * (xs * math.cos(a) + ys * math.sin(a)) / period) > 0).float()
+    return v.expand(3, *size).contiguous(), None
+
+
+def _disc(size: tuple[int, int], radius: float = 0.35) -> tuple[torch.Tensor, torch.Tensor]:
+    h, w = size
+    ys, xs = _grid(size)
+    d = (((ys + 0.5) / h - 0.5) ** 2 + ((xs + 0.5) / w - 0.5) ** 2).sqrt()
+    m = ((radius - d) * min(h, w) / 2).clamp(0, 1)
+    img = torch.stack([0.2 + 0.6 * m, 0.2 + 0.3 * m, 0.6 - 0.3 * m])
+    return img, m.unsqueeze(0)
+
+
+def _value_noise(size: tuple[int, int], scale: int = 8, seed: int = 0) -> tuple[torch.Tensor, None]:
+    g = torch.Generator().manual_seed(int(seed))
+    coarse = torch.rand((1, 3, scale, scale), generator=g)
+    img = torch.nn.functional.interpolate(coarse, size=size, mode="bicubic", align_corners=False).clamp(0, 1)[0]
+    return img, None
+
+
+#: Procedural generators: name -> function(size, **params) -> (image, mask or None).
+PROCEDURAL: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor | None]]] = {
+    "checkerboard": _checkerboard,
+    "stripes": _stripes,
+    "disc": _disc,
+    "value_noise": _value_noise,
+}
+
+
+def _resolve_procedural(group: str, spec: AssetSpec) -> list[RecipeAsset]:
+    import difflib
+    import inspect
+
+    name = str(spec.procedural)
+    if name not in PROCEDURAL:
+        near = difflib.get_close_matches(name, list(PROCEDURAL), n=1, cutoff=0.5)
+        raise AssetError(f"unknown procedural generator {name!r}", hint=f"did you mean {near[0]!r}?" if near else f"known: {', '.join(PROCEDURAL)}")
+    fn = PROCEDURAL[name]
+    allowed = [p for p in inspect.signature(fn).parameters if p != "size"]
+    for k in spec.params:
+        if k not in allowed:
+            near = difflib.get_close_matches(k, allowed, n=1, cutoff=0.5)
+            raise ParameterError(f"procedural generator {name!r} has no parameter {k!r}", hint=f"did you mean {near[0]!r}?" if near else f"parameters: {', '.join(allowed)}")
+    params = dict(spec.params)
+    sha = hashlib.sha256(json.dumps({"procedural": name, "params": params}, sort_keys=True).encode()).hexdigest()
+    return [RecipeAsset(id=f"procedural:{name}", name=name, group=group, kind=spec.kind, sha256=sha,
+                        loader=lambda size: fn(size, **params), label=spec.label, licence=spec.licence or "CC0 (generated by foolbox-lite)",
+                        provenance=spec.provenance or f"foolbox-lite procedural generator {name} {params}", citation=spec.citation or "")]
+
+
+def resolve_assets(recipe: Recipe, names: Iterable[str] | None = None) -> dict[str, list[RecipeAsset]]:
+    """Resolve the recipe's named assets (all of them, or ``names``) into lists of :class:`RecipeAsset`.
+
+    Errors name the asset and the recipe line: ``FILE:LINE:COL: assets.NAME: ...``.
+    """
+    folder = recipe.folder
+    loc8 = recipe._locator
+    out: dict[str, list[RecipeAsset]] = {}
+    for group in names if names is not None else recipe.assets:
+        spec = recipe.assets[group]
+        try:
+            if spec.files is not None:
+                assets = _resolve_files(group, spec, folder, recipe.height_width)
+            elif spec.builtin is not None:
+                assets = _resolve_builtin(group, spec, recipe.seed)
+            elif spec.skimage is not None:
+                assets = _resolve_skimage(group, spec)
+            else:
+                assets = _resolve_procedural(group, spec)
+        except FoolboxLiteError as exc:
+            if loc8 is None:
+                raise
+            raise loc8.error(type(exc), ["assets", group], str(exc.args[0]), exc.hint) from None
+        if not assets:
+            raise AssetError(f"asset {group!r} resolved to no images")
+        out[group] = assets
+    return out

@@ -1,0 +1,278 @@
+"""Building a stimulus set from a recipe: stream batches through the pipeline onto disk.
+
+``build_recipe(recipe, out_dir)`` resolves the assets, numbers the design's items
+``0..N-1``, and for each batch of items assembles the base images and masks,
+runs the pipeline (built once per combination of the factor levels it uses;
+every item draws from ``(seed, index, path)``, so any batch split gives the same
+bytes), and hands the 8-bit images to the writer threads.  Nothing holds the
+whole set in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import FoolboxLiteError, InputError, ParameterError
+from ..stimuli import MASK, Item, Stimuli
+from ..stimulus_set.datasheet import render_datasheet
+from ..stimulus_set.format import ManifestEntry, SetInfo, manifest_line, write_set_info
+from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
+from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, OrderedSink, prepare_folder, read_resumable, write_atomic
+from .assets import RecipeAsset, resolve_assets
+from .design import DesignItem, DesignPlan, plan_design
+from .load import canonical_label, load_recipe
+from .pipeline import PipelineFactory
+from .schema import Recipe
+
+__all__ = ["build_recipe", "Builder"]
+
+
+def _check_device(device: str) -> str:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"unknown device {device!r}: {exc}", hint="use cpu, cuda or cuda:0") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} is not available: this torch has no CUDA device", hint="use --device cpu")
+    return str(dev)
+
+
+class Builder:
+    """Everything a build needs, resolved once: recipe, assets, design, pipelines, lock."""
+
+    def __init__(self, recipe: Recipe, device: str = "cpu") -> None:
+        self.recipe = recipe
+        self.device = _check_device(device)
+        self.size = recipe.height_width
+        self.assets = resolve_assets(recipe)
+        self.plan: DesignPlan = plan_design(recipe, self.assets)
+        self.factory = PipelineFactory(recipe, self.assets, self.device)
+        self._labels: dict[tuple[str, str], str] = {}
+        self.literal_cues = {}
+        for name, c in recipe.cues.items():
+            if c.label is not None:
+                self.literal_cues[name] = canonical_label(c.label, recipe.label_space)
+        self.width = max(6, len(str(self.plan.n - 1)))
+        self._validate()
+
+    def _validate(self) -> None:
+        """Build the pipelines of every combination of levels now, so bad parameters fail before writing."""
+        keys = self.factory.factor_keys
+        combos = 1
+        for f in keys:
+            combos *= len(self.plan.factors[f])
+        if combos <= 512:
+            import itertools
+
+            for lv in itertools.product(*(self.plan.factors[f] for f in keys)):
+                self.factory.get(dict(zip(keys, lv)))
+        else:
+            self.factory.get(self.plan.item(0).levels)
+        # every asset that gives a cue must have a label in the label space
+        loc8 = self.recipe._locator
+        for cname, c in self.recipe.cues.items():
+            if c.factor is None:
+                continue
+            for lv in self.plan.factors[c.factor]:
+                try:
+                    self._cue(lv.asset, self.recipe.label_space)  # type: ignore[arg-type]
+                except FoolboxLiteError as exc:
+                    raise loc8.error(ParameterError, ["cues", cname], str(exc.args[0]), exc.hint) if loc8 else exc from None
+
+    def _cue(self, asset: RecipeAsset, space: str) -> str:
+        key = (asset.id, space)
+        if key not in self._labels:
+            self._labels[key] = asset.cue_label(space)
+        return self._labels[key]
+
+    # ------------------------------------------------------------------ lock
+    def lock(self) -> dict[str, Any]:
+        r = self.recipe
+        assets = {g: [a.lock_entry() for a in lst] for g, lst in self.assets.items()}
+        outside = sorted({a.location for lst in self.assets.values() for a in lst if a.location.startswith("..")})
+        vers = versions()
+        dev = device_info(self.device)
+        return {
+            "lock_version": 1,
+            "recipe_file": r.path.name if r.path else "<text>",
+            "recipe_sha256": __import__("hashlib").sha256(r._text.encode()).hexdigest(),
+            "recipe": r.model_dump(mode="json", by_alias=True),
+            "assets": assets,
+            "paths_outside_recipe_folder": outside,
+            "design": {"mode": self.plan.mode, "n": self.plan.n, "repeat": self.plan.repeat},
+            "versions": vers,
+            "device": dev,
+            "build_key": build_key(r._text, assets, vers, dev),
+            "reproducibility": REPRODUCIBILITY,
+        }
+
+    # ------------------------------------------------------------------ batches
+    def item_id(self, index: int) -> str:
+        return f"{index:0{self.width}d}"
+
+    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str]]:
+        """Compute a batch: uint8 ``(B, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions."""
+        r = self.recipe
+        base = r.design.base
+        imgs, masks, items = [], [], []
+        for d in ditems:
+            a = d.levels[base].asset
+            assert a is not None
+            imgs.append(a.image(self.size, self.device))
+            masks.append(a.mask(self.size, self.device))
+            cues = {}
+            for cname, c in r.cues.items():
+                if c.factor is not None:
+                    cues[cname] = self._cue(d.levels[c.factor].asset, r.label_space)  # type: ignore[arg-type]
+                elif c.label is not None:
+                    cues[cname] = self.literal_cues[cname]
+            items.append(Item(id=self.item_id(d.index), index=d.index, cues=cues))
+        layers = {}
+        if any(m is not None for m in masks):
+            ones = torch.ones((1, *self.size), device=self.device)
+            layers[MASK] = torch.stack([m if m is not None else ones for m in masks])
+        stim = Stimuli(torch.stack(imgs), layers, items)
+        # group items by the factor levels the pipeline uses; each group runs its own operators
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for pos, d in enumerate(ditems):
+            groups.setdefault(self.factory.key(d.levels), []).append(pos)
+        out_u8 = torch.empty((len(ditems), self.size[0], self.size[1], 3), dtype=torch.uint8)
+        out_items: list[Item | None] = [None] * len(ditems)
+        with torch.inference_mode():
+            for _key, pos in groups.items():
+                sub = stim if len(pos) == len(ditems) else stim.select(pos)
+                pipe = self.factory.get(ditems[pos[0]].levels)
+                res = pipe(sub) if pipe is not None else sub
+                if res.images.shape[-2:] != stim.images.shape[-2:]:
+                    raise ParameterError(f"the pipeline changed the image size to {tuple(res.images.shape[-2:])}; a stimulus set has one size ({self.size})")
+                x = res.images.detach().to("cpu", torch.float32)
+                if not torch.isfinite(x).all():
+                    bad = [res.items[i].id for i in range(len(pos)) if not torch.isfinite(x[i]).all()]
+                    raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
+                u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
+                idx = torch.as_tensor(pos, dtype=torch.long)
+                out_u8.index_copy_(0, idx, u8)
+                for j, p in enumerate(pos):
+                    it = res.items[j]
+                    for fname, lv in ditems[p].levels.items():  # the design's asset ids win over what operators noted
+                        if lv.asset is not None:
+                            it.sources[fname] = lv.asset.id
+                            it.sources[f"{fname}.sha256"] = lv.asset.sha256
+                    out_items[p] = it
+        for cname, c in r.cues.items():
+            if c.op is not None:
+                for it in out_items:
+                    if it is not None and cname not in it.cues:
+                        raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
+        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems]
+
+
+def _entry_line(item: Item, file: str, sha: str, seed: int, condition: str) -> str:
+    return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources), params=item.params, condition=condition))
+
+
+def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int]:
+    conditions: Counter[str] = Counter()
+    cues: dict[str, Counter[str]] = {}
+    n = 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            raw = json.loads(line)
+            n += 1
+            conditions[raw.get("condition", "")] += 1
+            for k, v in raw.get("cues", {}).items():
+                cues.setdefault(k, Counter())[v] += 1
+    return conditions, cues, n
+
+
+def build_recipe(
+    recipe_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    batch_size: int = 32,
+    device: str = "cpu",
+    workers: int = 0,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Build the stimulus set a recipe describes into ``out_dir`` and return ``out_dir``.
+
+    ``batch_size`` items are computed together; ``workers`` threads encode and write
+    PNGs meanwhile.  Neither changes a byte of the result.  A non-empty ``out_dir`` is
+    refused unless ``resume`` (complete an interrupted build of the same recipe) or
+    ``force`` (overwrite).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise InputError(f"workers must be an integer >= 0, got {workers!r}")
+    recipe = load_recipe(recipe_path)
+    builder = Builder(recipe, device=device)
+    out = Path(out_dir)
+    lock = builder.lock()
+    old: dict[int, str] = {}
+    if resume and out.is_dir() and any(out.iterdir()):
+        prev = read_lock(out)
+        if prev.get("build_key") != lock["build_key"]:
+            raise InputError(
+                f"{str(out)!r} was built from another recipe, other assets, other package versions or another device",
+                hint="--resume only completes the same build; use --force to overwrite it",
+            )
+        prepare_folder(out, resume=True, force=False)
+        n = builder.plan.n
+        old = {i: line for i, line in read_resumable(out).items() if i < n}
+    else:
+        prepare_folder(out, resume=resume, force=force)
+        write_lock(out, lock)
+    todo = [i for i in range(builder.plan.n) if i not in old]
+    sink = OrderedSink(out, builder.plan.n, workers=workers, old=old, max_pending=max(2 * batch_size, 64))
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=builder.plan.n, initial=len(old), unit="img", desc=f"build {recipe.name}", disable=not progress, dynamic_ncols=True)
+    try:
+        for start in range(0, len(todo), batch_size):
+            chunk = [builder.plan.item(i) for i in todo[start:start + batch_size]]
+            u8, items, conds = builder.run_batch(chunk)
+            arrays = u8.numpy()
+            for k, (it, cond) in enumerate(zip(items, conds)):
+                file = f"{IMAGES}/{it.id}.png"
+
+                def make_line(sha: str, it: Item = it, file: str = file, cond: str = cond) -> str:
+                    return _entry_line(it, file, sha, recipe.seed, cond)
+
+                sink.submit(it.index, out / file, arrays[k], make_line)
+            sink.flush()
+            bar.update(len(chunk))
+        sink.drain()
+    except BaseException:
+        sink.abort()
+        bar.close()
+        raise
+    bar.close()
+    conditions, cue_counts, n = _stats(out / PARTIAL)
+    if n != builder.plan.n:
+        raise RuntimeError(f"the manifest has {n} lines for {builder.plan.n} items")
+    cue_names = list(recipe.cues) + sorted(set(cue_counts) - set(recipe.cues))
+    info = SetInfo(name=recipe.name, label_space=recipe.label_space, cues=cue_names, reference_cue=recipe.reference_cue, n=n, description=recipe.description,
+                   extra={"recipe": lock["recipe_file"], "build_key": lock["build_key"], "models": list(recipe.models)})
+    write_set_info(out, info)
+    cites = [recipe.citation] + [a.citation for lst in builder.assets.values() for a in lst]
+    sheet = render_datasheet(
+        name=recipe.name, description=recipe.description, n=n, label_space=recipe.label_space, reference_cue=recipe.reference_cue,
+        conditions=conditions, cue_counts={c: cue_counts.get(c, Counter()) for c in cue_names},
+        assets=[a.lock_entry() for lst in builder.assets.values() for a in lst], citations=cites,
+        versions=lock["versions"], device=lock["device"], recipe_name=lock["recipe_file"], reproducibility=REPRODUCIBILITY,
+    )
+    write_atomic(out / DATASHEET, sheet.encode("utf-8"), fsync=True)
+    if not (out / LOCK).is_file():
+        write_lock(out, lock)
+    sink.commit()
+    return out

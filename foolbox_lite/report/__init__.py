@@ -1,0 +1,50 @@
+"""Reports of an evaluation: ``trials.csv``, ``summary.json``, PNG plots and one self-contained ``report.html``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..evaluator.observers import write_trials_csv
+from ..evaluator.run import Evaluation
+from ..stimulus_set.atomic import atomic_write_text
+from .html import display_label, render_report
+from .plots import cue_fraction_plot, kappa_matrix_plot, shape_bias_plot
+
+__all__ = ["cue_fraction_plot", "display_label", "kappa_matrix_plot", "render_report", "shape_bias_plot", "write_evaluation"]
+
+
+def write_evaluation(ev: Evaluation, out: str | Path, *, report: bool = True, max_gallery: int = 300, accuracy_cue: str | None = None) -> dict[str, Path]:
+    """Write ``trials.csv`` and ``summary.json`` (and, with ``report``, the plots and ``report.html``) into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = ev.summary(accuracy_cue)
+    summary["set"] = {"name": ev.set.info.name, "folder": str(ev.set.folder), "label_space": ev.set.info.label_space, "n": len(ev.set.entries), "problems": ev.set.problems}
+    rows = [t for ts in ev.trials.values() for t in ts]
+    paths = {
+        "trials": write_trials_csv(out / "trials.csv", rows, ev.cues),
+        "summary": atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n"),
+    }
+    if not report:
+        return paths
+    plots: dict[str, Path] = {"cue_fractions": cue_fraction_plot(summary, out / "cue_fractions.png")}
+    sb = shape_bias_plot(ev.trials, out / "shape_bias.png")
+    if sb is not None:
+        plots["shape_bias"] = sb
+    km = kappa_matrix_plot(summary, out / "error_consistency.png")
+    if km is not None:
+        plots["error_consistency"] = km
+    paths.update(plots)
+    paths["report"] = render_report(
+        summary,
+        ev.trials,
+        set_folder=ev.set.folder,
+        files=[e.file for e in ev.set.entries],
+        label_space=ev.set.info.label_space,
+        title=f"foolbox-lite evaluation of {ev.set.info.name}",
+        plots=plots,
+        out=out / "report.html",
+        max_gallery=max_gallery,
+        problems=ev.set.problems,
+    )
+    return paths

@@ -1,0 +1,44 @@
+"""Exporting a stimulus set to other layouts; each keeps the manifest's information.
+
+- ``imagefolder``: ``OUT/<label>/<id>.png`` by a chosen cue (torchvision's ImageFolder);
+- ``model-vs-human``: ``OUT/<category>/<shape><n>-<texture><m>.png`` (the cue-conflict layout);
+- ``webdataset``: ``OUT/shard-000000.tar`` ... with ``<id>.png`` and ``<id>.json`` per sample;
+- ``hf``: a Hugging Face ``datasets`` dataset written with ``save_to_disk``.
+
+Every layout also gets ``set.json`` and a ``manifest.jsonl`` whose ``file`` fields
+point at the exported files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ...errors import InputError
+
+__all__ = ["FORMATS", "export_set"]
+
+FORMATS = ("imagefolder", "model-vs-human", "webdataset", "hf")
+
+
+def export_set(src: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str], *, force: bool = False, verify: bool = True, **options: Any) -> Path:
+    """Export the stimulus set in ``src`` to ``out`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    import difflib
+
+    if fmt not in FORMATS:
+        near = difflib.get_close_matches(fmt, FORMATS, n=1, cutoff=0.4)
+        raise InputError(f"unknown export format {fmt!r}", hint=f"did you mean {near[0]!r}?" if near else f"formats: {', '.join(FORMATS)}")
+    from .common import open_set, prepare_out
+
+    info, entries = open_set(Path(src), verify=verify)
+    out_p = prepare_out(Path(out), force=force, same_as=Path(src))
+    if fmt == "imagefolder":
+        from .imagefolder import export_imagefolder as fn
+    elif fmt == "model-vs-human":
+        from .model_vs_human import export_model_vs_human as fn
+    elif fmt == "webdataset":
+        from .webdataset import export_webdataset as fn
+    else:
+        from .hf import export_hf as fn
+    return fn(Path(src), info, entries, out_p, **options)

@@ -1,0 +1,261 @@
+"""Streaming writer of a stimulus set: PNGs encoded in worker threads, manifest in item order.
+
+- Each image is encoded to PNG bytes (Pillow, ``compress_level=6``: the same bytes
+  as :func:`foolbox_lite.save_image`), hashed and written under a temporary name,
+  then renamed: a killed build never leaves a partial image under its final name.
+- The manifest is streamed to ``manifest.jsonl.partial`` in item order whatever
+  order the workers finish in, and renamed to ``manifest.jsonl`` when the build
+  completes; a folder without ``manifest.jsonl`` is an unfinished build.
+- ``--resume`` keeps every earlier image whose bytes match its manifest line and
+  rebuilds the rest, giving the bytes of an uninterrupted build.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InputError
+from .atomic import sha256_bytes, sha256_file
+from .format import MANIFEST, SET_INFO
+
+__all__ = ["PARTIAL", "LOCK", "DATASHEET", "IMAGES", "encode_png", "write_atomic", "prepare_folder", "read_resumable", "OrderedSink"]
+
+PARTIAL = MANIFEST + ".partial"
+LOCK = "recipe.lock.yaml"
+DATASHEET = "DATASHEET.md"
+IMAGES = "images"
+#: Files and folders a build owns (``--force`` removes only these).
+OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET, IMAGES)
+
+
+def encode_png(arr: np.ndarray) -> bytes:
+    """``(H, W, 3)`` uint8 -> PNG bytes, deterministic for a given Pillow/zlib."""
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode="RGB").save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def _disk_error(exc: OSError, path: Path) -> InputError:
+    if exc.errno == errno.ENOSPC:
+        return InputError(f"disk full while writing {str(path)!r}", hint="free space or choose another output folder; --resume completes the build later")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return InputError(f"cannot write {str(path)!r}: {exc.strerror}", hint="choose a writable output folder")
+    return InputError(f"cannot write {str(path)!r}: {exc}")
+
+
+def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
+    """Write ``data`` under a temporary name in the same folder, then rename it to ``path``."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise _disk_error(exc, path) from exc
+    except BaseException:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _remove_temps(folder: Path) -> None:
+    for d in (folder, folder / IMAGES):
+        if d.is_dir():
+            for p in d.glob(".*.tmp"):
+                p.unlink(missing_ok=True)
+
+
+def prepare_folder(folder: Path, *, resume: bool, force: bool) -> None:
+    """Create the output folder; refuse a non-empty one unless ``resume`` or ``force``."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"output {str(folder)!r} exists and is not a folder", hint="choose another -o")
+    if folder.is_dir() and any(folder.iterdir()):
+        if force and not resume:
+            for name in OWNED:
+                p = folder / name
+                if p.is_dir():
+                    shutil.rmtree(p)
+                elif p.exists():
+                    p.unlink()
+            _remove_temps(folder)
+        elif not resume:
+            raise InputError(
+                f"output folder {str(folder)!r} is not empty",
+                hint="pass --resume to complete an interrupted build of the same recipe, or --force to overwrite it",
+            )
+    try:
+        (folder / IMAGES).mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder / IMAGES, prefix=".probe.", suffix=".tmp", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise _disk_error(exc, folder) from exc
+    _remove_temps(folder)
+
+
+def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None) -> dict[int, str]:
+    """Manifest lines of an earlier build whose image exists with the recorded sha256, by item index.
+
+    Reads ``manifest.jsonl`` and ``manifest.jsonl.partial``; torn or unparsable lines
+    (a build killed mid-write) are ignored, as are images that do not match.
+    """
+    lines: dict[int, str] = {}
+    for name in (MANIFEST, PARTIAL):
+        p = folder / name
+        if not p.is_file():
+            continue
+        with open(p, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.endswith("\n"):
+                    continue
+                try:
+                    raw = json.loads(line)
+                    idx, file, sha = int(raw["index"]), str(raw["file"]), str(raw["sha256"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if check is not None and not check(raw):
+                    continue
+                img = folder / file
+                if img.is_file() and sha256_file(img) == sha:
+                    lines[idx] = line
+    return lines
+
+
+class OrderedSink:
+    """Encodes and writes images in worker threads and emits their manifest lines in item order.
+
+    ``submit(index, path, array, make_line)`` queues one image; ``make_line(sha256)``
+    builds its manifest line.  ``old`` holds lines of a resumed build for indices that
+    are not resubmitted.  At most ``max_pending`` images are in flight (memory stays flat).
+    """
+
+    def __init__(self, folder: Path, n: int, *, workers: int = 0, old: dict[int, str] | None = None, max_pending: int = 256) -> None:
+        self.folder = folder
+        self.n = n
+        self.old = dict(old or {})
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fl-png") if workers > 0 else None
+        self.max_pending = max(1, max_pending)
+        self.pending: deque[tuple[int, Future[str] | str, Callable[[str], str]]] = deque()
+        self.next_index = 0
+        self.path = folder / PARTIAL
+        try:
+            self.fh = open(self.path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise _disk_error(exc, self.path) from exc
+        self.written = 0
+
+    @staticmethod
+    def _encode_write(path: Path, arr: np.ndarray) -> str:
+        data = encode_png(arr)
+        write_atomic(path, data)
+        return sha256_bytes(data)
+
+    def submit(self, index: int, path: Path, arr: np.ndarray, make_line: Callable[[str], str]) -> None:
+        if self.pool is None:
+            self.pending.append((index, self._encode_write(path, arr), make_line))
+        else:
+            self.pending.append((index, self.pool.submit(self._encode_write, path, arr), make_line))
+        while len(self.pending) > self.max_pending:
+            self._emit_one()
+
+    def _emit_until(self, index: int) -> None:
+        """Write the old lines of resumed items before ``index``."""
+        while self.next_index < index:
+            line = self.old.get(self.next_index)
+            if line is None:
+                raise RuntimeError(f"item {self.next_index} was neither built nor found in the earlier build")
+            self._write(line)
+            self.next_index += 1
+
+    def _emit_one(self) -> None:
+        index, fut, make_line = self.pending.popleft()
+        sha = fut if isinstance(fut, str) else fut.result()
+        self._emit_until(index)
+        self._write(make_line(sha))
+        self.next_index = index + 1
+        self.written += 1
+
+    def _write(self, line: str) -> None:
+        try:
+            self.fh.write(line)
+        except OSError as exc:
+            raise _disk_error(exc, self.path) from exc
+
+    def flush(self) -> None:
+        """Emit every finished image (call between batches)."""
+        while self.pending and (isinstance(self.pending[0][1], str) or self.pending[0][1].done()):
+            self._emit_one()
+        self.fh.flush()
+
+    def drain(self) -> None:
+        """Finish every image and write the remaining old lines (the partial manifest is then complete)."""
+        while self.pending:
+            self._emit_one()
+        self._emit_until(self.n)
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+        except OSError as exc:
+            raise _disk_error(exc, self.path) from exc
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def commit(self) -> Path:
+        """Rename the complete manifest into place: from now on the folder is a finished stimulus set."""
+        try:
+            _fsync_dir(self.folder / IMAGES)
+            os.replace(self.path, self.folder / MANIFEST)
+            _fsync_dir(self.folder)
+        except OSError as exc:
+            raise _disk_error(exc, self.folder / MANIFEST) from exc
+        return self.folder / MANIFEST
+
+    def abort(self) -> None:
+        """Stop after an error or Ctrl-C: finish images being written, keep the partial manifest."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            while self.pending:
+                index, fut, make_line = self.pending[0]
+                if not isinstance(fut, str) and (fut.cancelled() or fut.exception() is not None):
+                    break
+                self._emit_one()
+        except Exception:  # noqa: BLE001 - best effort; resume re-verifies everything
+            pass
+        try:
+            if not self.fh.closed:
+                self.fh.flush()
+                self.fh.close()
+        except OSError:
+            pass
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

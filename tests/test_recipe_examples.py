@@ -1,0 +1,86 @@
+"""Every example recipe in recipes/ builds (a small version: fewer levels, 64 px) with the cues it promises."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from foolbox_lite.recipes.build import build_recipe
+from foolbox_lite.recipes.load import load_recipe
+from foolbox_lite.stimulus_set import read_manifest, read_set_info
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+EXPECTED = {"zebra-toilet-seat", "cue-conflict-16", "backgrounds", "unusual-angles", "noise-sweep", "scramble"}
+
+
+def _small(name: str, tmp: Path, shared: Path | None = None, keep: int = 2) -> Path:
+    """The recipe with at most ``keep`` levels per value factor, one copy per cell, 64 px."""
+    text = (RECIPES / f"{name}.yaml").read_text(encoding="utf-8")
+    if shared is not None:
+        text = text.replace("../../shared", str(shared)).replace("*/*.png", "*/*1.png")
+    raw = yaml.safe_load(text)
+    raw["size"] = 64
+    for spec in raw["design"]["cross"].values():
+        if isinstance(spec, list):
+            spec[:] = spec[:keep] if len(spec) <= keep else [spec[0], spec[-1]]
+        elif isinstance(spec.get("assets"), list) and len(spec["assets"]) > 3:
+            spec["assets"] = spec["assets"][:3]
+    raw["design"]["repeat"] = 1
+    for spec in raw.get("assets", {}).values():
+        if spec.get("builtin") == "shape:*":  # one of the seven built-in shapes (rendering them is slow)
+            spec["builtin"] = ["toilet_seat"]
+    p = tmp / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return p
+
+
+def test_every_example_is_present_and_valid() -> None:
+    names = {p.stem for p in RECIPES.glob("*.yaml")}
+    assert EXPECTED <= names
+    for name in names:
+        r = load_recipe(RECIPES / f"{name}.yaml")
+        assert r.name == name and r.models == ["efficientnet_lite0"]
+        head = (RECIPES / f"{name}.yaml").read_text().splitlines()[0]
+        assert ("NEEDS ../shared" in head) == ("shared" in r.requires), name
+
+
+def test_flagship_zebra_toilet_seat(tmp_path: Path) -> None:
+    out = build_recipe(_small("zebra-toilet-seat", tmp_path), tmp_path / "out", batch_size=8, workers=1, progress=False)
+    entries = read_manifest(out)
+    assert len(entries) == 2 * 2  # pitch x angle levels kept
+    scenes = {"n09193705", "n09332890", "n09428293", "n09468604"}  # alp, lakeside, seashore, valley
+    for e in entries:
+        assert e.cues["shape"] == "n04447861" and e.cues["texture"] == "n02391049" and e.cues["background"] in scenes
+        assert [p["op"] for p in e.params] == ["texture_fill", "tilt", "rotate", "composite", "gaussian_noise"]
+        assert e.sources["shape"] == "builtin:toilet_seat"
+    assert read_set_info(out).cues == ["shape", "texture", "background"]
+
+
+@pytest.mark.parametrize("name,n,ops", [
+    ("unusual-angles", 1 * 2 * 2, ["tilt", "rotate"]),
+    ("noise-sweep", 3 * 2, ["grayscale", "uniform_noise"]),
+    ("scramble", 3 * 2, ["patch_scramble"]),
+    ("backgrounds", 1 * 2, ["texture_fill", "composite", "skipped", "backgrounds_challenge"]),
+])
+def test_builtin_examples(name: str, n: int, ops: list[str], tmp_path: Path) -> None:
+    out = build_recipe(_small(name, tmp_path), tmp_path / "out", batch_size=16, progress=False)
+    entries = read_manifest(out)
+    assert len(entries) == n
+    assert all(e.cues["shape"].startswith("n") for e in entries)
+    assert [p["op"] for p in entries[-1].params] == ops
+    assert len({e.sha256 for e in entries}) == n
+
+
+@pytest.mark.shared
+def test_cue_conflict_16(shared_dir: Path, tmp_path: Path) -> None:
+    out = build_recipe(_small("cue-conflict-16", tmp_path, shared=shared_dir), tmp_path / "out", batch_size=16, workers=1, progress=False)
+    entries = read_manifest(out)
+    assert len(entries) == 16 * 3  # one silhouette per category x 3 textures
+    info = read_set_info(out)
+    assert info.label_space == "geirhos16" and info.cues == ["shape", "texture"]
+    assert sorted({e.cues["shape"] for e in entries})[:3] == ["airplane", "bear", "bicycle"]
+    assert {e.cues["texture"] for e in entries} == {"airplane", "bear", "bicycle"}
+    assert "Geirhos" in (out / "DATASHEET.md").read_text()
