@@ -152,11 +152,11 @@ def speed(names: list[str], n: int, repeats: int, batch_size: int, workers: list
             tmp = Path(td)
             start = time_ours(variant(name, 1, tmp), tmp / "warm", workers=0, batch_size=batch_size)
             rec = variant(name, n, tmp)
-            for w in workers:
-                rates = [n / time_ours(rec, tmp / f"o{w}", workers=w, batch_size=batch_size) for _ in range(repeats)]
+            for w in workers:  # a fresh folder per run: --force's clean-up is not part of the build
+                rates = [n / time_ours(rec, tmp / f"o{w}-{k}", workers=w, batch_size=batch_size) for k in range(repeats)]
                 print(f"{name:18s} ours workers={w} batch={batch_size}: {statistics.median(rates):7.1f} [{min(rates):.1f}-{max(rates):.1f}] img/s "
                       f"(first build incl. start-up {start:.1f} s for 1 image)")
-            peer = [n / PEERS[name](n, tmp / "peer") for _ in range(repeats)]
+            peer = [n / PEERS[name](n, tmp / f"peer-{k}") for k in range(repeats)]
             print(f"{name:18s} per-image PIL script : {statistics.median(peer):7.1f} [{min(peer):.1f}-{max(peer):.1f}] img/s")
 
 

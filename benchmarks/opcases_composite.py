@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from harness import Case
 from PIL import Image
 
 import foolbox_lite as fl
-from harness import Case
 
 
 def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:
@@ -15,7 +15,7 @@ def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:
     g = torch.Generator().manual_seed(0)
     bgs = torch.rand(8, 3, 256, 320, generator=g)  # fitted to 224x224 once (cached by the operator)
     h, w = images.shape[-2:]
-    to_u8 = lambda t: np.ascontiguousarray((t.permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8))  # noqa: E731
+    to_u8 = lambda t: np.ascontiguousarray((t.permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8))
     fgs = [Image.fromarray(to_u8(x)) for x in images]
     ms = [Image.fromarray((m[0].cpu().numpy() * 255).astype(np.uint8), mode="L") for m in masks]
     pil_bgs = [Image.fromarray(to_u8(b)).resize((w, h)) for b in bgs]

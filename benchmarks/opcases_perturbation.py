@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-import foolbox_lite as fl
 from harness import Case
 from opcases_color import numpy_batch
+
+import foolbox_lite as fl
 
 
 def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:

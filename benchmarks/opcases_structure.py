@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-
-import foolbox_lite as fl
 from harness import Case
 from opcases_color import numpy_batch
+
+import foolbox_lite as fl
 
 GRID = 4
 

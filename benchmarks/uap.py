@@ -25,10 +25,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from foolbox_lite.assets.folder import load_image_folder  # noqa: E402
-from foolbox_lite.attacks import Augment, Budget, fit_uap_sgd, fooling_rate, random_perturbation  # noqa: E402
-from foolbox_lite.attacks._model import prepare_classifier  # noqa: E402
-from foolbox_lite.classifiers import load_classifier  # noqa: E402
+from foolbox_lite.assets.folder import load_image_folder
+from foolbox_lite.attacks import Augment, Budget, fit_uap_sgd, fooling_rate, random_perturbation
+from foolbox_lite.attacks._model import prepare_classifier
+from foolbox_lite.classifiers import load_classifier
 
 
 def _shared() -> Path:
@@ -73,6 +73,7 @@ def main() -> None:
     ap.add_argument("--art-iters", type=int, default=10)
     ap.add_argument("--art-n", type=int, default=None, help="give ART only the first N fit images (default: all)")
     ap.add_argument("--quick", action="store_true", help="evaluate only at the end")
+    ap.add_argument("--no-ours", action="store_true", help="skip the foolbox-lite fit (e.g. to run only ART)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     args = ap.parse_args()
 
@@ -102,20 +103,20 @@ def main() -> None:
         hr = f"{held_rate:.3f}" if held_rate is not None else "-"
         print(f"  epoch {int(rec['epoch']):3d}  fit-time {rec['seconds']:7.1f}s  running fooling {rec['running_fooling_rate']:.3f}  held-out {hr}", flush=True)
 
-    res = fit_uap_sgd(
-        fast, fit.images, budget, batch_size=args.batch_size, lr=args.lr, lr_final=args.lr_final, epochs=None, max_seconds=args.minutes * 60,
-        augment=None if args.no_augment else Augment(), seed=args.seed, progress=False, on_epoch=on_epoch,
-    )
-    final = fooling_rate(fast, held.images, res.delta, labels=held.labels, clean_predictions=clean_held)
-    grads = res.steps * args.batch_size
-    ours_per_min = final.fooling_rate / (res.seconds / 60)
-    print(f"ours: {res.steps} steps, {res.epochs} epochs, {grads / res.seconds:.1f} img/s fwd+bwd, stopped by {res.stopped}", flush=True)
-    print(f"ours: linf {float(res.delta.abs().max()) * 255:.3f}/255", flush=True)
-    out = {
-        "n_fit": len(fit), "n_heldout": len(held), "threads": args.threads, "forward_img_s": fwd_ips, "clean_accuracy": acc,
-        "random_sign_fooling_rate": rnd_rate,
-        "ours": {"seconds": res.seconds, "epochs": res.epochs, "steps": res.steps, "fit_fooling_rate": res.fit_fooling_rate, **final.to_dict(), "per_minute": ours_per_min, "history": rows},
-    }
+    out: dict = {"n_fit": len(fit), "n_heldout": len(held), "threads": args.threads, "forward_img_s": fwd_ips, "clean_accuracy": acc, "random_sign_fooling_rate": rnd_rate}
+    res = final = None
+    ours_per_min = 0.0
+    if not args.no_ours:
+        res = fit_uap_sgd(
+            fast, fit.images, budget, batch_size=args.batch_size, lr=args.lr, lr_final=args.lr_final, epochs=None, max_seconds=args.minutes * 60,
+            augment=None if args.no_augment else Augment(), seed=args.seed, progress=False, on_epoch=on_epoch,
+        )
+        final = fooling_rate(fast, held.images, res.delta, labels=held.labels, clean_predictions=clean_held)
+        grads = res.steps * args.batch_size
+        ours_per_min = final.fooling_rate / (res.seconds / 60)
+        print(f"ours: {res.steps} steps, {res.epochs} epochs, {grads / res.seconds:.1f} img/s fwd+bwd, stopped by {res.stopped}", flush=True)
+        print(f"ours: linf {float(res.delta.abs().max()) * 255:.3f}/255", flush=True)
+        out["ours"] = {"seconds": res.seconds, "epochs": res.epochs, "steps": res.steps, "fit_fooling_rate": res.fit_fooling_rate, **final.to_dict(), "per_minute": ours_per_min, "history": rows}
     if args.art:
         art_images = fit.images[: args.art_n] if args.art_n else fit.images
         print(f"ART on {len(art_images)} images, {args.art_iters} iterations...", flush=True)
@@ -127,11 +128,12 @@ def main() -> None:
     print(f"| method (L-inf 10/255, fit {len(fit)}, held-out {len(held)}) | wall s | held-out fooling | acc drop | fooling/min |")
     print("|---|---:|---:|---:|---:|")
     print(f"| random sign noise | - | {rnd_rate:.3f} | - | - |")
-    print(f"| foolbox-lite sgd ({res.epochs} epochs, bs {args.batch_size}) | {res.seconds:.0f} | {final.fooling_rate:.3f} | {final.accuracy_drop:.3f} | {ours_per_min:.3f} |")
+    if res is not None and final is not None:
+        print(f"| foolbox-lite sgd ({res.epochs} epochs, bs {args.batch_size}) | {res.seconds:.0f} | {final.fooling_rate:.3f} | {final.accuracy_drop:.3f} | {ours_per_min:.3f} |")
     if "art" in out:
         a = out["art"]
         print(f"| ART UniversalPerturbation fgsm ({a['n_fit']} images, {args.art_iters} iters) | {a['seconds']:.0f} | {a['fooling_rate']:.3f} | {a['accuracy_drop']:.3f} | {a['per_minute']:.3f} |")
-        if a["per_minute"] > 0:
+        if a["per_minute"] > 0 and res is not None:
             print(f"\nfooling rate per minute: {ours_per_min / a['per_minute']:.1f}x ART")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

@@ -103,7 +103,7 @@ def check_number(
         raise ParameterError(f"parameter {name!r} must be a number, got {value!r} ({type(value).__name__})")
     if not math.isfinite(value):
         raise ParameterError(f"parameter {name!r} must be finite, got {value!r}")
-    if integer and float(value) != int(value):
+    if integer and not isinstance(value, int) and float(value) != int(value):
         raise ParameterError(f"parameter {name!r} must be an integer, got {value!r}")
     if low is not None and value < low:
         raise ParameterError(f"parameter {name!r} = {value!r} is below its minimum {low}")

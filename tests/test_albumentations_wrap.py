@@ -60,6 +60,7 @@ def test_fixed_size_change_is_allowed_and_varying_sizes_are_refused(batch):
         fl.ops.Albumentations(A.OneOf([A.Resize(8, 8), A.Resize(12, 12)], p=1.0))(batch, seed=0)
 
 
+@pytest.mark.filterwarnings("ignore:Transform NoSuchTransform")
 def test_bad_transform():
     with pytest.raises(ParameterError, match="must be an albumentations transform or a dict"):
         fl.ops.Albumentations(lambda image: image)

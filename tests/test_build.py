@@ -94,7 +94,7 @@ def test_items_replay_from_their_records(tmp_path: Path) -> None:
     b = Builder(load_recipe(r))
     e = read_manifest(out)[7]
     d = b.plan.item(7)
-    img, mask = PROCEDURAL["checkerboard"]((48, 48), squares=6)
+    img, _ = PROCEDURAL["checkerboard"]((48, 48), squares=6)
     stim = fl.Stimuli.from_tensor(img[None].clone(), None, start_index=7)
     pipe = b.factory.get(d.levels)
     again = pipe.replay(stim, [e.params])
@@ -177,7 +177,8 @@ def test_resume_refuses_another_recipe(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_killed_build_leaves_no_partial_image_and_resumes_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_killed_build_leaves_no_partial_image_and_resumes_exactly(sig: int, tmp_path: Path) -> None:
     text = RECIPE.replace("size: 48", "size: 64").replace("repeat: 2", "repeat: 30")  # 180 items
     r = _write(tmp_path, text)
     out = tmp_path / "out"
@@ -189,8 +190,8 @@ def test_killed_build_leaves_no_partial_image_and_resumes_exactly(tmp_path: Path
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the build finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
     assert not (out / "manifest.jsonl").exists()  # an unfinished build is not a stimulus set
     from PIL import Image
 

@@ -46,7 +46,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_recipe(r, tmp / "set", progress=False)
 
 
-def _check_lines(src: Path, out: Path, resolve) -> None:  # noqa: ANN001
+def _check_lines(src: Path, out: Path, resolve) -> None:
     """The export's manifest keeps every field of the source manifest except ``file``, and the bytes."""
     a, b = read_manifest(src), read_manifest(out)
     assert len(a) == len(b) == 8

@@ -89,7 +89,7 @@ def _disc(size: int, b: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_rotation_turns_about_the_object_centroid_and_keeps_mask_aligned():
-    images, masks = _disc(48)
+    _, masks = _disc(48)
     stim = fl.Stimuli.from_tensor(masks.expand(-1, 3, -1, -1).contiguous(), masks)  # image = its own mask
     out = fl.ops.Rotate(angle=(30, 60))(stim, seed=2)
     for i in range(len(stim)):
@@ -275,3 +275,20 @@ def test_tilted_silhouette_foreshortens_like_cos(geirhos_shapes):
     photo = fl.Stimuli.from_tensor(fl.load_image(geirhos_shapes / "edges" / "cat" / "cat1.png", size=224)[None], mask)
     r = fl.ops.Rotate(90, centre="image")(photo)
     torch.testing.assert_close(r.images, torch.rot90(photo.images, 1, (2, 3)), atol=1e-5, rtol=0)
+
+
+def test_operator_equals_functional_warp_and_label_layers_stay_integer():
+    from foolbox_lite.operators.homography import warp_many
+
+    images, masks = _disc(40, 3)
+    labels = (masks > 0.5).to(torch.int64) * 7
+    stim = fl.Stimuli(images, {"mask": masks, "labels": labels})
+    op = fl.ops.Tilt(pitch=(20, 40), yaw=(-20, 20), border="constant", fill=0.25)
+    out = op(stim, seed=5)
+    mats = op.matrices(stim, [it.params[-1]["params"] for it in out.items])
+    img, msk = warp_many([images, masks], mats, border="constant", fills=[[0.25] * 3, [0.0]])
+    assert torch.equal(out.images, img) and torch.equal(out.mask, msk)
+    assert out.layers["labels"].dtype == torch.int64 and set(out.layers["labels"].unique().tolist()) <= {0, 7}
+    assert (out.layers["labels"] == 7).sum() > 0
+    with pytest.raises(InputError, match=r"one batch and size"):
+        warp_many([images, masks[:, :, :20]], mats)

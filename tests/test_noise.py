@@ -14,6 +14,15 @@ from foolbox_lite.operators.filters import gaussian_blur, gaussian_kernel, high_
 from foolbox_lite.operators.noise import additive_noise, salt_pepper_noise
 
 
+@pytest.fixture()
+def one_thread():
+    """Gradchecks of tiny tensors gain nothing from threads, and lose a lot on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def grey(b: int = 2, size: int = 64, value: float = 0.5, dtype=torch.float32) -> fl.Stimuli:
     return fl.Stimuli.from_tensor(torch.full((b, 3, size, size), value, dtype=dtype))
 
@@ -123,6 +132,9 @@ def test_gaussian_blur_matches_scipy_and_both_paths_agree():
         assert np.allclose(slow[i].numpy(), ref, atol=1e-10)
         assert np.allclose(fast[i].numpy(), ref, atol=2e-6)
     assert torch.equal(gaussian_blur(x, [0.0, 0.0]), x)
+    hp_fast = high_pass(x, sig, 0.4423, clip=True)
+    hp_slow = high_pass(x.clone().requires_grad_(), sig, 0.4423, clip=True).detach()
+    assert torch.allclose(hp_fast, hp_slow, atol=2e-6) and float(hp_fast.min()) >= 0.0
     assert len(gaussian_kernel(100.0, 19)) == 39  # truncated to the image size on tiny images
 
 
@@ -144,6 +156,8 @@ def test_phase_scramble_keeps_amplitude_and_mean_and_shares_noise_across_channel
     assert torch.allclose(torch.cos(dphase[:, 0] - dphase[:, 1]), torch.ones((), dtype=torch.float64), atol=1e-6)
     assert float(dphase.abs().max()) > 1.0
     assert torch.allclose(phase_scramble(x, [0.0, 0.0], [1, 2]), x, atol=1e-12)
+    y32 = phase_scramble(x.float(), [90.0, 180.0], [11, 12])  # numpy path (float32 CPU, no grad)
+    assert torch.allclose(y32, y.float(), atol=2e-6)
     out = fl.ops.PhaseScramble(width=(30, 60))(fl.Stimuli.from_tensor(x.float()), seed=1)
     assert 30 <= out.items[0].params[-1]["params"]["width"] <= 60
 
@@ -164,7 +178,7 @@ def test_phase_scramble_keeps_amplitude_and_mean_and_shares_noise_across_channel
     ],
     ids=lambda op: repr(op),
 )
-def test_gradcheck(op):
+def test_gradcheck(op, one_thread):
     x = tiny()
     recs = op.sample_params(fl.Stimuli.from_tensor(x.detach()), seed=1, path=op.name)
 

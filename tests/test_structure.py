@@ -10,6 +10,15 @@ from foolbox_lite.errors import InputError, ParameterError
 from foolbox_lite.operators.structure import patch_scramble, silhouette, sobel_edges
 
 
+@pytest.fixture()
+def one_thread():
+    """Gradchecks of tiny tensors gain nothing from threads, and lose a lot on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def ramp(b: int = 2, h: int = 8, w: int = 8, dtype=torch.float32) -> torch.Tensor:
     return (torch.arange(b * 3 * h * w, dtype=dtype) / (b * 3 * h * w)).view(b, 3, h, w)
 
@@ -57,7 +66,7 @@ def test_grid_range_draws_integers_and_mixed_grids_in_one_batch(batch):
         assert torch.equal(out.images[i : i + 1], patch_scramble(batch.images[i : i + 1], p["grid"], [p["perm"]]))
 
 
-def test_patch_scramble_gradcheck():
+def test_patch_scramble_gradcheck(one_thread):
     x = ramp(2, 6, 6, torch.float64).requires_grad_()
     assert torch.autograd.gradcheck(lambda t: patch_scramble(t, 3, [list(range(9))[::-1], [4, 0, 1, 2, 3, 5, 6, 7, 8]]), (x,))
 
@@ -158,6 +167,12 @@ def test_sobel_magnitude_matches_opencv():
     gx = cv2.Sobel(y[0, 0].numpy(), cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REPLICATE) / 8
     gy = cv2.Sobel(y[0, 0].numpy(), cv2.CV_32F, 0, 1, borderType=cv2.BORDER_REPLICATE) / 8
     assert torch.allclose(sobel_magnitude(y)[0, 0], torch.from_numpy((gx**2 + gy**2) ** 0.5), atol=1e-6)
+    x = torch.rand(2, 3, 12, 10, generator=g)
+    from foolbox_lite.operators.color import grayscale
+
+    mag = sobel_magnitude(grayscale(x)[:, :1])  # the torch path (used off the CPU)
+    ref = (1 - mag / mag.amax(dim=(1, 2, 3), keepdim=True)).expand(-1, 3, -1, -1)
+    assert torch.allclose(sobel_edges(x), ref, atol=1e-5)  # the OpenCV path
 
 
 def test_canny_backends_agree_on_most_pixels(batch):

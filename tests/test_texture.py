@@ -281,3 +281,37 @@ def test_bad_masks_and_parameters(zebra):
 def test_example_textures_are_deterministic():
     a, b = example_textures(), example_textures()
     assert all(torch.equal(x.image, y.image) for x, y in zip(a, b))
+
+
+def test_edge_strength_equals_sobel_convolution():
+    import torch.nn.functional as F
+
+    from foolbox_lite.textures.fill import EDGE_HALF, edge_strength
+
+    x = torch.rand(2, 1, 10, 12, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    k = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=torch.float64) / 8
+    g = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), torch.stack([k, k.t()]).unsqueeze(1))
+    mag = (g.square().sum(dim=1, keepdim=True) + 1e-12).sqrt()
+    assert torch.allclose(edge_strength(x), mag / (mag + EDGE_HALF), atol=1e-12)
+
+
+def test_colour_match_fast_path_agrees_with_kornia(leopard):
+    images, masks = disc_scene(2, 32)
+    t_mean, t_std = masked_stats(to_space(leopard.image[None], "lab"), None)
+    args = (images, t_mean.expand(2, -1, -1, -1), t_std.expand(2, -1, -1, -1))
+    slow, frac = colour_transfer(*args, mask=masks, space="lab")
+    fast, none = colour_transfer(*args, mask=masks, space="lab", fast=True)
+    assert none is None and frac is not None
+    inside = (masks > 0.99).expand_as(fast)  # outside, far out of gamut, the two clip differently: the mask hides it
+    assert (fast - slow)[inside].abs().max() < 0.005
+
+
+def test_choose_texture_by_the_items_cue(silhouettes, zebra, leopard):
+    stim = silhouettes.replace()
+    for it, tex in zip(stim.items, ("leopard", "zebra", "leopard")):
+        it.cues["texture"] = tex
+    out = TextureFill([zebra, leopard], choose="cue")(stim, seed=0)
+    assert [it.params[-1]["params"]["texture_name"] for it in out.items] == ["leopard", "zebra", "leopard"]
+    stim.items[1].cues["texture"] = "tiger"
+    with pytest.raises(ParameterError, match="'tiger', which names none of the textures"):
+        TextureFill([zebra, leopard], choose="cue")(stim, seed=0)

@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from foolbox_lite.assets.folder import load_image_folder
-from foolbox_lite.attacks import Budget, fit_uap, fooling_rate, load_perturbation, perturbation_norm, random_perturbation, save_perturbation
+from foolbox_lite.attacks import (
+    Budget,
+    fit_uap,
+    fooling_rate,
+    load_perturbation,
+    perturbation_norm,
+    random_perturbation,
+    save_perturbation,
+)
 from foolbox_lite.attacks._model import prepare_classifier
 from foolbox_lite.cli import main as cli_main
 
@@ -57,7 +65,8 @@ def test_fooling_rate_far_above_random_noise_of_same_norm(fast, photos, fitted):
 
 def test_seeded_fit_reproduces_and_save_load_round_trip(fast, photos, fitted, tmp_path):
     again = fit_uap(fast, photos.images, **FIT)
-    assert torch.equal(again.delta, fitted.delta) and again.history == pytest.approx(fitted.history, rel=1, abs=1e9)
+    assert torch.equal(again.delta, fitted.delta)
+    assert [h["running_fooling_rate"] for h in again.history] == [h["running_fooling_rate"] for h in fitted.history]
     p, mp = save_perturbation(tmp_path / "u.pt", fitted.delta, {"model": "efficientnet_lite0", "norm": "linf", "eps": fitted.budget.eps, "seed": fitted.seed})
     back = load_perturbation(p)
     assert torch.equal(back.delta, fitted.delta) and back.delta.dtype == torch.float32

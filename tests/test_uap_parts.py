@@ -9,9 +9,21 @@ import torch
 from PIL import Image
 
 from foolbox_lite.assets.folder import label_from_name, load_image_folder
-from foolbox_lite.attacks import Budget, deepfool, fit_size, fit_uap, fooling_rate, load_perturbation, parse_eps, perturbation_norm, project, save_perturbation
+from foolbox_lite.attacks import (
+    Budget,
+    deepfool,
+    fit_size,
+    fit_uap,
+    fooling_rate,
+    load_perturbation,
+    parse_eps,
+    perturbation_norm,
+    project,
+    save_perturbation,
+)
 from foolbox_lite.classifiers import Classifier, LabelSpace, Preprocessing
 from foolbox_lite.errors import AssetError, InputError, ModelError, ParameterError
+from foolbox_lite.stimuli import Stimuli
 
 
 def _toy(n_classes: int = 4, size: int = 8, seed: int = 0, name: str = "toy") -> Classifier:
@@ -154,7 +166,7 @@ def test_fit_uap_deepfool_and_sgd_on_toy_model_respect_budget():
         b = Budget.make(norm, eps)
         assert float(perturbation_norm(res.delta.double(), norm)[0]) <= b.eps
         assert res.delta.shape == (1, 3, 8, 8) and res.method == method and res.epochs >= 1
-        rep = fooling_rate(clf, x, res.delta)
+        rep = fooling_rate(clf, Stimuli.from_tensor(x), res.delta)  # a Stimuli batch works as well as a tensor
         assert rep.fooling_rate == pytest.approx(res.fit_fooling_rate)
 
 
@@ -210,7 +222,7 @@ def test_save_load_round_trip_and_checks(tmp_path):
 
 def test_load_rejects_tampered_or_missing_files(tmp_path):
     d = torch.zeros(1, 3, 8, 8)
-    p, mp = save_perturbation(tmp_path / "u.pt", d, _meta())
+    p, _ = save_perturbation(tmp_path / "u.pt", d, _meta())
     p.write_bytes(p.read_bytes()[:-3] + b"xyz")
     with pytest.raises(AssetError, match="does not match the sha256"):
         load_perturbation(p)
@@ -233,3 +245,18 @@ def test_perturbation_operator_adds_the_saved_tensor(tmp_path):
     x = torch.full((2, 3, 8, 8), 0.5)
     out = op(fl.Stimuli.from_tensor(x))
     assert torch.allclose(out.images, (x + d).clamp(0, 1))
+
+
+def test_load_stimulus_set_labels_from_reference_cue(tmp_path):
+    from foolbox_lite.stimulus_set import ManifestEntry, SetInfo, atomic_write_text, manifest_line, sha256_file, write_set_info
+
+    (tmp_path / "images").mkdir()
+    entries = []
+    for i, (wnid, color) in enumerate((("n02391049", (10, 10, 10)), ("not-a-wnid", (250, 0, 0)))):
+        _write(tmp_path / "images", f"s{i}.png", (6, 6), color)
+        entries.append(ManifestEntry(id=f"s{i}", file=f"images/s{i}.png", sha256=sha256_file(tmp_path / "images" / f"s{i}.png"), seed=0, index=i, cues={"shape": wnid}))
+    atomic_write_text(tmp_path / "manifest.jsonl", "".join(manifest_line(e) for e in entries))
+    write_set_info(tmp_path, SetInfo(name="tiny", cues=["shape"], reference_cue="shape", n=2))
+    data = load_image_folder(tmp_path, 4)
+    assert data.images.shape == (2, 3, 4, 4) and data.labels.tolist() == [340, -1]
+    assert data.files[0].endswith("images/s0.png") and data.sha256[0] == entries[0].sha256

@@ -219,7 +219,7 @@ def get_asset(name: str) -> Asset:
     bank = load_manifest()
     if name in bank:
         return bank[name]
-    near = difflib.get_close_matches(name, list(bank), n=3, cutoff=0.5)
+    near = difflib.get_close_matches(name, list(bank), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(near)}?" if near else "list the names with foolbox_lite.assets.bank.list_assets()"
     raise AssetError(f"unknown asset {name!r}", hint=hint)
 

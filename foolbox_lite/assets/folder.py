@@ -21,7 +21,7 @@ import torch
 from ..errors import AssetError, FoolboxLiteError, InputError
 from .io import Fit, fit_pil, pil_to_tensor, read_pil
 
-__all__ = ["ImageFolder", "IMAGE_SUFFIXES", "load_image_folder", "list_image_files", "label_from_name"]
+__all__ = ["IMAGE_SUFFIXES", "ImageFolder", "label_from_name", "list_image_files", "load_image_folder"]
 
 #: File suffixes treated as images (case-insensitive).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")

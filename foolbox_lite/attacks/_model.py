@@ -16,7 +16,7 @@ import torch
 from ..classifiers import Classifier
 from ..errors import InputError
 
-__all__ = ["FastClassifier", "prepare_classifier", "check_images"]
+__all__ = ["FastClassifier", "check_images", "prepare_classifier"]
 
 
 class FastClassifier:
@@ -74,3 +74,9 @@ def check_images(images: torch.Tensor, size: tuple[int, int], what: str = "image
             f"{what} are {images.shape[-2]}x{images.shape[-1]} but the classifier's input size is {size[0]}x{size[1]}",
             hint="load them with load_image_folder(folder, size=clf.input_size)",
         )
+
+
+def as_images(images: object) -> torch.Tensor:
+    """The image tensor of a tensor, a :class:`~foolbox_lite.stimuli.Stimuli` batch or an :class:`~foolbox_lite.assets.folder.ImageFolder`."""
+    inner = getattr(images, "images", None)
+    return inner if isinstance(inner, torch.Tensor) else images  # type: ignore[return-value]

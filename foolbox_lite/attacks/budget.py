@@ -10,19 +10,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import InputError, ParameterError
 
-__all__ = ["Norm", "NORMS", "Budget", "parse_eps", "project", "perturbation_norm", "fit_size", "SizeRule"]
+__all__ = ["NORMS", "Budget", "Norm", "SizeRule", "fit_size", "parse_eps", "perturbation_norm", "project"]
 
 Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
 SizeRule = Literal["error", "resize", "tile"]
-EpsLike = Union[float, int, str]
+EpsLike = float | int | str
 
 
 def parse_eps(eps: EpsLike, scale: float = 1.0) -> float:

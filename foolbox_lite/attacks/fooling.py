@@ -14,7 +14,7 @@ import torch
 
 from ..classifiers import Classifier
 from ..errors import InputError
-from ._model import FastClassifier, check_images, prepare_classifier
+from ._model import FastClassifier, as_images, check_images, prepare_classifier
 from .budget import SizeRule, fit_size
 
 __all__ = ["FoolingReport", "fooling_rate", "random_perturbation"]
@@ -59,6 +59,7 @@ def fooling_rate(
     ``labels`` ``(N,)`` are ImageNet indices with ``-1`` for unknown.
     """
     fast = prepare_classifier(clf)
+    images = as_images(images)
     check_images(images, fast.input_size)
     if not isinstance(delta, torch.Tensor) or delta.dim() != 4 or tuple(delta.shape[:2]) != (1, 3):
         raise InputError(f"the perturbation must be a tensor (1, 3, H, W), got {getattr(delta, 'shape', type(delta).__name__)}")

@@ -30,7 +30,7 @@ from ..params import check_number
 from ..seeding import derive_seed
 from ._model import FastClassifier, check_images, prepare_classifier
 
-__all__ = ["NoiseKind", "NOISE_KINDS", "NoiseThresholds", "noise_batch", "noise_thresholds", "accuracy_curve", "DEFAULT_MAX_LEVEL"]
+__all__ = ["DEFAULT_MAX_LEVEL", "NOISE_KINDS", "NoiseKind", "NoiseThresholds", "accuracy_curve", "noise_batch", "noise_thresholds"]
 
 NoiseKind = Literal["gaussian", "uniform", "salt_pepper"]
 NOISE_KINDS: tuple[str, ...] = ("gaussian", "uniform", "salt_pepper")

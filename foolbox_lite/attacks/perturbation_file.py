@@ -26,7 +26,7 @@ from ..errors import AssetError, InputError, ModelError
 from ..stimulus_set.atomic import atomic_write_bytes, atomic_write_text, sha256_bytes
 from .budget import SizeRule, fit_size, perturbation_norm
 
-__all__ = ["Perturbation", "FORMAT", "save_perturbation", "load_perturbation", "metadata_path"]
+__all__ = ["FORMAT", "Perturbation", "load_perturbation", "metadata_path", "save_perturbation"]
 
 #: Value of the ``format`` field of the metadata.
 FORMAT = "foolbox-lite-perturbation"
@@ -154,7 +154,7 @@ def load_perturbation(path: str | os.PathLike[str]) -> Perturbation:
         raise AssetError(f"{str(p)!r} does not match the sha256 recorded in {str(mp)!r}", hint="the tensor file was changed or belongs to another metadata file")
     try:
         delta = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad file
+    except Exception as exc:
         raise AssetError(f"perturbation file {str(p)!r} cannot be read: {exc}") from exc
     _check_delta(delta)
     if list(delta.shape) != meta.get("shape"):

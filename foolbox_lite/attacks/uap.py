@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from ..classifiers import Classifier
 from ..errors import InputError, ParameterError
 from ..params import check_number
-from ._model import FastClassifier, check_images, prepare_classifier
+from ._model import FastClassifier, as_images, check_images, prepare_classifier
 from .budget import Budget, EpsLike
 
-__all__ = ["Augment", "UAPResult", "fit_uap", "fit_uap_sgd", "augment_batch", "resolve_target"]
+__all__ = ["Augment", "UAPResult", "augment_batch", "fit_uap", "fit_uap_sgd", "resolve_target"]
 
 Method = Literal["sgd", "deepfool"]
 
@@ -271,7 +271,7 @@ def fit_uap(
     seed: int = 0,
     **options: Any,
 ) -> UAPResult:
-    """Fit a universal perturbation for ``clf`` on ``images`` ``(N, 3, H, W)`` (at ``clf.input_size``).
+    """Fit a universal perturbation for ``clf`` on ``images`` ``(N, 3, H, W)`` at ``clf.input_size`` (or a ``Stimuli`` / ``ImageFolder``).
 
     ``norm`` is ``linf`` or ``l2``; ``eps`` a number on the scale ``eps_scale`` (1 or
     255) or a text like ``"10/255"``; ``method`` is ``sgd`` (default, see
@@ -280,6 +280,7 @@ def fit_uap(
     index, wnid or name for a targeted perturbation.
     """
     fast = prepare_classifier(clf)
+    images = as_images(images)
     budget = Budget.make(norm, eps, scale=eps_scale, size=fast.input_size)
     t = resolve_target(fast.clf, target)
     if method == "sgd":

@@ -161,7 +161,8 @@ def _offline(offline: bool | None) -> bool:
 
 
 def _is_folder(model: str) -> bool:
-    return Path(model).expanduser().is_dir() or model.startswith((".", "/", "~")) or os.sep in model.replace("/", "") or model.count("/") > 1
+    """A local folder (existing, or written like a path); a hub id is ``owner/name``."""
+    return Path(model).expanduser().is_dir() or model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
 
 
 def _base_pipeline(model: str, offline: bool | None) -> Any:

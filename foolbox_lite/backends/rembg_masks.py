@@ -64,13 +64,13 @@ def rembg_session(model: str | os.PathLike[str] = "u2netp") -> Any:
         if key in _SESSIONS:
             _USED[label] = digest
             return _SESSIONS[key]
+    check_onnx(path)  # a clear error for foreign or truncated files, before rembg sees them
     rs = _import_rembg()
     by_name = {cls.name(): cls for cls in rs.sessions_class} if hasattr(rs, "sessions_class") else dict(rs.sessions)
     is_file = label not in by_name or str(model) != label
     base = by_name.get("u2net_custom") if is_file else by_name[label]
     if base is None:  # pragma: no cover - every rembg 2.x has it
         raise ModelError("this rembg version has no 'u2net_custom' session", hint="pip install -U rembg")
-    check_onnx(path)
     local = type(f"Local{base.__name__}", (base,), {"download_models": classmethod(lambda cls, *a, **k: str(path))})
     import onnxruntime as ort
 

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="Images per forward pass (default: the measured best)."),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N, mps or auto."),
         decision: str = typer.Option("auto", "--decision", help="auto, top1, restricted (only classes the cues name) or mapping."),
-        mapping: str | None = typer.Option(None, "--mapping", help="Label mapping to decide through (default: the set's label space)."),
+        mapping: str | None = typer.Option(None, "--mapping", help="Label mapping to decide through; an imagenet1k set is then read in its categories (cue labels mapped too)."),
         reference_cue: str | None = typer.Option(None, "--reference-cue", help="Cue that counts as 'right' for accuracy and error consistency (default: the set's)."),
         accuracy_cue: str | None = typer.Option(None, "--accuracy-cue", help="Cue to report accuracy against (default: the reference cue)."),
         on_mismatch: str = typer.Option("error", "--on-mismatch", help="An image missing or not matching its sha256: error (stop), warn (use it) or skip."),

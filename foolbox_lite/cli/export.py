@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ def register(app: typer.Typer) -> None:
         src: Path = typer.Argument(..., help="The stimulus set folder (with manifest.jsonl)."),
         fmt: str = typer.Option(..., "--format", "-f", help="imagefolder, model-vs-human, webdataset or hf."),
         out: Path = typer.Option(..., "-o", "--out", help="Folder to write the export to."),
-        cue: Optional[str] = typer.Option(None, "--cue", help="imagefolder: the cue whose labels name the class folders (default: the reference cue)."),
+        cue: str | None = typer.Option(None, "--cue", help="imagefolder: the cue whose labels name the class folders (default: the reference cue)."),
         shard_size: int = typer.Option(1000, "--shard-size", min=1, help="webdataset: samples per tar shard."),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty OUT."),
     ) -> None:

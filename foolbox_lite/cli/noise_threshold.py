@@ -7,7 +7,6 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -67,9 +66,9 @@ def register(app: typer.Typer) -> None:
         steps: int = typer.Option(10, help="Bisection steps (resolution max_level / 2**steps)."),
         levels: str = typer.Option("0,0.02,0.05,0.1,0.2,0.3,0.5", help="Noise levels of the accuracy curve."),
         seed: int = typer.Option(0, help="Seed of the per-image noise patterns."),
-        limit: Optional[int] = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
+        limit: int | None = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
         batch_size: int = typer.Option(64, "--batch-size"),
-        threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+        threads: int | None = typer.Option(None, help="CPU threads for torch."),
         plot: bool = typer.Option(True, "--plot/--no-plot", help="Write curve.png."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 uap_app = typer.Typer(help="Universal adversarial perturbations: fit one for a classifier, or measure its fooling rate.", no_args_is_help=True)
 
 
-def _threads(n: Optional[int]) -> None:
+def _threads(n: int | None) -> None:
     if n is not None:
         import torch
 
@@ -39,17 +38,17 @@ def fit(
     eps: str = typer.Option("10/255", help="Budget radius, e.g. 10/255 or 0.04 (see --eps-scale)."),
     eps_scale: str = typer.Option("1", "--eps-scale", help="Scale of a plain eps number: 1 ([0, 1] pixels) or 255 (8-bit levels)."),
     method: str = typer.Option("sgd", help="sgd (fast, default) or deepfool (the original algorithm)."),
-    target: Optional[str] = typer.Option(None, help="Target class (index, wnid or name) for a targeted perturbation."),
-    epochs: Optional[int] = typer.Option(10, help="Epoch limit (0 = none)."),
-    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Time limit in minutes."),
-    target_fooling_rate: Optional[float] = typer.Option(None, "--target-fooling-rate", help="Stop once the fooling rate on the fit images reaches this."),
+    target: str | None = typer.Option(None, help="Target class (index, wnid or name) for a targeted perturbation."),
+    epochs: int | None = typer.Option(10, help="Epoch limit (0 = none)."),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Time limit in minutes."),
+    target_fooling_rate: float | None = typer.Option(None, "--target-fooling-rate", help="Stop once the fooling rate on the fit images reaches this."),
     augment: bool = typer.Option(False, "--augment/--no-augment", help="Random crops and flips while fitting (sgd)."),
     batch_size: int = typer.Option(32, "--batch-size"),
-    holdout: Optional[Path] = typer.Option(None, help="Folder of held-out images to report the fooling rate on."),
+    holdout: Path | None = typer.Option(None, help="Folder of held-out images to report the fooling rate on."),
     holdout_fraction: float = typer.Option(0.0, "--holdout-fraction", help="Keep this fraction of --images out of the fit (seeded split) to report on."),
-    limit: Optional[int] = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
+    limit: int | None = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
     seed: int = typer.Option(0, help="Seed of the minibatch order, augmentation and split."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+    threads: int | None = typer.Option(None, help="CPU threads for torch."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Fit a universal perturbation for MODEL on the images and save it with its metadata."""
@@ -58,6 +57,7 @@ def fit(
     from ..assets.folder import load_image_folder
     from ..attacks import fit_uap, fooling_rate, save_perturbation
     from ..attacks._model import prepare_classifier
+    from ..attacks.budget import Budget
     from ..attacks.uap import Augment
     from ..classifiers import load_classifier
     from ..errors import ParameterError
@@ -65,12 +65,15 @@ def fit(
     _threads(threads)
     if not 0.0 <= holdout_fraction < 1.0:
         raise ParameterError(f"--holdout-fraction must be in [0, 1), got {holdout_fraction}")
+    if method not in ("sgd", "deepfool"):
+        raise ParameterError(f"method {method!r} is not supported", hint="use 'sgd' (default) or 'deepfool'")
+    Budget.make(norm, eps, scale=_scale(eps_scale))  # bad budgets fail before anything is loaded
     clf = load_classifier(model)
     fast = prepare_classifier(clf)
     data = load_image_folder(images, clf.input_size, limit=limit, progress=progress)
     held = None
     if holdout_fraction > 0:
-        n_fit = len(data) - int(round(holdout_fraction * len(data)))
+        n_fit = len(data) - round(holdout_fraction * len(data))
         if n_fit < 1 or n_fit == len(data):
             raise ParameterError(f"--holdout-fraction {holdout_fraction} leaves {n_fit} of {len(data)} images to fit on", hint="use more images or another fraction")
         data, held = data.split(n_fit, seed=seed)
@@ -131,11 +134,11 @@ def fit(
 def evaluate(
     file: Path = typer.Argument(..., help="Perturbation tensor file written by 'uap fit' (or its .json)."),
     images: Path = typer.Option(..., "--images", help="Folder of images (or a stimulus set)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Classifier name (default: the one it was fitted for)."),
+    model: str | None = typer.Option(None, "--model", help="Classifier name (default: the one it was fitted for)."),
     size_rule: str = typer.Option("error", "--size-rule", help="For another input size: resize or tile (error refuses)."),
     allow_other_model: bool = typer.Option(False, "--allow-other-model", help="Evaluate on another model than the one it was fitted for (transfer)."),
-    limit: Optional[int] = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+    limit: int | None = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
+    threads: int | None = typer.Option(None, help="CPU threads for torch."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Print the fooling rate and accuracy drop of a saved perturbation on the images, as JSON."""

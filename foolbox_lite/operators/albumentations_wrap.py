@@ -59,7 +59,7 @@ class Albumentations(Operator):
             built = copy.deepcopy(transform)
             try:
                 cfg_transform = A.to_dict(transform)
-            except Exception:  # not serialisable (e.g. A.Lambda): keep the object itself
+            except Exception:  # noqa: BLE001 - not serialisable (e.g. A.Lambda): keep the object itself
                 cfg_transform = transform
         else:
             raise ParameterError(

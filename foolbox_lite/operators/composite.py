@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -24,8 +24,10 @@ from ..stimuli import MASK, Item, Stimuli
 from .base import Operator, SampleContext
 from .homography import about_centre, check_warps, empty_cpu, object_frames, scale_translate_matrix, use_fast_path, warp_many
 
-__all__ = ["composite", "feather_masks", "fit_backgrounds", "Composite", "BackgroundsChallenge", "OPERATORS", "FITS", "VARIANTS"]
+__all__ = ["FITS", "OPERATORS", "VARIANTS", "BackgroundsChallenge", "Composite", "composite", "feather_masks", "fit_backgrounds"]
 
+Fit = Literal["crop", "resize", "tile"]
+Variant = Literal["only_fg", "only_bg", "mixed_same", "mixed_rand", "mixed_next"]
 #: How a background of another size is brought to the stimulus size.
 FITS: tuple[str, ...] = ("crop", "resize", "tile")
 #: The Backgrounds-Challenge variants (Xiao et al., 2021).
@@ -33,7 +35,7 @@ VARIANTS: tuple[str, ...] = ("only_fg", "only_bg", "mixed_same", "mixed_rand", "
 #: Overshoot of [0, 1] that resampling a mask may produce by float rounding alone.
 _ROUNDING = 1e-5
 
-BackgroundsLike = Union[torch.Tensor, Sequence[Union[torch.Tensor, str, "os.PathLike[str]"]]]
+BackgroundsLike = torch.Tensor | Sequence[torch.Tensor | str | os.PathLike[str]]
 
 
 # ----------------------------------------------------------------------------- functions
@@ -154,7 +156,7 @@ class Composite(Operator):
         backgrounds: BackgroundsLike,
         labels: Sequence[str] | None = None,
         *,
-        fit: str = "crop",
+        fit: Fit = "crop",
         scale: SpecLike = 1.0,
         x: SpecLike | None = None,
         y: SpecLike | None = None,
@@ -338,12 +340,12 @@ class BackgroundsChallenge(Operator):
 
     def __init__(
         self,
-        variant: str = "only_fg",
+        variant: Variant = "only_fg",
         backgrounds: BackgroundsLike | None = None,
         labels: Sequence[str] | None = None,
         *,
         match_cue: str = "shape",
-        fit: str = "crop",
+        fit: Fit = "crop",
         p: float = 1.0,
     ) -> None:
         if variant not in VARIANTS:
@@ -409,7 +411,18 @@ class BackgroundsChallenge(Operator):
             full = [{"background": p.get("background"), "scale": 1.0, "x": None, "y": None, "feather": 0.0} for p in params]
             return self._composite.apply(stim, full)
         m = stim.mask
-        out = stim.images * m if self.variant == "only_fg" else stim.images * (1 - m)
+        if use_fast_path(stim.images, m):  # numpy per item into one fresh output
+            out = empty_cpu(stim.images.shape, torch.float32)
+            o, x, mn = out.numpy(), stim.images.contiguous().numpy(), m.contiguous().numpy()
+            keep = np.empty(mn.shape[1:], np.float32)
+            for i in range(len(stim)):
+                if self.variant == "only_fg":
+                    np.multiply(x[i], mn[i], out=o[i])
+                else:
+                    np.subtract(1.0, mn[i], out=keep)
+                    np.multiply(x[i], keep, out=o[i])
+        else:
+            out = stim.images * m if self.variant == "only_fg" else stim.images * (1 - m)
         items: list[Item] = [it.copy() for it in stim.items]
         if self.variant == "only_fg":
             for it in items:

@@ -13,7 +13,7 @@ and its values, never turned into a black image.  The math lives in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -24,19 +24,24 @@ from .base import Operator, SampleContext
 from .homography import (
     BORDERS,
     INTERPOLATIONS,
+    Border,
+    Interpolation,
     about_centre,
     check_warps,
+    empty_cpu,
     flip_matrix,
     object_frames,
     rotation_matrix,
     scale_translate_matrix,
     tilt_matrix,
+    use_fast_path,
     warp,
     warp_many,
 )
 
-__all__ = ["WarpOperator", "Rotate", "Tilt", "ScaleTranslate", "Flip", "OPERATORS"]
+__all__ = ["OPERATORS", "Flip", "Rotate", "ScaleTranslate", "Tilt", "WarpOperator"]
 
+Centre = Literal["object", "image"]
 CENTRES = ("object", "image")
 
 
@@ -132,10 +137,10 @@ class Rotate(WarpOperator):
         self,
         angle: SpecLike = (-180.0, 180.0),
         *,
-        border: str = "zeros",
+        border: Border = "zeros",
         fill: float | Sequence[float] = 0.0,
-        interpolation: str = "bilinear",
-        centre: str = "object",
+        interpolation: Interpolation = "bilinear",
+        centre: Centre = "object",
         min_visible: float = 0.5,
         p: float = 1.0,
     ) -> None:
@@ -191,11 +196,11 @@ class Tilt(WarpOperator):
         roll: SpecLike = 0.0,
         focal: SpecLike = 1.0,
         *,
-        focal_unit: str = "size",
-        border: str = "zeros",
+        focal_unit: Literal["size", "px"] = "size",
+        border: Border = "zeros",
         fill: float | Sequence[float] = 0.0,
-        interpolation: str = "bilinear",
-        centre: str = "object",
+        interpolation: Interpolation = "bilinear",
+        centre: Centre = "object",
         min_visible: float = 0.5,
         p: float = 1.0,
     ) -> None:
@@ -238,10 +243,10 @@ class ScaleTranslate(WarpOperator):
         tx: SpecLike = 0.0,
         ty: SpecLike = 0.0,
         *,
-        border: str = "zeros",
+        border: Border = "zeros",
         fill: float | Sequence[float] = 0.0,
-        interpolation: str = "bilinear",
-        centre: str = "object",
+        interpolation: Interpolation = "bilinear",
+        centre: Centre = "object",
         min_visible: float = 0.5,
         p: float = 1.0,
     ) -> None:
@@ -259,6 +264,22 @@ class ScaleTranslate(WarpOperator):
         s = float(self.scale.sample(g))
         tx, ty = float(self.tx.sample(g)) * ctx.width, float(self.ty.sample(g)) * ctx.height
         return {"scale": s, "tx_px": tx, "ty_px": ty, "matrix": scale_translate_matrix(s, tx, ty)}
+
+
+def _flip_cv2(x: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+    """Per-plane ``cv2.flip`` into one fresh output (CPU float32 without grad; exact like ``torch.flip``)."""
+    import cv2
+
+    out = empty_cpu(x.shape, torch.float32)
+    s, o = x.contiguous().numpy(), out.numpy()
+    for i, p in enumerate(params):
+        code = {(True, False): 1, (False, True): 0, (True, True): -1}.get((p["horizontal"], p["vertical"]))
+        if code is None:
+            o[i] = s[i]
+            continue
+        for c in range(s.shape[1]):
+            cv2.flip(s[i, c], code, dst=o[i, c])
+    return out
 
 
 class Flip(Operator):
@@ -294,6 +315,8 @@ class Flip(Operator):
             groups.setdefault(dims, []).append(i)
 
         def flipped(x: torch.Tensor) -> torch.Tensor:
+            if use_fast_path(x):
+                return _flip_cv2(x, params)
             if list(groups) == [()]:
                 return x.clone()
             if len(groups) == 1:

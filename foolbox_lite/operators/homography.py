@@ -28,23 +28,23 @@ import torch.nn.functional as F
 from ..errors import InputError, ParameterError
 
 __all__ = [
-    "Border",
-    "Interpolation",
     "BORDERS",
     "INTERPOLATIONS",
-    "rotation_matrix",
-    "tilt_matrix",
-    "scale_translate_matrix",
-    "flip_matrix",
+    "MIN_ANISOTROPY",
+    "MIN_DEPTH_RATIO",
+    "Border",
+    "Interpolation",
     "about_centre",
-    "object_frames",
     "check_warps",
+    "empty_cpu",
+    "flip_matrix",
+    "object_frames",
+    "rotation_matrix",
+    "scale_translate_matrix",
+    "tilt_matrix",
+    "use_fast_path",
     "warp",
     "warp_many",
-    "empty_cpu",
-    "use_fast_path",
-    "MIN_DEPTH_RATIO",
-    "MIN_ANISOTROPY",
 ]
 
 Border = Literal["zeros", "constant", "reflect", "replicate"]
@@ -346,7 +346,7 @@ def _behind_camera(inverse: np.ndarray, height: int, width: int) -> list[int]:
 
 
 def _blank_beyond_horizon(out: torch.Tensor, inverse: np.ndarray, items: list[int], fill: list[float]) -> torch.Tensor:
-    b, c, hh, ww = out.shape
+    _, c, hh, ww = out.shape
     ys, xs = np.mgrid[0:hh, 0:ww].astype(np.float64)
     out = out.clone()
     val = torch.tensor(fill, device=out.device, dtype=out.dtype).view(c, 1, 1)

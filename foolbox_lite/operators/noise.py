@@ -68,22 +68,15 @@ def pink_spectrum(height: int, width: int, exponent: float, device: str) -> torc
 
 
 def _field(kind: str, shape: tuple[int, int, int], seed: int, std: float, device: torch.device, exponent: float, out: torch.Tensor | None = None) -> torch.Tensor:
-    """One item's float32 noise field of zero mean and standard deviation ``std``, from ``seed`` alone."""
+    """One item's float32 Gaussian or uniform noise field of standard deviation ``std``, from ``seed`` alone."""
     g = torch.Generator(device=device)
     g.manual_seed(seed)
     if out is None:
         out = torch.empty(shape, dtype=torch.float32, device=device)
     if kind == "gaussian":
         out.normal_(0.0, std, generator=g)
-    elif kind == "uniform":
+    else:
         out.uniform_(-_SQRT3 * std, _SQRT3 * std, generator=g)
-    else:  # pink: shape white noise in the Fourier domain, then normalise to zero mean, unit std
-        white = torch.empty(shape, dtype=torch.float32, device=device).normal_(0.0, 1.0, generator=g)
-        amp = pink_spectrum(shape[1], shape[2], exponent, str(device))
-        field = torch.fft.irfft2(torch.fft.rfft2(white) * amp, s=shape[1:])
-        field -= field.mean()
-        field *= std / float(field.std().clamp_min(1e-12))
-        out.copy_(field)
     return out
 
 
@@ -122,6 +115,8 @@ def additive_noise(
     if len(stds) != b or len(seeds) != b:
         raise InputError(f"{len(stds)} stds and {len(seeds)} seeds given for a batch of {b}")
     shape = (1 if mono else c, h, w)
+    if kind == "pink":
+        return _pink(images, stds, seeds, shape, clip, exponent)
     if _fast(images):  # fill the output in place: one allocation, two batched passes
         out = torch.empty_like(images, memory_format=torch.contiguous_format)
         for i in range(b):
@@ -138,6 +133,43 @@ def additive_noise(
     else:  # the same float32 fields as the in-place path
         fields = torch.stack([_field(kind, shape, int(sd), float(s), images.device, exponent) for sd, s in zip(seeds, stds)])
         out = images + fields.expand(b, c, h, w).to(images.dtype)
+    return out.clamp(0.0, 1.0) if clip else out
+
+
+def _pink(images: torch.Tensor, stds: Sequence[float | torch.Tensor], seeds: Sequence[int], shape: tuple[int, int, int], clip: bool, exponent: float) -> torch.Tensor:
+    """Pink noise: white noise per item from its seed, filtered and normalised per item, then scaled and added."""
+    b, c, h, w = images.shape
+    amp = pink_spectrum(h, w, exponent, str(images.device))
+    field = torch.empty((b, *shape), dtype=torch.float32, device=images.device)
+    on_cpu = images.device.type == "cpu"
+    if on_cpu:  # numpy's single-threaded FFT: fast per item, and the field needs no gradient
+        import numpy as np
+
+        amp_np = amp.numpy()
+    for i in range(b):  # one FFT per item: batched FFTs may round differently with the batch size
+        g = torch.Generator(device=images.device)
+        g.manual_seed(int(seeds[i]))
+        white = torch.empty(shape, dtype=torch.float32, device=images.device).normal_(0.0, 1.0, generator=g)
+        if on_cpu:
+            f_np = np.fft.irfft2(np.fft.rfft2(white.numpy()) * amp_np, s=(h, w)).astype(np.float32, copy=False)
+            f_np -= f_np.mean(dtype=np.float64)
+            f_np /= max(float(f_np.std(dtype=np.float64)), 1e-12)
+            field[i] = torch.from_numpy(f_np)
+        else:
+            f = torch.fft.irfft2(torch.fft.rfft2(white).mul_(amp), s=(h, w))
+            f -= f.mean()
+            f /= f.std().clamp_min(1e-12)
+            field[i] = f
+    field = field.expand(b, c, h, w).to(images.dtype)
+    if any(isinstance(s, torch.Tensor) and s.requires_grad for s in stds):
+        scale = torch.stack([torch.as_tensor(s, dtype=images.dtype, device=images.device) for s in stds]).view(b, 1, 1, 1)
+    else:
+        scale = torch.tensor([float(s) for s in stds], dtype=images.dtype, device=images.device).view(b, 1, 1, 1)
+    if _fast(images):
+        out = torch.mul(field, scale)
+        out += images
+        return out.clamp_(0.0, 1.0) if clip else out
+    out = field * scale + images
     return out.clamp(0.0, 1.0) if clip else out
 
 

@@ -15,11 +15,10 @@ from typing import Any
 
 import torch
 
-from ..backends.grabcut import to_rgb_uint8
 from ..backends.mask_cache import MaskCache
 from ..backends.mask_cleanup import as_cleanup
 from ..backends.segment import METHODS, cache_for, method_settings, segment_array
-from ..errors import ModelError, ParameterError
+from ..errors import InputError, ModelError, ParameterError
 from ..params import check_number
 from ..stimuli import MASK, Stimuli
 from .base import Operator
@@ -39,10 +38,14 @@ def foreground_masks(
     ``settings`` come from :func:`~foolbox_lite.backends.segment.method_settings`;
     an empty mask raises :class:`~foolbox_lite.errors.AssetError` naming the item.
     """
+    if not torch.isfinite(images).all():
+        raise InputError("images have non-finite values (NaN or inf); cannot segment them")
+    # one uint8 HWC copy of the batch (round half to even, as when saving), then one segmentation per image
+    rgb = images.detach().to("cpu", torch.float32).clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
     out = torch.empty((images.shape[0], 1, images.shape[2], images.shape[3]), dtype=images.dtype, device=images.device)
     for i in range(images.shape[0]):
         what = f"item {names[i]!r}" if names is not None else f"image {i} of the batch"
-        m = segment_array(to_rgb_uint8(images[i]), settings, cache=cache, what=what)
+        m = segment_array(rgb[i], settings, cache=cache, what=what)
         out[i, 0].copy_(torch.from_numpy(m))
     return out
 

@@ -16,7 +16,7 @@ Kernels live in :mod:`foolbox_lite.textures`; these classes only sample, validat
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import torch
 
@@ -31,10 +31,18 @@ from ..textures.quilting import quilt_transfer
 from ..textures.source import Texture, render_texture
 from .base import Operator, SampleContext
 
-__all__ = ["TextureFill", "ShadedTextureFill", "ColourMatch", "QuiltTransfer", "AdaINTransfer", "example_textures",
-           "resolve_textures", "OPERATORS"]
+__all__ = [
+    "OPERATORS",
+    "AdaINTransfer",
+    "ColourMatch",
+    "QuiltTransfer",
+    "ShadedTextureFill",
+    "TextureFill",
+    "example_textures",
+    "resolve_textures",
+]
 
-TextureLike = Union[Texture, str]
+TextureLike = Texture | str
 BACKGROUNDS = ("keep", "blank", "replace")
 
 
@@ -92,7 +100,9 @@ class TextureFill(Operator):
     ``keep`` the image, ``blank`` (``fill``: a grey level or RGB) or ``replace`` with
     ``background_texture``.  ``colour="object"`` first matches the texture's Lab mean/std
     inside the mask to the object's own (then the colour cue agrees with the shape).
-    ``seam`` (``crossfade``, ``mirror``, ``none``) makes tiles periodic.
+    ``seam`` (``crossfade``, ``mirror``, ``none``) makes tiles periodic.  ``choose="cue"``
+    gives each item the texture its ``cues["texture"]`` names (a crossed design sets it)
+    instead of drawing one.
     """
 
     name = "texture_fill"
@@ -111,6 +121,7 @@ class TextureFill(Operator):
         background_texture: TextureLike | Sequence[TextureLike] | None = None,
         colour: str = "texture",
         seam: str = "crossfade",
+        choose: str = "random",
         p: float = 1.0,
         _extra: Mapping[str, Any] | None = None,
     ) -> None:
@@ -137,8 +148,12 @@ class TextureFill(Operator):
         if colour not in ("texture", "object"):
             raise ParameterError(f"parameter 'colour' must be 'texture' (its own colours) or 'object' (matched to the object's), got {colour!r}")
         self.colour = colour
+        if choose not in ("random", "cue"):
+            raise ParameterError(f"parameter 'choose' must be 'random' or 'cue' (the item's cues['texture'] names its texture), got {choose!r}")
+        self.choose = choose
         config = {"texture": texture, "scale": scale, "angle": angle, "offset": offset, "background": background, "fill": fill,
-                  "background_texture": background_texture, "colour": colour, "seam": seam, **(_extra or {})}
+                  "background_texture": background_texture, "colour": colour, "seam": seam, "choose": choose,
+                  **(_extra or {})}
         super().__init__(p=p, config=config)
 
     @classmethod
@@ -146,8 +161,22 @@ class TextureFill(Operator):
         return cls(example_textures(), scale=(0.7, 1.5), angle=(-30.0, 30.0), background="keep")
 
     # ------------------------------------------------------------------ sampling
-    def _draw_texture(self, g: torch.Generator, textures: list[Texture], prefix: str) -> dict[str, Any]:
-        k = _pick(g, len(textures))
+    def _choose_texture(self, g: torch.Generator, ctx: SampleContext) -> int:
+        """The item's texture: drawn uniformly, or (``choose="cue"``) the one its ``cues["texture"]`` names."""
+        if self.choose == "random":
+            return _pick(g, len(self.textures))
+        want = ctx.item.cues.get("texture")
+        for k, t in enumerate(self.textures):
+            if want in (t.label, t.name):
+                return k
+        raise ParameterError(
+            f"operator {self.name!r}: item {ctx.item.id!r} has cues['texture'] = {want!r}, which names none of the textures "
+            f"({', '.join(t.label for t in self.textures)})",
+            hint="set each item's texture cue to one of the textures' labels, or use choose='random'",
+        )
+
+    def _draw_texture(self, g: torch.Generator, textures: list[Texture], prefix: str, k: int | None = None) -> dict[str, Any]:
+        k = _pick(g, len(textures)) if k is None else k
         out: dict[str, Any] = {f"{prefix}texture": k, f"{prefix}texture_name": textures[k].name}
         out[f"{prefix}scale"] = float(self.scale.sample(g))
         out[f"{prefix}angle"] = float(self.angle.sample(g))
@@ -158,7 +187,7 @@ class TextureFill(Operator):
         return out
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        params = self._draw_texture(g, self.textures, "")
+        params = self._draw_texture(g, self.textures, "", self._choose_texture(g, ctx))
         if self.bg_textures:
             params.update(self._draw_texture(g, self.bg_textures, "bg_"))
         return params
@@ -205,7 +234,7 @@ class TextureFill(Operator):
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         check_masks(stim.mask, [it.id for it in stim.items], self.name)
         tex = self._inside(stim, self._render(stim, params, self.textures, ""), params)
-        images = composite(tex, self._outside(stim, params), stim.mask)
+        images = composite(tex, self._outside(stim, params), stim.mask, reuse_inside=True)  # tex is always a fresh tensor
         return stim.replace(images=images, items=self._label(stim, params))
 
     def _label(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> list[Item]:
@@ -224,8 +253,9 @@ class TextureFill(Operator):
 class ShadedTextureFill(TextureFill):
     """Like :class:`TextureFill`, with the texture modulated by the object's own luminance (and edges).
 
-    ``strength`` (spec in ``[0, 1]``) scales the shading: 0 is a flat fill, 1 darkens and
-    lightens the texture as much as the object's luminance varies; ``edges`` (spec in
+    ``strength`` (spec in ``[0, 1]``) scales the shading: 0 is a flat fill; at 1 a pixel two
+    standard deviations of the object's luminance darker than its mean darkens the texture
+    by 76% towards black (lighter: towards white); ``edges`` (spec in
     ``[0, 1]``) darkens the texture along the object's own edges so its 3D form stays
     visible.  See :func:`foolbox_lite.textures.fill.shade`.
     """
@@ -260,7 +290,8 @@ class ColourMatch(Operator):
     The object's per-channel mean/std in ``space`` (``lab`` or ``lalphabeta``) inside the
     mask move towards the texture's by ``strength`` (spec in ``[0, 1]``); the background is
     kept.  Sets ``cues["colour"]`` to the texture's label.  Out-of-gamut colours are clipped
-    to ``[0, 1]`` (see :func:`foolbox_lite.textures.colour.colour_transfer`).
+    to ``[0, 1]`` (see :func:`foolbox_lite.textures.colour.colour_transfer`).  On the CPU in
+    float32 without autograd, Lab conversions use OpenCV (fast path); otherwise kornia.
     """
 
     name = "colour_match"
@@ -291,7 +322,7 @@ class ColourMatch(Operator):
         std = torch.cat([self._stats[k][1] for k in idx]).to(stim.device, stim.dtype)
         s = torch.tensor([float(p["strength"]) for p in params], dtype=stim.dtype, device=stim.device).view(-1, 1, 1, 1)
         m = stim.mask.to(stim.dtype)
-        rgb, _ = colour_transfer(stim.images, mean, std, mask=m, space=self.space, strength=s)  # type: ignore[arg-type]
+        rgb, _ = colour_transfer(stim.images, mean, std, mask=m, space=self.space, strength=s, fast=True)  # type: ignore[arg-type]
         items = [it.copy() for it in stim.items]
         for it, k in zip(items, idx):
             it.cues["colour"] = self.textures[k].label
@@ -350,7 +381,7 @@ class QuiltTransfer(TextureFill):
         return cls(example_textures(), patch=6, overlap=2, candidates=3, stride=1)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        k = _pick(g, len(self.textures))
+        k = self._choose_texture(g, ctx)
         params: dict[str, Any] = {"texture": k, "texture_name": self.textures[k].name, "seed": draw_seed(g)}
         if self.bg_textures:
             params.update(self._draw_texture(g, self.bg_textures, "bg_"))
@@ -369,7 +400,7 @@ class QuiltTransfer(TextureFill):
                 patch=self.patch, overlap=self.overlap, alpha=self.alpha, candidates=self.candidates, stride=self.stride,
             ).to(stim.dtype)
         tex = self._inside(stim, tex, params)
-        images = composite(tex, self._outside(stim, params), stim.mask)
+        images = composite(tex, self._outside(stim, params), stim.mask, reuse_inside=True)
         return stim.replace(images=images, items=self._label(stim, params))
 
 

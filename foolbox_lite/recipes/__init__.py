@@ -5,10 +5,10 @@ from __future__ import annotations
 from .load import load_recipe, parse_recipe
 from .schema import Recipe
 
-__all__ = ["Recipe", "load_recipe", "parse_recipe", "build_recipe"]
+__all__ = ["Recipe", "build_recipe", "load_recipe", "parse_recipe"]
 
 
-def build_recipe(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - thin lazy re-export
+def build_recipe(*args, **kwargs):
     """See :func:`foolbox_lite.recipes.build.build_recipe`."""
     from .build import build_recipe as _build
 

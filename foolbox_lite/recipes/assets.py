@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,12 +26,12 @@ from ..errors import AssetError, FoolboxLiteError, ParameterError
 from .load import canonical_label
 from .schema import AssetSpec, Recipe
 
-__all__ = ["RecipeAsset", "resolve_assets", "PROCEDURAL", "MAX_ASSET_FILES"]
+__all__ = ["MAX_ASSET_FILES", "PROCEDURAL", "RecipeAsset", "resolve_assets"]
 
 #: A glob matching more files than this is refused (likely a mistake such as ``/**/*``).
 MAX_ASSET_FILES = 100_000
 
-Loader = Callable[[tuple[int, int]], tuple[torch.Tensor, Optional[torch.Tensor]]]
+Loader = Callable[[tuple[int, int]], tuple[torch.Tensor, torch.Tensor | None]]
 
 
 @dataclass

@@ -31,7 +31,7 @@ from .load import canonical_label, load_recipe
 from .pipeline import PipelineFactory
 from .schema import Recipe
 
-__all__ = ["build_recipe", "Builder"]
+__all__ = ["Builder", "build_recipe"]
 
 
 def _check_device(device: str) -> str:
@@ -146,7 +146,7 @@ class Builder:
         out_u8 = torch.empty((len(ditems), self.size[0], self.size[1], 3), dtype=torch.uint8)
         out_items: list[Item | None] = [None] * len(ditems)
         with torch.inference_mode():
-            for _key, pos in groups.items():
+            for pos in groups.values():
                 sub = stim if len(pos) == len(ditems) else stim.select(pos)
                 pipe = self.factory.get(ditems[pos[0]].levels)
                 res = pipe(sub) if pipe is not None else sub
@@ -210,6 +210,18 @@ def build_recipe(
     refused unless ``resume`` (complete an interrupted build of the same recipe) or
     ``force`` (overwrite).
     """
+    # One torch thread: results then cannot depend on the machine's core count (parallel
+    # reductions split work by thread), and an oversubscribed OpenMP pool is much slower
+    # than one thread on busy machines; the PNG writer threads use the other cores.
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _build(recipe_path, out_dir, batch_size=batch_size, device=device, workers=workers, resume=resume, force=force, progress=progress)
+    finally:
+        torch.set_num_threads(prev_threads)
+
+
+def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, batch_size: int, device: str, workers: int, resume: bool, force: bool, progress: bool) -> Path:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:

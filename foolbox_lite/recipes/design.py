@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from ..errors import ParameterError
 from ..seeding import item_generator
 from .assets import RecipeAsset
 from .schema import Recipe
 
-__all__ = ["Level", "DesignItem", "DesignPlan", "plan_design", "MAX_ITEMS"]
+__all__ = ["MAX_ITEMS", "DesignItem", "DesignPlan", "Level", "plan_design"]
 
 #: Designs with more items than this are refused (a typo such as an extra factor can explode a crossing).
 MAX_ITEMS = 10_000_000
@@ -27,7 +27,7 @@ MAX_ITEMS = 10_000_000
 class Level:
     """One level of a factor: a plain value or an asset."""
 
-    value: Union[int, float, str, bool, None] = None
+    value: int | float | str | bool | None = None
     asset: RecipeAsset | None = None
 
     @property

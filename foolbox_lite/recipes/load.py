@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,12 +21,12 @@ from pydantic import BaseModel, ValidationError
 from ..errors import FoolboxLiteError, InputError, ParameterError
 from .schema import LABEL_SPACES, RECIPE_SCHEMA, Recipe
 
-__all__ = ["load_recipe", "parse_recipe", "format_path", "Locator", "MAX_RECIPE_BYTES"]
+__all__ = ["MAX_RECIPE_BYTES", "Locator", "format_path", "load_recipe", "parse_recipe"]
 
 #: Recipe files larger than this are refused (a recipe is a short text).
 MAX_RECIPE_BYTES = 1_000_000
 
-Loc = Sequence[Union[str, int]]
+Loc = Sequence[str | int]
 
 
 def format_path(loc: Loc) -> str:
@@ -106,7 +107,7 @@ def _fields_at(model: Any, loc: Loc) -> list[str] | None:
 
 def _strip(ann: Any) -> Any:
     """Unwrap Optional/Union to the first model or container member."""
-    if typing.get_origin(ann) is Union:
+    if typing.get_origin(ann) in (Union, types.UnionType):
         args = [a for a in typing.get_args(ann) if a is not type(None)]
         for a in args:
             if (isinstance(a, type) and issubclass(a, BaseModel)) or typing.get_origin(a) in (list, dict, tuple):
@@ -173,7 +174,7 @@ def _check_references(r: Recipe, loc8: Locator) -> None:
     for i, step in enumerate(r.pipeline):
         ops = [k for k in step if k != "when"]
         if len(ops) != 1:
-            raise loc8.error(ParameterError, ["pipeline", i], f"a step is one operator {{name: {{param: value}}}}, got {len(ops)} ({', '.join(map(str, ops)) or 'none'})", "start each operator with its own '- '")
+            raise loc8.error(ParameterError, ["pipeline", i], f"a step is one operator {{name: {{param: value}}}}, got {len(ops)} operators ({', '.join(map(str, ops)) or 'none'})", "start each operator with its own '- '")
         if "when" in step:
             when = step["when"]
             if not isinstance(when, dict) or not when:

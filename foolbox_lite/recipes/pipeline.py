@@ -32,7 +32,7 @@ from .assets import RecipeAsset
 from .design import Level
 from .schema import Recipe
 
-__all__ = ["PipelineFactory", "REFERENCE_KEYS"]
+__all__ = ["REFERENCE_KEYS", "PipelineFactory"]
 
 REFERENCE_KEYS = ("asset", "assets", "labels", "mask", "factor")
 _PARAM_RE = re.compile(r"parameter '([A-Za-z_][A-Za-z0-9_]*)")

@@ -27,19 +27,19 @@ operator parameters are checked against the registered operators by the builder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator, model_validator
 
 __all__ = [
-    "RECIPE_SCHEMA",
-    "MAX_SIZE",
     "GEIRHOS16",
     "LABEL_SPACES",
+    "MAX_SIZE",
+    "RECIPE_SCHEMA",
     "AssetSpec",
-    "FactorSpec",
-    "Design",
     "CueSpec",
+    "Design",
+    "FactorSpec",
     "Recipe",
 ]
 
@@ -71,19 +71,19 @@ class AssetSpec(_Strict):
     - ``procedural``: a generator of this package (``checkerboard``, ``stripes``, ``value_noise``, ``disc``).
     """
 
-    builtin: Optional[Union[str, list[str]]] = None
-    files: Optional[Union[str, list[str]]] = None
-    skimage: Optional[str] = None
-    procedural: Optional[str] = None
-    masks: Optional[Union[str, list[str]]] = Field(None, description="mask files matching `files` one to one (sorted)")
-    kind: Optional[Literal["shape", "texture", "background", "photo"]] = None
+    builtin: str | list[str] | None = None
+    files: str | list[str] | None = None
+    skimage: str | None = None
+    procedural: str | None = None
+    masks: str | list[str] | None = Field(None, description="mask files matching `files` one to one (sorted)")
+    kind: Literal["shape", "texture", "background", "photo"] | None = None
     mask: Literal["auto", "alpha", "dark", "light", "gray", "none"] = "auto"
     fit: Literal["resize", "crop", "pad"] = "resize"
-    label: Optional[str] = None
-    label_from: Optional[Literal["parent", "stem", "stem_prefix", "stem_letters"]] = None
-    licence: Optional[str] = None
-    provenance: Optional[str] = None
-    citation: Optional[str] = None
+    label: str | None = None
+    label_from: Literal["parent", "stem", "stem_prefix", "stem_letters"] | None = None
+    licence: str | None = None
+    provenance: str | None = None
+    citation: str | None = None
     params: dict[str, Scalar] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -101,8 +101,8 @@ class AssetSpec(_Strict):
 class FactorSpec(_Strict):
     """The levels of one factor: plain values (``[0, 90]``) or assets (``{assets: zebra}``)."""
 
-    values: Optional[list[Scalar]] = None
-    assets: Optional[Union[str, list[str]]] = None
+    values: list[Scalar] | None = None
+    assets: str | list[str] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -135,9 +135,9 @@ class Design(_Strict):
     ``base`` names the factor whose asset gives each item's image and mask.
     """
 
-    cross: Optional[dict[str, FactorSpec]] = None
-    random: Optional[dict[str, FactorSpec]] = None
-    n: Optional[StrictInt] = Field(None, ge=1, le=10_000_000)
+    cross: dict[str, FactorSpec] | None = None
+    random: dict[str, FactorSpec] | None = None
+    n: StrictInt | None = Field(None, ge=1, le=10_000_000)
     repeat: StrictInt = Field(1, ge=1, le=100_000)
     base: str = "shape"
 
@@ -166,9 +166,9 @@ class Design(_Strict):
 class CueSpec(_Strict):
     """Where a cue label comes from: a literal label, a factor's asset, or an operator that sets it."""
 
-    label: Optional[str] = None
-    factor: Optional[str] = None
-    op: Optional[str] = None
+    label: str | None = None
+    factor: str | None = None
+    op: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -191,7 +191,7 @@ class Recipe(_Strict):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     seed: StrictInt = Field(ge=0, le=2**63 - 1)
-    size: Union[StrictInt, tuple[StrictInt, StrictInt]] = 224
+    size: StrictInt | tuple[StrictInt, StrictInt] = 224
     label_space: str = "imagenet1k"
     reference_cue: str = "shape"
     models: list[str] = Field(default_factory=lambda: ["efficientnet_lite0"])
@@ -205,12 +205,12 @@ class Recipe(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     #: The recipe file it was loaded from and its text (set by the loader).
-    _path: Optional[Path] = PrivateAttr(None)
+    _path: Path | None = PrivateAttr(None)
     _text: str = PrivateAttr("")
     _locator: Any = PrivateAttr(None)
 
     @property
-    def path(self) -> Optional[Path]:
+    def path(self) -> Path | None:
         return self._path
 
     @property

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["render_datasheet", "FOOLBOX_LITE_CITATION"]
+__all__ = ["FOOLBOX_LITE_CITATION", "render_datasheet"]
 
 FOOLBOX_LITE_CITATION = "foolbox-lite: reproducible cue-conflict and adversarial stimuli for image classifiers (version {version})."
 MAX_ROWS = 60

@@ -14,11 +14,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from .atomic import sha256_bytes
-from .format import ManifestEntry, SetInfo, manifest_line, write_set_info
+from .format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
 from .writer import DATASHEET, IMAGES, prepare_folder, write_atomic
-from .format import MANIFEST
 
-__all__ = ["import_cue_conflict", "CUE_CONFLICT_NAME", "GEIRHOS_CITATION"]
+__all__ = ["CUE_CONFLICT_NAME", "GEIRHOS_CITATION", "import_cue_conflict"]
 
 CUE_CONFLICT_NAME = re.compile(r"^(?P<shape>[a-z]+)(?P<n>\d+)-(?P<texture>[a-z]+)(?P<m>\d+)\.png$")
 GEIRHOS_CITATION = (

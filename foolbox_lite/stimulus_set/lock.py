@@ -24,12 +24,12 @@ import yaml
 from ..errors import InputError
 from .writer import LOCK, write_atomic
 
-__all__ = ["LOCK", "REPRODUCIBILITY", "versions", "device_info", "build_key", "write_lock", "read_lock"]
+__all__ = ["LOCK", "REPRODUCIBILITY", "build_key", "device_info", "read_lock", "versions", "write_lock"]
 
 REPRODUCIBILITY = (
     "Images and manifest are byte-identical for the same recipe, asset bytes, package versions "
     "(foolbox-lite, torch, kornia, numpy, Pillow/zlib) and device type, whatever the batch size or "
-    "number of workers. Another torch version, CPU instruction set or a GPU instead of the CPU may "
+    "number of workers (torch runs with one intra-op thread during a build, so the core count does not matter either). Another torch version, CPU instruction set or a GPU instead of the CPU may "
     "change the last bit of floating-point results and so some pixels; another zlib changes PNG bytes "
     "but not pixels."
 )
@@ -55,7 +55,7 @@ def device_info(device: str) -> dict[str, Any]:
     import torch
 
     dev = torch.device(device)
-    info: dict[str, Any] = {"type": dev.type, "platform": f"{platform.system()}-{platform.machine()}"}
+    info: dict[str, Any] = {"type": dev.type, "platform": f"{platform.system()}-{platform.machine()}", "torch_threads": 1}
     if dev.type == "cuda":
         info["name"] = torch.cuda.get_device_name(dev)
         info["cuda"] = torch.version.cuda
@@ -72,7 +72,8 @@ def build_key(recipe_text: str, assets: dict[str, list[dict[str, Any]]], vers: d
 
 def write_lock(folder: Path, lock: dict[str, Any]) -> Path:
     text = "# Written by foolbox-lite build: the resolved recipe and what may change its bytes.\n"
-    text += yaml.safe_dump(lock, sort_keys=True, allow_unicode=True, width=100)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C emitter is ~10x faster; same text
+    text += yaml.dump(lock, Dumper=dumper, sort_keys=True, allow_unicode=True, width=100)
     write_atomic(folder / LOCK, text.encode("utf-8"), fsync=True)
     return folder / LOCK
 

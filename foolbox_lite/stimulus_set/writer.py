@@ -1,7 +1,7 @@
 """Streaming writer of a stimulus set: PNGs encoded in worker threads, manifest in item order.
 
-- Each image is encoded to PNG bytes (Pillow, ``compress_level=6``: the same bytes
-  as :func:`foolbox_lite.save_image`), hashed and written under a temporary name,
+- Each image is encoded to PNG bytes (OpenCV's libpng, zlib level 1: lossless, fast,
+  releases the GIL so writer threads overlap), hashed and written under a temporary name,
   then renamed: a killed build never leaves a partial image under its final name.
 - The manifest is streamed to ``manifest.jsonl.partial`` in item order whatever
   order the workers finish in, and renamed to ``manifest.jsonl`` when the build
@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import shutil
@@ -24,13 +23,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..errors import InputError
 from .atomic import sha256_bytes, sha256_file
 from .format import MANIFEST, SET_INFO
 
-__all__ = ["PARTIAL", "LOCK", "DATASHEET", "IMAGES", "encode_png", "write_atomic", "prepare_folder", "read_resumable", "OrderedSink"]
+__all__ = ["DATASHEET", "IMAGES", "LOCK", "PARTIAL", "OrderedSink", "encode_png", "prepare_folder", "read_resumable", "write_atomic"]
 
 PARTIAL = MANIFEST + ".partial"
 LOCK = "recipe.lock.yaml"
@@ -40,11 +38,21 @@ IMAGES = "images"
 OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET, IMAGES)
 
 
+#: zlib level of the PNGs: 1 encodes 2-4x faster than 6 for files only ~5% larger.
+PNG_LEVEL = 1
+
+
 def encode_png(arr: np.ndarray) -> bytes:
-    """``(H, W, 3)`` uint8 -> PNG bytes, deterministic for a given Pillow/zlib."""
-    buf = io.BytesIO()
-    Image.fromarray(arr, mode="RGB").save(buf, format="PNG", compress_level=6)
-    return buf.getvalue()
+    """``(H, W, 3)`` RGB uint8 -> PNG bytes with OpenCV's libpng (releases the GIL, so writer threads overlap).
+
+    Deterministic for a given opencv-python-headless version (its bundled libpng and zlib).
+    """
+    import cv2
+
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+    if not ok:  # pragma: no cover - OpenCV only fails on invalid arrays
+        raise InputError(f"PNG encoding failed for an image of shape {arr.shape}")
+    return buf.tobytes()
 
 
 def _disk_error(exc: OSError, path: Path) -> InputError:
@@ -234,7 +242,7 @@ class OrderedSink:
             self.pool.shutdown(wait=True, cancel_futures=True)
         try:
             while self.pending:
-                index, fut, make_line = self.pending[0]
+                fut = self.pending[0][1]
                 if not isinstance(fut, str) and (fut.cancelled() or fut.exception() is not None):
                     break
                 self._emit_one()

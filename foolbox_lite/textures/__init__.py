@@ -14,4 +14,4 @@ from __future__ import annotations
 
 from .source import MIN_TEXTURE_SIDE, Texture, inscribed_box, make_seamless, render_texture
 
-__all__ = ["Texture", "MIN_TEXTURE_SIDE", "inscribed_box", "make_seamless", "render_texture"]
+__all__ = ["MIN_TEXTURE_SIDE", "Texture", "inscribed_box", "make_seamless", "render_texture"]

@@ -13,17 +13,25 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Union
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import ModelError
 
-__all__ = ["ENCODER_LAYERS", "DECODER_LAYERS", "WeightsLike", "load_adain_weights", "random_adain_weights",
-           "encode", "decode", "adain", "style_transfer"]
+__all__ = [
+    "DECODER_LAYERS",
+    "ENCODER_LAYERS",
+    "WeightsLike",
+    "adain",
+    "decode",
+    "encode",
+    "load_adain_weights",
+    "random_adain_weights",
+    "style_transfer",
+]
 
-WeightsLike = Union[str, os.PathLike, Mapping[str, torch.Tensor]]
+WeightsLike = str | os.PathLike | Mapping[str, torch.Tensor]
 
 # (kind, index in the nn.Sequential, in channels, out channels): the pytorch-AdaIN layouts.
 ENCODER_LAYERS: tuple[tuple[str, int, int, int], ...] = (
@@ -58,7 +66,7 @@ def _load(src: WeightsLike, what: str, layers: tuple[tuple[str, int, int, int], 
             raise ModelError(f"AdaIN {what} weights file {str(p)!r} does not exist", hint=_HINT)
         try:
             sd = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+        except Exception as exc:
             raise ModelError(f"AdaIN {what} weights file {str(p)!r} cannot be read as a torch state dict: {exc}", hint=_HINT) from exc
     elif isinstance(src, Mapping):
         sd = src
@@ -148,7 +156,9 @@ def style_transfer(
     The decoder's output, which is unbounded, is clipped to ``[0, 1]`` as in the reference code,
     and resized back to ``H x W`` when the sides are not multiples of 8.
     """
-    fc, fs = encode(content, enc), encode(style, enc)
+    n = content.shape[0]
+    feats = encode(torch.cat([content, style]), enc)  # one encoder pass for both
+    fc, fs = feats[:n], feats[n:]
     t = alpha * adain(fc, fs) + (1 - alpha) * fc
     out = decode(t, dec)
     if out.shape[-2:] != content.shape[-2:]:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from ..errors import InputError, ParameterError
 from .fill import luminance
 
-__all__ = ["quilt_transfer", "LEVELS"]
+__all__ = ["LEVELS", "quilt_transfer"]
 
 #: Quantisation of values for matching (0..LEVELS): keeps every matching product exact in float32.
 LEVELS = 63

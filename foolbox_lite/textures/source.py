@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from ..assets.io import load_image, load_mask
 from ..errors import AssetError, InputError, ParameterError
 
-__all__ = ["Texture", "SeamMode", "make_seamless", "inscribed_box", "render_texture", "MIN_TEXTURE_SIDE"]
+__all__ = ["MIN_TEXTURE_SIDE", "SeamMode", "Texture", "inscribed_box", "make_seamless", "render_texture"]
 
 #: Smallest tile side accepted (pixels): below this a "texture" is a few flat pixels.
 MIN_TEXTURE_SIDE = 8
@@ -283,7 +283,7 @@ def make_seamless(tile: torch.Tensor, mode: SeamMode = "crossfade", width: float
     out = tile
     for dim in (-1, -2):
         n = out.shape[dim]
-        b = max(1, int(round(n * width)))
+        b = max(1, round(n * width))
         if n - b < MIN_TEXTURE_SIDE:
             raise InputError(f"texture side {n} is too small for a crossfade band of {b} pixels", hint="use a larger texture or mode='mirror'")
         ramp = (torch.arange(b, dtype=out.dtype) + 0.5) / b  # weight of the head, 0 -> 1
@@ -346,12 +346,13 @@ def _render_cv2(tile: torch.Tensor, height: int, width: int, mats: list[np.ndarr
     import cv2
 
     src = np.ascontiguousarray(tile.to(torch.float32).permute(1, 2, 0).numpy())
-    out = torch.empty((len(mats), height, width, 3), dtype=torch.float32)
-    buf = out.numpy()
+    out = torch.empty((len(mats), 3, height, width), dtype=torch.float32)  # the one output allocation
+    planes = out.numpy()
+    scratch = np.empty((height, width, 3), dtype=np.float32)  # one image, reused: stays in cache
     for k, m in enumerate(mats):
-        cv2.warpAffine(src, m, (width, height), dst=buf[k], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_WRAP)
-    res = out.permute(0, 3, 1, 2)
-    return res.to(dtype) if dtype != torch.float32 else res
+        cv2.warpAffine(src, m, (width, height), dst=scratch, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_WRAP)
+        cv2.mixChannels([scratch], [planes[k][0], planes[k][1], planes[k][2]], [0, 0, 1, 1, 2, 2])
+    return out.to(dtype) if dtype != torch.float32 else out
 
 
 def _render_torch(tile: torch.Tensor, height: int, width: int, mats: list[np.ndarray], dtype: torch.dtype) -> torch.Tensor:

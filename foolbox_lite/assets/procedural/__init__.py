@@ -69,7 +69,7 @@ def lookup(name: str, table: dict[str, Generator] | None = None) -> Generator:
     try:
         return table[name]
     except KeyError:
-        near = difflib.get_close_matches(name, list(table), n=3, cutoff=0.5)
+        near = difflib.get_close_matches(name, list(table), n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(near)}?" if near else f"known: {', '.join(sorted(table))}"
         raise AssetError(f"unknown procedural generator {name!r}", hint=hint) from None
 

@@ -48,25 +48,26 @@ def tiger(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     """Many narrow, tapered, sometimes doubled black stripes on orange fur with cream patches."""
     dev = cv.x.device
     angle = uniform(g, -0.4, 0.4)
-    freq = uniform(g, 6.5, 8.0)
+    freq = uniform(g, 10.0, 12.0)
     xr, yr = rotate(cv.x, cv.y, angle)
     warp = 0.06 * fbm(g, cv, cv.x, cv.y, freq=1.5, octaves=3) + uniform(g, -0.6, 0.6) * 0.25 * yr * yr
     phase = 2 * math.pi * freq * (xr + warp)
-    taper = fbm(g, cv, cv.x * 0.6, cv.y * 1.6, freq=3.5, octaves=3)
-    s = torch.sin(phase) + 0.8 * taper
-    black = aa_step(s, 0.75)
-    cream = smoothstep(0.15, 0.55, fbm(g, cv, cv.x, cv.y, freq=1.2, octaves=3))
-    orange = lerp(rgb(0.84, 0.42, 0.09, dev), rgb(0.95, 0.62, 0.30, dev), smoothstep(-0.5, 0.5, taper))
+    taper = fbm(g, cv, cv.x * 0.6, cv.y * 1.6, freq=2.8, octaves=3)
+    breakup = fbm(g, cv, cv.x, cv.y, freq=9.0, octaves=2)
+    s = torch.sin(phase) + 0.6 * taper + 0.2 * breakup
+    black = aa_step(s, 0.72)
+    cream = 0.35 * smoothstep(0.15, 0.55, fbm(g, cv, cv.x, cv.y, freq=1.2, octaves=3))
+    orange = lerp(rgb(0.90, 0.33, 0.02, dev), rgb(0.82, 0.66, 0.34, dev), smoothstep(-0.5, 0.5, taper))
     orange = lerp(orange, rgb(0.95, 0.90, 0.80, dev), cream)
     img = lerp(orange, rgb(0.05, 0.04, 0.03, dev), black)
-    img = img * _fur(g, cv, yr, xr, 0.22)
+    img = img * _fur(g, cv, yr, xr, 0.12, grain=0.35)
     return img.clamp(0, 1)
 
 
 def leopard(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     """Golden fur with rosettes (3-5 dark blobs around a darker centre) and small solid spots."""
     dev = cv.x.device
-    scale = uniform(g, 9.0, 11.0)
+    scale = uniform(g, 7.0, 8.0)
     wx = cv.x + 0.025 * fbm(g, cv, cv.x, cv.y, freq=5.0, octaves=2)
     wy = cv.y + 0.025 * fbm(g, cv, cv.y, cv.x, freq=5.0, octaves=2)
     c = cells(g, wx, wy, scale, jitter=0.85)
@@ -81,7 +82,7 @@ def leopard(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     s = cells(g, cv.x, cv.y, scale * 1.7, jitter=0.9)
     spot = aa_step(0.12 + 0.06 * (s.value - 0.5) + wobble - s.f1) * aa_step(c.f1 - radius - 0.2) * (s.value2 > 0.5).float()
     light = smoothstep(-0.3, 0.5, fbm(g, cv, cv.x, cv.y, freq=1.3, octaves=3))
-    base = lerp(rgb(0.78, 0.55, 0.24, dev), rgb(0.92, 0.78, 0.52, dev), light)
+    base = lerp(rgb(0.70, 0.46, 0.20, dev), rgb(0.88, 0.70, 0.44, dev), light)
     img = lerp(base, rgb(0.66, 0.40, 0.14, dev), centre * 0.85)
     img = lerp(img, rgb(0.07, 0.05, 0.04, dev), torch.maximum(ring, spot))
     img = img * _fur(g, cv, cv.x, cv.y, 0.10)
@@ -89,16 +90,16 @@ def leopard(g: torch.Generator, cv: Canvas) -> torch.Tensor:
 
 
 def cheetah(g: torch.Generator, cv: Canvas) -> torch.Tensor:
-    """Tawny fur densely covered with solid, irregular round black spots of varying size."""
+    """Tawny fur densely covered with solid round black spots."""
     dev = cv.x.device
-    scale = uniform(g, 12.0, 14.0)
-    wx = cv.x + 0.02 * fbm(g, cv, cv.x, cv.y, freq=8.0, octaves=2)
-    wy = cv.y + 0.02 * fbm(g, cv, cv.y, cv.x, freq=8.0, octaves=2)
-    c = cells(g, wx, wy, scale, jitter=0.95)
-    r = 0.22 + 0.14 * (c.value - 0.5) + 0.05 * fbm(g, cv, cv.x, cv.y, freq=40.0, octaves=2)
+    scale = uniform(g, 13.0, 15.0)
+    wx = cv.x + 0.012 * fbm(g, cv, cv.x, cv.y, freq=8.0, octaves=2)
+    wy = cv.y + 0.012 * fbm(g, cv, cv.y, cv.x, freq=8.0, octaves=2)
+    c = cells(g, wx, wy, scale, jitter=0.75)
+    r = 0.24 + 0.08 * (c.value - 0.5)
     spot = aa_step(r - c.f1)
     light = smoothstep(-0.3, 0.5, fbm(g, cv, cv.x, cv.y, freq=1.3, octaves=3))
-    base = lerp(rgb(0.78, 0.58, 0.30, dev), rgb(0.93, 0.82, 0.60, dev), light)
+    base = lerp(rgb(0.80, 0.60, 0.32, dev), rgb(0.94, 0.84, 0.62, dev), light)
     img = lerp(base, rgb(0.08, 0.06, 0.05, dev), spot)
     img = img * _fur(g, cv, cv.x, cv.y, 0.10)
     return img.clamp(0, 1)

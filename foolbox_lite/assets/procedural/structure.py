@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
-from ._field import PERIOD, Canvas, aa_step, fbm, lerp, rgb, rotate, smoothstep, uniform
+from ._field import PERIOD, Canvas, canvas, aa_step, fbm, lerp, rgb, rotate, smoothstep, uniform
 
 __all__ = ["honeycomb", "brick", "chain_mail", "scales", "wood_grain"]
 
@@ -95,19 +96,29 @@ def brick(g: torch.Generator, cv: Canvas) -> torch.Tensor:
 
 def chain_mail(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     """Interlinked steel rings (European 4-in-1) with diffuse and specular shading on a dark backing."""
-    dev = cv.x.device
     radius = uniform(g, 0.022, 0.028)
+    angle = uniform(g, -0.25, 0.25)
+    # the wire is thin: supersample (then average) until it spans at least ~1.5 pixels
+    ss = max(1, min(4, math.ceil(1.5 * cv.px / (radius * 0.26))))
+    if ss == 1:
+        return _chain_mail(g, cv, radius, angle)
+    fine = canvas((cv.shape[0] * ss, cv.shape[1] * ss), cv.x.device)
+    return F.avg_pool2d(_chain_mail(g, fine, radius, angle)[None], ss)[0]
+
+
+def _chain_mail(g: torch.Generator, cv: Canvas, radius: float, angle: float) -> torch.Tensor:
+    dev = cv.x.device
     wire = radius * 0.26
     squash = 0.72  # rings seen at an angle look elliptical
     sx, sy = radius * 1.55, radius * 0.95
-    xr, yr = rotate(cv.x, cv.y, uniform(g, -0.25, 0.25))
+    xr, yr = rotate(cv.x, cv.y, angle)
     row0 = torch.floor(yr / sy)
     best_z = torch.full_like(cv.x, -1e9)
     nx = torch.zeros_like(cv.x)
     ny = torch.zeros_like(cv.x)
     nz = torch.zeros_like(cv.x)
     cover = torch.zeros_like(cv.x)
-    for dr in (-2, -1, 0, 1, 2):
+    for dr in (-1, 0, 1):  # rings reach 1.33 row spacings from their centre: three rows suffice
         row = row0 + dr
         shift = torch.remainder(row, 2) * (sx / 2)
         col0 = torch.floor((xr - shift) / sx)
@@ -169,8 +180,8 @@ def scales(g: torch.Generator, cv: Canvas) -> torch.Tensor:
             s = 0.55 + 0.45 * (v / r).clamp(-1, 1) * 0.5 + 0.25 * keel - 0.6 * smoothstep(0.8, 1.0, rim)
             shade = torch.where(take, s, shade)
             tone = torch.where(take, table[torch.remainder(row.long(), PERIOD) * PERIOD + torch.remainder(col.long(), PERIOD)], tone)
-    base = lerp(rgb(0.30, 0.45, 0.14, dev), rgb(0.55, 0.62, 0.25, dev), tone)
-    img = base * shade.clamp(0.05, 1.3)
+    base = lerp(rgb(0.06, 0.30, 0.12, dev), rgb(0.20, 0.50, 0.18, dev), tone)
+    img = base * shade.clamp(0.05, 1.3) + 0.35 * smoothstep(0.9, 1.2, shade)
     img = img * (1 + 0.12 * fbm(g, cv, cv.x, cv.y, freq=2.0, octaves=3))
     return img.clamp(0, 1)
 

@@ -10,7 +10,7 @@ from ...errors import InputError
 from ..format import MANIFEST, ManifestEntry, SetInfo, iter_manifest, manifest_line, read_set_info, write_set_info
 from ..writer import write_atomic
 
-__all__ = ["open_set", "prepare_out", "Entries", "write_manifest"]
+__all__ = ["Entries", "open_set", "prepare_out", "write_manifest"]
 
 
 class Entries:

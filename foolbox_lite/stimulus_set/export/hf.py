@@ -18,7 +18,7 @@ from ...errors import InputError
 from ..format import SetInfo
 from .common import Entries, entry_with_file, write_manifest
 
-__all__ = ["export_hf", "FEATURE_NAMES"]
+__all__ = ["FEATURE_NAMES", "export_hf"]
 
 FEATURE_NAMES = ("image", "id", "file", "sha256", "seed", "index", "condition", "cues", "sources", "params")
 

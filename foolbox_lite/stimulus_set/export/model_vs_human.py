@@ -28,7 +28,8 @@ def export_model_vs_human(src: Path, info: SetInfo, entries: Entries, out: Path,
     lines = []
 
     def number(cue: str, label: str, source: str) -> int:
-        m = re.fullmatch(re.escape(label) + r"(\d+)", source)
+        stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]  # file:../airplane/airplane3.png -> airplane3
+        m = re.fullmatch(re.escape(label) + r"(\d+)", stem)
         if m:  # an imported or Geirhos-named source keeps its number
             return int(m.group(1))
         table = numbers.setdefault((cue, label), {})
