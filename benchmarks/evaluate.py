@@ -74,7 +74,7 @@ def main() -> None:
 
         # (the thread must stay alive: the effect ends when it exits)
         keep = ThreadPoolExecutor(1, thread_name_prefix="omp-state")
-        keep.submit(lambda: torch.ones(3, 64, 64).mul(2).sum()).result()
+        keep.submit(lambda: torch.ones(1 << 20).mul(2).sum()).result()  # large enough to run in parallel
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_set(Path(tmp) / "set", args.n)
         entries = read_manifest(folder)

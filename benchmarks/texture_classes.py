@@ -47,14 +47,15 @@ def texture_table(names: list[str], seeds: int, size: int = 224) -> list[dict[st
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=8)
-    ap.add_argument("--only", nargs="*", help="texture names (default: every procedural texture)")
+    ap.add_argument("--only", nargs="*", help="asset names (default: every procedural asset of --kind)")
+    ap.add_argument("--kind", default="texture", choices=["texture", "background"], help="which procedural assets to check")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    names = args.only or [n for n in list_assets("texture") if get_asset(n).source_kind == "procedural"]
+    names = args.only or [n for n in list_assets(args.kind) if get_asset(n).source_kind in ("procedural", "background")]
     t0 = time.perf_counter()
     rows = texture_table(names, args.seeds)
-    print(f"EfficientNet-Lite0, 224x224 full-frame textures, {args.seeds} seeds each ({time.perf_counter() - t0:.1f} s)")
-    print(f"{'texture':12s} {'intended class':16s} {'top-1':>6s} {'median rank':>11s}  top-5 of the mean softmax")
+    print(f"EfficientNet-Lite0, 224x224 full-frame {args.kind}s, {args.seeds} seeds each ({time.perf_counter() - t0:.1f} s)")
+    print(f"{args.kind:12s} {'intended class':16s} {'top-1':>6s} {'median rank':>11s}  top-5 of the mean softmax")
     for r in rows:
         top1 = f"{r['top1']:.0%}" if "top1" in r else "-"
         med = f"{r['median_rank']:g}" if "median_rank" in r else "-"

@@ -15,7 +15,7 @@ from ..seeding import draw_seed
 from .procedural import Generator
 from .procedural._field import Canvas, aa_step, fbm, lerp, rgb, smoothstep, uniform
 
-__all__ = ["BACKGROUNDS", "savanna", "lakeside", "seashore", "valley", "alp"]
+__all__ = ["BACKGROUNDS", "alp", "lakeside", "savanna", "seashore", "valley"]
 
 
 def _sky(g: torch.Generator, cv: Canvas, horizon: float, cloudiness: float) -> torch.Tensor:
@@ -134,12 +134,15 @@ def seashore(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     return img.clamp(0, 1)
 
 
-def _mountains(g: torch.Generator, cv: Canvas, top: torch.Tensor, snowline: float, rock: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mask and colour of a mountain range with skyline ``top``: rock with snow above ``snowline``."""
+def _mountains(
+    g: torch.Generator, cv: Canvas, top: torch.Tensor, snowline: float, rock: torch.Tensor, cap: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask and colour of a mountain range with skyline ``top``: rock, snow above ``snowline`` and ``cap`` below the crest."""
     dev = cv.x.device
     m = aa_step(cv.y - top)
     streak = fbm(g, cv, cv.x * 1.0, cv.y * 0.4, freq=14.0, octaves=4)
-    snow = smoothstep(snowline + 0.04, snowline - 0.04, cv.y + 0.05 * streak) * smoothstep(-0.2, 0.2, streak + 0.3)
+    high = torch.maximum(smoothstep(snowline + 0.04, snowline - 0.04, cv.y + 0.05 * streak), smoothstep(cap + 0.03, cap - 0.03, cv.y - top + 0.06 * streak))
+    snow = high * smoothstep(-0.2, 0.2, streak + 0.3)
     shade = 0.75 + 0.35 * smoothstep(-0.5, 0.5, fbm(g, cv, cv.x, cv.y, freq=8.0, octaves=4))
     colour = lerp(rock * shade, rgb(0.95, 0.96, 0.98, dev) * shade, snow)
     return m, colour
@@ -149,8 +152,8 @@ def alp(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     """High snow-capped jagged peaks above rocky slopes and a green alpine meadow."""
     dev = cv.x.device
     img = _sky(g, cv, 0.1, 0.05)
-    peaks = _ridge(g, cv, -0.05, 0.5, 1.2, octaves=6, gain=0.55)
-    m, col = _mountains(g, cv, peaks, uniform(g, -0.05, 0.08), rgb(0.42, 0.40, 0.40, dev))
+    peaks = _ridge(g, cv, 0.0, 0.9, 1.2, octaves=6, gain=0.55)
+    m, col = _mountains(g, cv, peaks, uniform(g, -0.15, -0.05), rgb(0.42, 0.40, 0.40, dev), cap=uniform(g, 0.08, 0.14))
     img = lerp(img, col, m)
     meadow_top = _ridge(g, cv, 0.30, 0.08, 1.0, octaves=4)
     meadow = rgb(0.32, 0.52, 0.20, dev) * (1 + 0.2 * fbm(g, cv, cv.x * 2.0, cv.y, freq=25.0, octaves=3))

@@ -31,7 +31,7 @@ from .backgrounds import BACKGROUNDS
 from .io import load_image, load_mask, save_image
 from .procedural import GENERATORS, render
 
-__all__ = ["Asset", "KINDS", "get_asset", "list_assets", "load_manifest", "render_previews"]
+__all__ = ["KINDS", "Asset", "get_asset", "list_assets", "load_manifest", "render_previews"]
 
 #: The kinds of asset in the bank.
 KINDS = ("texture", "shape", "background", "photo")

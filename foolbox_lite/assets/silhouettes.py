@@ -20,7 +20,7 @@ import torch
 from ..errors import AssetError
 from .procedural._field import canvas
 
-__all__ = ["Shape", "SHAPES", "shape_mask", "shape_image", "list_shapes", "polygon_sdf", "ellipse", "bezier", "rect"]
+__all__ = ["SHAPES", "Shape", "bezier", "ellipse", "list_shapes", "polygon_sdf", "rect", "shape_image", "shape_mask"]
 
 Pts = list[tuple[float, float]]
 
@@ -111,15 +111,23 @@ def polygon_sdf(x: torch.Tensor, y: torch.Tensor, pts: Pts, chunk: int = 64, mar
 Program = list[tuple[str, Pts]]
 
 
+def _egg(cx: float, top: float, bottom: float, half_w: float, front: float) -> Pts:
+    """A closed egg outline: widest ``half_w`` near the back (``top``), narrowing to ``front`` at ``bottom``."""
+    mid = top + 0.42 * (bottom - top)
+    right = bezier((cx, top), (cx + half_w * 0.9, top), (cx + half_w, mid - 0.1 * (bottom - top)), (cx + half_w, mid), n=16)
+    right += bezier((cx + half_w, mid), (cx + half_w, bottom - 0.15 * (bottom - top)), (cx + front, bottom), (cx, bottom), n=16)[1:]
+    left = [(2 * cx - x, y) for x, y in reversed(right[1:-1])]
+    return right + left
+
+
 def _toilet_seat() -> Program:
-    lid = bezier((0.5, 0.05), (0.74, 0.05), (0.80, 0.30), (0.76, 0.62))[:-1] + bezier((0.76, 0.62), (0.70, 0.66), (0.30, 0.66), (0.24, 0.62))[:-1]
-    lid += bezier((0.24, 0.62), (0.20, 0.30), (0.26, 0.05), (0.5, 0.05))[:-1]
     return [
-        ("add", lid),
-        ("add", rect(0.30, 0.58, 0.38, 0.66)),
-        ("add", rect(0.62, 0.58, 0.70, 0.66)),
-        ("add", ellipse(0.5, 0.74, 0.38, 0.21)),
-        ("sub", ellipse(0.5, 0.76, 0.22, 0.12)),
+        ("add", _egg(0.5, 0.03, 0.56, 0.25, 0.15)),  # the lid, raised, seen from the front
+        ("sub", _egg(0.5, 0.415, 0.995, 0.365, 0.245)),  # a thin gap separates it from the seat
+        ("add", rect(0.33, 0.40, 0.40, 0.50)),  # hinge blocks bridge the gap
+        ("add", rect(0.60, 0.40, 0.67, 0.50)),
+        ("add", _egg(0.5, 0.44, 0.97, 0.34, 0.22)),  # the ring seat, seen from above
+        ("sub", _egg(0.5, 0.54, 0.905, 0.22, 0.13)),  # its hole
     ]
 
 
@@ -206,7 +214,7 @@ class Shape:
 SHAPES: dict[str, Shape] = {
     s.name: s
     for s in (
-        Shape("toilet_seat", _toilet_seat, 1, "front view from above, lid up: Bezier lid, hinge blocks, elliptical ring seat"),
+        Shape("toilet_seat", _toilet_seat, 1, "seen from the front and above, lid up: Bezier egg-shaped lid, gap, hinge blocks, egg-shaped ring seat"),
         Shape("teapot", _teapot, 1, "side view: elliptical body and foot, domed lid with knob, tapered Bezier spout, ring handle"),
         Shape("rocking_chair", _rocking_chair, 1, "side view: slanted back, seat, arm, legs and a curved Bezier rocker"),
         Shape("wine_bottle", _wine_bottle, 1, "front view: mirrored outline with lip, long neck, Bezier shoulders"),

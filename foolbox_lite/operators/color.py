@@ -13,6 +13,7 @@ import torch
 
 from ..stimuli import Stimuli
 from .base import Operator
+from .buffers import empty_output
 
 __all__ = ["grayscale", "invert", "Grayscale", "Invert", "OPERATORS"]
 
@@ -20,16 +21,29 @@ __all__ = ["grayscale", "invert", "Grayscale", "Invert", "OPERATORS"]
 LUMA = (0.299, 0.587, 0.114)
 
 
+def _tracks_grad(x: torch.Tensor) -> bool:
+    return x.requires_grad and torch.is_grad_enabled()
+
+
 def grayscale(images: torch.Tensor) -> torch.Tensor:
     """``(B, 3, H, W)`` -> ``(B, 3, H, W)`` with every channel set to the BT.601 luma."""
-    w = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-    y = (images * w).sum(dim=1, keepdim=True)
-    return y.expand_as(images).contiguous()
+    if _tracks_grad(images):
+        w = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+        return (images * w).sum(dim=1, keepdim=True).expand_as(images).contiguous()
+    out = empty_output(images)
+    y = out[:, 0:1]
+    torch.mul(images[:, 0:1], LUMA[0], out=y)
+    y.add_(images[:, 1:2], alpha=LUMA[1]).add_(images[:, 2:3], alpha=LUMA[2])
+    out[:, 1:2].copy_(y)
+    out[:, 2:3].copy_(y)
+    return out
 
 
 def invert(images: torch.Tensor) -> torch.Tensor:
     """``1 - x`` (colour negative)."""
-    return 1.0 - images
+    if _tracks_grad(images):
+        return 1.0 - images
+    return torch.sub(1.0, images, out=empty_output(images))
 
 
 class Grayscale(Operator):

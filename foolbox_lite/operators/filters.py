@@ -29,6 +29,7 @@ from ..errors import InputError, ParameterError
 from ..params import SpecLike, as_spec, check_number
 from ..seeding import draw_seed
 from ..stimuli import Stimuli
+from .buffers import empty_output
 from .base import Operator, SampleContext
 
 __all__ = [
@@ -57,7 +58,10 @@ def _check_flag(name: str, value: Any) -> bool:
 def contrast(images: torch.Tensor, c: torch.Tensor | Sequence[float]) -> torch.Tensor:
     """``c * x + (1 - c) * 0.5`` per item; ``c`` has one value per item of the ``(B, 3, H, W)`` batch."""
     c = torch.as_tensor(c, dtype=images.dtype, device=images.device).view(-1, 1, 1, 1)
-    return torch.addcmul((1.0 - c) * 0.5, images, c)
+    if images.requires_grad and torch.is_grad_enabled():
+        return images * c + (1.0 - c) * 0.5
+    out = torch.mul(images, c, out=empty_output(images))  # same arithmetic, into one fresh buffer
+    return out.add_((1.0 - c) * 0.5)
 
 
 @lru_cache(maxsize=64)

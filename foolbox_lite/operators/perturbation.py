@@ -26,6 +26,7 @@ import torch
 from ..errors import InputError, ParameterError
 from ..params import check_number
 from ..stimuli import Stimuli
+from .buffers import empty_output
 from .base import Operator, SampleContext
 
 __all__ = ["fit_delta", "project", "add_perturbation", "AddPerturbation", "OPERATORS"]
@@ -68,7 +69,7 @@ def add_perturbation(images: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """``clamp(images + delta, 0, 1)`` for ``(B, 3, H, W)`` images and a ``(3, H, W)`` delta."""
     if images.requires_grad and torch.is_grad_enabled():
         return (images + delta).clamp(0.0, 1.0)
-    out = torch.add(images, delta)
+    out = torch.add(images, delta, out=empty_output(images))
     return out.clamp_(0.0, 1.0)
 
 

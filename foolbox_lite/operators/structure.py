@@ -21,6 +21,7 @@ import torch
 from ..errors import InputError, ParameterError
 from ..params import SpecLike, Uniform, as_spec, check_number
 from ..stimuli import Stimuli
+from .buffers import empty_output
 from .base import Operator, SampleContext
 from .color import LUMA
 
@@ -40,7 +41,7 @@ def patch_scramble(x: torch.Tensor, grid: int, perms: torch.Tensor | Sequence[Se
     perm = torch.as_tensor(perms, dtype=torch.long, device=x.device).reshape(b, n * n)
     ph, pw = h // n, w // n
     gh, gw = n * ph, n * pw
-    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    out = empty_output(x)
     if gh < h:
         out[:, :, gh:, :] = x[:, :, gh:, :]
     if gw < w:
@@ -137,7 +138,9 @@ def sobel_edges(images: torch.Tensor, *, threshold: float | None = None) -> torc
 
 def _grey3(y: torch.Tensor) -> torch.Tensor:
     """``(B, 1, H, W)`` -> contiguous ``(B, 3, H, W)`` copy."""
-    out = torch.empty((y.shape[0], 3, *y.shape[2:]), dtype=y.dtype, device=y.device)
+    if y.requires_grad and torch.is_grad_enabled():
+        return y.expand(y.shape[0], 3, *y.shape[2:]).contiguous()
+    out = empty_output(y, (y.shape[0], 3, *y.shape[2:]))
     out.copy_(y.expand_as(out))
     return out
 

@@ -262,10 +262,18 @@ class ShadedTextureFill(TextureFill):
 
     name = "texture_shaded"
 
-    def __init__(self, texture: TextureLike | Sequence[TextureLike], *, strength: SpecLike = 0.8, edges: SpecLike = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        texture: TextureLike | Sequence[TextureLike],
+        *,
+        strength: SpecLike = 0.8,
+        edges: SpecLike = 0.0,
+        background_texture: TextureLike | Sequence[TextureLike] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.strength = as_spec("strength", strength, low=0.0, high=1.0)
         self.edges = as_spec("edges", edges, low=0.0, high=1.0)
-        super().__init__(texture, _extra={"strength": strength, "edges": edges}, **kwargs)
+        super().__init__(texture, background_texture=background_texture, _extra={"strength": strength, "edges": edges}, **kwargs)
 
     @classmethod
     def example(cls) -> Operator:
@@ -354,6 +362,7 @@ class QuiltTransfer(TextureFill):
         candidates: int = 4,
         stride: int = 2,
         max_texture_side: int = 96,
+        background_texture: TextureLike | Sequence[TextureLike] | None = None,
         **kwargs: Any,
     ) -> None:
         self.patch = int(check_number("patch", patch, low=4, high=32, integer=True))
@@ -367,7 +376,7 @@ class QuiltTransfer(TextureFill):
                 raise ParameterError(f"texture_quilt takes no {k!r}: patches are copied from the texture as it is")
         extra = {"patch": patch, "overlap": overlap, "alpha": alpha, "candidates": candidates, "stride": stride,
                  "max_texture_side": max_texture_side}
-        super().__init__(texture, seam="none", _extra=extra, **kwargs)
+        super().__init__(texture, seam="none", background_texture=background_texture, _extra=extra, **kwargs)
         for k in ("scale", "angle", "offset", "seam"):
             self._config.pop(k, None)
         self.textures = [t.limited(self.max_texture_side) for t in self.textures]
@@ -425,11 +434,12 @@ class AdaINTransfer(TextureFill):
         encoder: WeightsLike | None = None,
         decoder: WeightsLike | None = None,
         alpha: SpecLike = 1.0,
+        background_texture: TextureLike | Sequence[TextureLike] | None = None,
         **kwargs: Any,
     ) -> None:
         self._enc, self._dec = load_adain_weights(encoder, decoder)
         self.alpha = as_spec("alpha", alpha, low=0.0, high=1.0)
-        super().__init__(texture, _extra={"encoder": encoder, "decoder": decoder, "alpha": alpha}, **kwargs)
+        super().__init__(texture, background_texture=background_texture, _extra={"encoder": encoder, "decoder": decoder, "alpha": alpha}, **kwargs)
 
     @classmethod
     def example(cls) -> Operator:

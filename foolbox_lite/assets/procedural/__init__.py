@@ -23,7 +23,7 @@ from ._field import Canvas, canvas
 from .animal import cheetah, giraffe, leopard, tiger, zebra
 from .structure import brick, chain_mail, honeycomb, scales, wood_grain
 
-__all__ = ["Generator", "GENERATORS", "generate", "list_generators"]
+__all__ = ["GENERATORS", "Generator", "generate", "list_generators"]
 
 #: ``(generator, canvas) -> (3, H, W)`` in ``[0, 1]``.
 PatternFn = Callable[[torch.Generator, Canvas], torch.Tensor]

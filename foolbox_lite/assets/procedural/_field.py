@@ -20,18 +20,18 @@ from ...errors import InputError
 
 __all__ = [
     "Canvas",
-    "canvas",
-    "uniform",
-    "ValueNoise",
     "Cells",
+    "ValueNoise",
+    "aa_step",
+    "canvas",
     "cells",
     "fbm",
     "fwidth",
-    "aa_step",
-    "smoothstep",
     "lerp",
     "rgb",
     "rotate",
+    "smoothstep",
+    "uniform",
 ]
 
 #: Period (in lattice cells) of every random table: patterns repeat after this many cells.

@@ -13,7 +13,7 @@ import torch
 
 from ._field import Canvas, aa_step, cells, fbm, lerp, rgb, rotate, smoothstep, uniform
 
-__all__ = ["zebra", "tiger", "leopard", "cheetah", "giraffe"]
+__all__ = ["cheetah", "giraffe", "leopard", "tiger", "zebra"]
 
 
 def _fur(g: torch.Generator, cv: Canvas, xr: torch.Tensor, yr: torch.Tensor, amount: float, grain: float = 0.15) -> torch.Tensor:
@@ -67,16 +67,16 @@ def tiger(g: torch.Generator, cv: Canvas) -> torch.Tensor:
 def leopard(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     """Golden fur with rosettes (3-5 dark blobs around a darker centre) and small solid spots."""
     dev = cv.x.device
-    scale = uniform(g, 7.0, 8.0)
+    scale = uniform(g, 10.0, 11.0)
     wx = cv.x + 0.025 * fbm(g, cv, cv.x, cv.y, freq=5.0, octaves=2)
     wy = cv.y + 0.025 * fbm(g, cv, cv.y, cv.x, freq=5.0, octaves=2)
     c = cells(g, wx, wy, scale, jitter=0.85)
     theta = torch.atan2(c.dy, c.dx)
     radius = 0.30 + 0.08 * (c.value - 0.5)
-    wobble = 0.06 * fbm(g, cv, cv.x, cv.y, freq=30.0, octaves=2)
-    ring_w = 0.11 + wobble
+    wobble = 0.05 * fbm(g, cv, cv.x, cv.y, freq=14.0, octaves=2)
+    ring_w = 0.12 + wobble
     ring = aa_step(ring_w - (c.f1 - radius).abs())
-    breaks = aa_step(torch.sin(theta * (3 + torch.floor(c.value2 * 3)) + c.value * 6.283) + 0.35 + 3 * wobble)
+    breaks = aa_step(torch.sin(theta * (3 + torch.floor(c.value2 * 3)) + c.value * 6.283) + 0.45 + 4 * wobble)
     ring = ring * breaks
     centre = aa_step(radius - c.f1) * (1 - ring)
     s = cells(g, cv.x, cv.y, scale * 1.7, jitter=0.9)

@@ -11,9 +11,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._field import PERIOD, Canvas, canvas, aa_step, fbm, lerp, rgb, rotate, smoothstep, uniform
+from ._field import PERIOD, Canvas, aa_step, canvas, fbm, lerp, rgb, rotate, smoothstep, uniform
 
-__all__ = ["honeycomb", "brick", "chain_mail", "scales", "wood_grain"]
+__all__ = ["brick", "chain_mail", "honeycomb", "scales", "wood_grain"]
 
 _SQRT3 = math.sqrt(3.0)
 
@@ -96,7 +96,7 @@ def brick(g: torch.Generator, cv: Canvas) -> torch.Tensor:
 
 def chain_mail(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     """Interlinked steel rings (European 4-in-1) with diffuse and specular shading on a dark backing."""
-    radius = uniform(g, 0.022, 0.028)
+    radius = uniform(g, 0.036, 0.044)
     angle = uniform(g, -0.25, 0.25)
     # the wire is thin: supersample (then average) until it spans at least ~1.5 pixels
     ss = max(1, min(4, math.ceil(1.5 * cv.px / (radius * 0.26))))
@@ -109,16 +109,21 @@ def chain_mail(g: torch.Generator, cv: Canvas) -> torch.Tensor:
 def _chain_mail(g: torch.Generator, cv: Canvas, radius: float, angle: float) -> torch.Tensor:
     dev = cv.x.device
     wire = radius * 0.26
-    squash = 0.72  # rings seen at an angle look elliptical
-    sx, sy = radius * 1.55, radius * 0.95
+    squash = 0.8  # rings seen at an angle look elliptical
+    sx, sy = radius * 1.9, radius * 1.1
     xr, yr = rotate(cv.x, cv.y, angle)
+    # hand-made mail is not a perfect lattice: a gentle warp, and a tarnish tone per ring
+    xr = xr + 0.6 * radius * fbm(g, cv, cv.x, cv.y, freq=3.0, octaves=2)
+    yr = yr + 0.6 * radius * fbm(g, cv, cv.y, cv.x, freq=3.0, octaves=2)
+    tarnish = 0.75 + 0.4 * torch.rand(PERIOD * PERIOD, generator=g).to(dev)
+    tone = torch.ones_like(cv.x)
     row0 = torch.floor(yr / sy)
     best_z = torch.full_like(cv.x, -1e9)
     nx = torch.zeros_like(cv.x)
     ny = torch.zeros_like(cv.x)
     nz = torch.zeros_like(cv.x)
     cover = torch.zeros_like(cv.x)
-    for dr in (-1, 0, 1):  # rings reach 1.33 row spacings from their centre: three rows suffice
+    for dr in (-1, 0, 1):  # rings reach 1.15 row spacings from their centre: three rows suffice
         row = row0 + dr
         shift = torch.remainder(row, 2) * (sx / 2)
         col0 = torch.floor((xr - shift) / sx)
@@ -140,13 +145,15 @@ def _chain_mail(g: torch.Generator, cv: Canvas, radius: float, angle: float) -> 
             ny = torch.where(take, t * v / d, ny)
             nz = torch.where(take, torch.sqrt(prof), nz)
             cover = torch.where(take, torch.maximum(on, cover), cover)
+            ring_id = torch.remainder(row.long(), PERIOD) * PERIOD + torch.remainder(col.long(), PERIOD)
+            tone = torch.where(take, tarnish[ring_id], tone)
     lx, ly, lz = -0.45, -0.55, 0.70
     diffuse = (nx * lx + ny * ly + nz * lz).clamp_min(0)
     spec = diffuse.pow(18)
     steel = rgb(0.58, 0.59, 0.62, dev)
-    metal = steel * (0.18 + 0.8 * diffuse) + 0.7 * spec
+    metal = steel * (0.25 + 0.85 * diffuse) * tone + 0.7 * spec
     metal = metal * (1 + 0.1 * fbm(g, cv, cv.x, cv.y, freq=3.0, octaves=2))
-    back = rgb(0.05, 0.05, 0.06, dev)
+    back = rgb(0.10, 0.10, 0.11, dev)
     img = lerp(back, metal, cover)
     return img.clamp(0, 1)
 
