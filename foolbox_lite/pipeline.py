@@ -16,7 +16,6 @@ import torch
 from .errors import InputError, ParameterError
 from .operators.base import Operator, SampleContext, scatter
 from .params import check_number
-from .seeding import item_generator
 from .stimuli import Stimuli
 
 __all__ = ["Pipeline", "OneOf"]

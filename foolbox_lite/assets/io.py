@@ -8,7 +8,6 @@ tensor always gives the same file bytes.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Union
@@ -18,6 +17,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import AssetError, InputError
+from ..stimulus_set.atomic import atomic_open
 
 __all__ = [
     "Fit",
@@ -90,19 +90,12 @@ def save_image(t: torch.Tensor, path: PathLike) -> Path:
     """Save an image tensor as PNG (or JPEG by suffix), atomically: a temp file renamed into place."""
     p = Path(path)
     im = tensor_to_pil(t)
-    p.parent.mkdir(parents=True, exist_ok=True)
     fmt = "JPEG" if p.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if fmt == "PNG":
-                im.save(fh, format="PNG", compress_level=6)
-            else:
-                im.save(fh, format="JPEG", quality=95)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(p) as fh:
+        if fmt == "PNG":
+            im.save(fh, format="PNG", compress_level=6)
+        else:
+            im.save(fh, format="JPEG", quality=95)
     return p
 
 

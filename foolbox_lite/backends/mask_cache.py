@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..stimulus_set.atomic import atomic_open
 from .model_store import home
 
 __all__ = ["image_digest", "mask_key", "MaskCache", "default_cache_dir"]
@@ -91,15 +91,8 @@ class MaskCache:
         from PIL import Image
 
         p = self._file(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                Image.fromarray(np.rint(np.clip(arr, 0, 1) * 255).astype(np.uint8), "L").save(fh, format="PNG")
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(p) as fh:
+            Image.fromarray(np.rint(np.clip(arr, 0, 1) * 255).astype(np.uint8), "L").save(fh, format="PNG")
 
     def _remember(self, key: str, arr: np.ndarray) -> None:
         self._mem[key] = arr.copy()

@@ -6,25 +6,25 @@ the final name; disk-full and permission errors become clear ``InputError``s.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import InputError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "sha256_bytes", "sha256_file"]
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "sha256_bytes", "sha256_file", "file_mode", "disk_error"]
 
 
 def sha256_bytes(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -32,27 +32,55 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (fsync'd temp file + ``os.replace``)."""
+def file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (0o666 less the umask); mkstemp's 0o600 is too strict."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def disk_error(exc: OSError, path: str | os.PathLike[str]) -> InputError:
+    """A one-line ``InputError`` for a failed write (disk full, read-only or unwritable folder)."""
+    if exc.errno == errno.ENOSPC:
+        return InputError(f"disk full while writing {str(path)!r}", hint="free space or choose another output folder")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return InputError(f"cannot write {str(path)!r}: {exc.strerror}", hint="choose a writable output folder")
+    return InputError(f"cannot write {str(path)!r}: {exc}")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], *, fsync: bool = False) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path`` for binary writing; on success rename it to ``path``.
+
+    On any error the temporary file is removed and nothing appears under ``path``;
+    OS errors become :class:`InputError` naming the file.
+    """
     p = Path(path)
+    tmp: str | None = None
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    except PermissionError as exc:
-        raise InputError(f"cannot write to folder {str(p.parent)!r}: permission denied", hint="choose a writable output folder") from exc
-    try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            yield fh
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, p)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            raise InputError(f"disk full while writing {str(p)!r}", hint="free space or choose another output folder") from exc
-        raise
-    return p
+        tmp = None
+    except OSError as exc:
+        raise disk_error(exc, p) from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, fsync=fsync) as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)

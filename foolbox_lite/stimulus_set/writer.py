@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .atomic import sha256_bytes, sha256_file
+from .atomic import atomic_write_bytes, disk_error, sha256_bytes, sha256_file
 from .format import MANIFEST, SET_INFO
 
 __all__ = ["DATASHEET", "IMAGES", "LOCK", "PARTIAL", "OrderedSink", "encode_png", "prepare_folder", "read_resumable", "write_atomic"]
@@ -55,33 +54,9 @@ def encode_png(arr: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _disk_error(exc: OSError, path: Path) -> InputError:
-    if exc.errno == errno.ENOSPC:
-        return InputError(f"disk full while writing {str(path)!r}", hint="free space or choose another output folder; --resume completes the build later")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return InputError(f"cannot write {str(path)!r}: {exc.strerror}", hint="choose a writable output folder")
-    return InputError(f"cannot write {str(path)!r}: {exc}")
-
-
 def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
     """Write ``data`` under a temporary name in the same folder, then rename it to ``path``."""
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise _disk_error(exc, path) from exc
-    except BaseException:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data, fsync=fsync)
 
 
 def _remove_temps(folder: Path) -> None:
@@ -114,7 +89,7 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool) -> None:
         probe = tempfile.NamedTemporaryFile(dir=folder / IMAGES, prefix=".probe.", suffix=".tmp", delete=True)
         probe.close()
     except OSError as exc:
-        raise _disk_error(exc, folder) from exc
+        raise disk_error(exc, folder) from exc
     _remove_temps(folder)
 
 
@@ -166,7 +141,7 @@ class OrderedSink:
         try:
             self.fh = open(self.path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed in close()
         except OSError as exc:
-            raise _disk_error(exc, self.path) from exc
+            raise disk_error(exc, self.path) from exc
         self.written = 0
 
     @staticmethod
@@ -204,7 +179,7 @@ class OrderedSink:
         try:
             self.fh.write(line)
         except OSError as exc:
-            raise _disk_error(exc, self.path) from exc
+            raise disk_error(exc, self.path) from exc
 
     def flush(self) -> None:
         """Emit every finished image (call between batches)."""
@@ -222,7 +197,7 @@ class OrderedSink:
             os.fsync(self.fh.fileno())
             self.fh.close()
         except OSError as exc:
-            raise _disk_error(exc, self.path) from exc
+            raise disk_error(exc, self.path) from exc
         if self.pool is not None:
             self.pool.shutdown(wait=True)
 
@@ -233,7 +208,7 @@ class OrderedSink:
             os.replace(self.path, self.folder / MANIFEST)
             _fsync_dir(self.folder)
         except OSError as exc:
-            raise _disk_error(exc, self.folder / MANIFEST) from exc
+            raise disk_error(exc, self.folder / MANIFEST) from exc
         return self.folder / MANIFEST
 
     def abort(self) -> None:

@@ -67,41 +67,41 @@ def tiger(g: torch.Generator, cv: Canvas) -> torch.Tensor:
 def leopard(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     """Golden fur with rosettes (3-5 dark blobs around a darker centre) and small solid spots."""
     dev = cv.x.device
-    scale = uniform(g, 10.0, 11.0)
+    scale = uniform(g, 10.4, 11.4)
     wx = cv.x + 0.025 * fbm(g, cv, cv.x, cv.y, freq=5.0, octaves=2)
     wy = cv.y + 0.025 * fbm(g, cv, cv.y, cv.x, freq=5.0, octaves=2)
-    c = cells(g, wx, wy, scale, jitter=0.85)
+    c = cells(g, wx, wy, scale, jitter=0.1)  # rosettes are evenly spaced; the warp keeps them from looking gridded
     theta = torch.atan2(c.dy, c.dx)
-    radius = 0.30 + 0.08 * (c.value - 0.5)
-    wobble = 0.05 * fbm(g, cv, cv.x, cv.y, freq=14.0, octaves=2)
-    ring_w = 0.12 + wobble
+    radius = 0.363 + 0.08 * (c.value - 0.5)
+    wobble = 0.044 * fbm(g, cv, cv.x, cv.y, freq=14.0, octaves=2)
+    ring_w = 0.136 + wobble
     ring = aa_step(ring_w - (c.f1 - radius).abs())
-    breaks = aa_step(torch.sin(theta * (3 + torch.floor(c.value2 * 3)) + c.value * 6.283) + 0.45 + 4 * wobble)
+    breaks = aa_step(torch.sin(theta * (3 + torch.floor(c.value2 * 3)) + c.value * 6.283) + 0.41 + 4 * wobble)
     ring = ring * breaks
     centre = aa_step(radius - c.f1) * (1 - ring)
     s = cells(g, cv.x, cv.y, scale * 1.7, jitter=0.9)
     spot = aa_step(0.12 + 0.06 * (s.value - 0.5) + wobble - s.f1) * aa_step(c.f1 - radius - 0.2) * (s.value2 > 0.5).float()
     light = smoothstep(-0.3, 0.5, fbm(g, cv, cv.x, cv.y, freq=1.3, octaves=3))
-    base = lerp(rgb(0.70, 0.46, 0.20, dev), rgb(0.88, 0.70, 0.44, dev), light)
-    img = lerp(base, rgb(0.66, 0.40, 0.14, dev), centre * 0.85)
+    base = lerp(rgb(0.70, 0.46, 0.20, dev), rgb(0.86, 0.55, 0.36, dev), light)
+    img = lerp(base, rgb(0.81, 0.54, 0.35, dev), centre * 0.85)
     img = lerp(img, rgb(0.07, 0.05, 0.04, dev), torch.maximum(ring, spot))
-    img = img * _fur(g, cv, cv.x, cv.y, 0.10)
+    img = img * _fur(g, cv, cv.x, cv.y, 0.05, grain=0.073)
     return img.clamp(0, 1)
 
 
 def cheetah(g: torch.Generator, cv: Canvas) -> torch.Tensor:
-    """Tawny fur densely covered with solid round black spots."""
+    """Warm tawny fur densely covered with small solid round black spots, randomly placed."""
     dev = cv.x.device
-    scale = uniform(g, 13.0, 15.0)
-    wx = cv.x + 0.012 * fbm(g, cv, cv.x, cv.y, freq=8.0, octaves=2)
-    wy = cv.y + 0.012 * fbm(g, cv, cv.y, cv.x, freq=8.0, octaves=2)
-    c = cells(g, wx, wy, scale, jitter=0.75)
-    r = 0.24 + 0.08 * (c.value - 0.5)
+    scale = uniform(g, 18.0, 20.0)
+    wx = cv.x + 0.019 * fbm(g, cv, cv.x, cv.y, freq=8.0, octaves=2)
+    wy = cv.y + 0.019 * fbm(g, cv, cv.y, cv.x, freq=8.0, octaves=2)
+    c = cells(g, wx, wy, scale, jitter=1.0)
+    r = 0.32 + 0.064 * (c.value - 0.5)
     spot = aa_step(r - c.f1)
     light = smoothstep(-0.3, 0.5, fbm(g, cv, cv.x, cv.y, freq=1.3, octaves=3))
-    base = lerp(rgb(0.80, 0.60, 0.32, dev), rgb(0.94, 0.84, 0.62, dev), light)
+    base = lerp(rgb(1.0, 0.69, 0.39, dev), rgb(0.94, 0.84, 0.62, dev), light)
     img = lerp(base, rgb(0.08, 0.06, 0.05, dev), spot)
-    img = img * _fur(g, cv, cv.x, cv.y, 0.10)
+    img = img * _fur(g, cv, cv.x, cv.y, 0.048, grain=0.21)
     return img.clamp(0, 1)
 
 
