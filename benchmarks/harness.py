@@ -61,3 +61,16 @@ def report(case: Case, n_images: int, repeats: int) -> str:
         f"op={case.name} ours={ours} peer={case.peer_name}:{peer} ratio={ours.median / peer.median:.2f} "
         f"spread_ours={ours.spread} spread_peer={peer.spread}"
     )
+
+
+def operator_runner(op, stim, device: str) -> Callable[[], None]:
+    """A no-grad call of ``op`` on ``stim`` that waits for the GPU when there is one."""
+    import torch
+
+    def run() -> None:
+        with torch.inference_mode():
+            op(stim)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    return run

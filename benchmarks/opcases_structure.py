@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-from harness import Case
+from harness import Case, operator_runner as _ours
 from opcases_color import numpy_batch
 
 import foolbox_lite as fl
@@ -13,14 +13,6 @@ import foolbox_lite as fl
 GRID = 4
 
 
-def _ours(op: fl.Operator, stim: fl.Stimuli, device: str):
-    def run() -> None:
-        with torch.inference_mode():
-            op(stim)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-
-    return run
 
 
 def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:

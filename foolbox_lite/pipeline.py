@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from .errors import InputError, ParameterError
-from .operators.base import Operator, SampleContext, scatter
+from .errors import ParameterError
+from .operators.base import Operator, SampleContext, records_at, scatter
 from .params import check_number
 from .stimuli import Stimuli
 
@@ -111,12 +111,7 @@ class OneOf(Operator):
         return self._dispatch(stim, records, path, lambda op, sub, p, idx: op._run(sub, seed=seed, path=p))
 
     def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
-        records = []
-        for i, h in enumerate(history):
-            found = [r for r in h if r.get("path") == path]
-            if len(found) != 1:
-                raise InputError(f"item {stim.items[i].id!r}: expected one record at path {path!r}, found {len(found)}")
-            records.append(found[0])
+        records = records_at(stim, history, path)
         return self._dispatch(
             stim, records, path, lambda op, sub, p, idx: op._replay_tree(sub, [history[i] for i in idx], p)
         )

@@ -57,6 +57,15 @@ def lite0():
 
 
 @pytest.fixture()
+def one_thread():
+    """Gradchecks of tiny tensors gain nothing from threads, and lose a lot on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture()
 def batch():
     """A small masked batch of synthetic scenes, (6, 3, 32, 32)."""
     import foolbox_lite as fl

@@ -14,15 +14,6 @@ from foolbox_lite.operators.filters import gaussian_blur, gaussian_kernel, high_
 from foolbox_lite.operators.noise import additive_noise, salt_pepper_noise
 
 
-@pytest.fixture()
-def one_thread():
-    """Gradchecks of tiny tensors gain nothing from threads, and lose a lot on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def grey(b: int = 2, size: int = 64, value: float = 0.5, dtype=torch.float32) -> fl.Stimuli:
     return fl.Stimuli.from_tensor(torch.full((b, 3, size, size), value, dtype=dtype))
 

@@ -10,15 +10,6 @@ from foolbox_lite.errors import InputError, ParameterError
 from foolbox_lite.operators.perturbation import fit_delta, project
 
 
-@pytest.fixture()
-def one_thread():
-    """Gradchecks of tiny tensors gain nothing from threads, and lose a lot on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def delta(h: int = 32, w: int = 32, scale: float = 0.2, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return (torch.rand(3, h, w, generator=g) - 0.5) * 2 * scale

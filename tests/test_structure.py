@@ -10,15 +10,6 @@ from foolbox_lite.errors import InputError, ParameterError
 from foolbox_lite.operators.structure import patch_scramble, silhouette, sobel_edges
 
 
-@pytest.fixture()
-def one_thread():
-    """Gradchecks of tiny tensors gain nothing from threads, and lose a lot on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def ramp(b: int = 2, h: int = 8, w: int = 8, dtype=torch.float32) -> torch.Tensor:
     return (torch.arange(b * 3 * h * w, dtype=dtype) / (b * 3 * h * w)).view(b, 3, h, w)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AssetError
+from ..stimulus_set.atomic import sha256_file
 
 __all__ = [
     "KnownModel",
@@ -73,15 +74,6 @@ def home() -> Path:
 def models_dir() -> Path:
     """The folder of installed model files (not created by merely asking)."""
     return home() / "models"
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _md5_file(path: Path) -> str:

@@ -28,7 +28,7 @@ from ..params import check_number
 from ..seeding import item_generator
 from ..stimuli import Item, Stimuli
 
-__all__ = ["Operator", "SampleContext", "Record", "scatter"]
+__all__ = ["Operator", "SampleContext", "Record", "scatter", "records_at"]
 
 #: One entry of an item's parameter record: ``{"op", "path", "applied", "params"}``.
 Record = dict[str, Any]
@@ -124,15 +124,7 @@ class Operator(abc.ABC):
 
     def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
         """Replay from whole per-item histories, picking this operator's records by ``path``."""
-        if len(history) != len(stim):
-            raise InputError(f"{len(history)} histories given for a batch of {len(stim)}")
-        recs = []
-        for i, h in enumerate(history):
-            found = [r for r in h if r.get("path") == path]
-            if len(found) != 1:
-                raise InputError(f"item {stim.items[i].id!r}: expected one record at path {path!r}, found {len(found)}")
-            recs.append(found[0])
-        return self.replay(stim, recs)
+        return self.replay(stim, records_at(stim, history, path))
 
     def _run(self, stim: Stimuli, *, seed: int, path: str) -> Stimuli:
         """Sampling then applying; compositions override this to delegate to their children."""
@@ -175,6 +167,19 @@ class Operator(abc.ABC):
             raise RuntimeError(f"operator {self.name!r} returned a batch of the wrong size")
         if out.images.dtype != stim.images.dtype or out.images.device != stim.images.device:
             raise RuntimeError(f"operator {self.name!r} changed dtype/device {stim.dtype}/{stim.device} -> {out.dtype}/{out.device}")
+
+
+def records_at(stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> list[Mapping[str, Any]]:
+    """Each item's one record at ``path`` in its history (a clear error when missing or repeated)."""
+    if len(history) != len(stim):
+        raise InputError(f"{len(history)} histories given for a batch of {len(stim)}")
+    recs = []
+    for item, h in zip(stim.items, history):
+        found = [r for r in h if r.get("path") == path]
+        if len(found) != 1:
+            raise InputError(f"item {item.id!r}: expected one record at path {path!r}, found {len(found)}")
+        recs.append(found[0])
+    return recs
 
 
 def scatter(stim: Stimuli, sub: Stimuli, idx: Sequence[int], what: str) -> Stimuli:
