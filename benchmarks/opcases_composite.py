@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
-from harness import Case
+from harness import Case, operator_runner
 from PIL import Image
 
 import foolbox_lite as fl
@@ -23,17 +25,8 @@ def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:
     comp.fitted(h, w, images.dtype, images.device)
     challenge = fl.ops.BackgroundsChallenge("only_fg")
 
-    def sync() -> None:
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-
-    def run(op: fl.Operator):
-        def ours() -> None:
-            with torch.inference_mode():
-                op(stim)
-            sync()
-
-        return ours
+    def run(op: fl.Operator) -> Callable[[], None]:
+        return operator_runner(op, stim, device)
 
     def peer() -> None:
         for i, (f, m) in enumerate(zip(fgs, ms)):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import torch
-from harness import Case
+from harness import Case, operator_runner
 
 import foolbox_lite as fl
 
@@ -26,17 +28,8 @@ def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:
     params = [r["params"] for r in tilt_op.sample_params(stim, seed=0, path="tilt")]
     persp = [m.numpy() for m in tilt_op.matrices(stim, params)]
 
-    def sync() -> None:
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-
-    def run(op: fl.Operator):
-        def ours() -> None:
-            with torch.inference_mode():
-                op(stim)
-            sync()
-
-        return ours
+    def run(op: fl.Operator) -> Callable[[], None]:
+        return operator_runner(op, stim, device)
 
     def peer_rotate() -> None:
         for im, m in zip(np_imgs, rot):
