@@ -51,6 +51,8 @@ class RecipeAsset:
     provenance: str = ""
     citation: str = ""
     location: str = ""
+    #: model files behind the asset (``{model: "sha256:..."}``), recorded in the lock file
+    models: dict[str, str] = field(default_factory=dict)
     _cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = field(default_factory=dict, repr=False)
 
     def load(self, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -85,6 +87,8 @@ class RecipeAsset:
         d = {"id": self.id, "sha256": self.sha256, "kind": self.kind, "licence": self.licence}
         if self.location:
             d["location"] = self.location
+        if self.models:
+            d["models"] = dict(self.models)
         return d
 
 
@@ -362,6 +366,38 @@ def _resolve_procedural(group: str, spec: AssetSpec) -> list[RecipeAsset]:
                         provenance=spec.provenance or f"foolbox-lite procedural generator {name} {params}", citation=spec.citation or "")]
 
 
+def _resolve_source(group: str, spec: AssetSpec, folder: Path, size: tuple[int, int]) -> list[RecipeAsset]:
+    """A backend source (rembg, grabcut, threshold, diffusers), run once at the recipe's size."""
+    from ..backends.sources import build_source
+
+    assert spec.source is not None
+    (kind, fields), = spec.source.items()
+    fields = dict(fields)
+    location, image_sha = "", ""
+    if isinstance(fields.get("image"), str):
+        path = (folder / fields["image"]).resolve()
+        if not path.is_file():
+            raise AssetError(f"asset {group!r}: image {fields['image']!r} does not exist (looked in {str(folder)!r})")
+        location, image_sha = _rel(path, folder), _sha_file(path)
+        fields["image"] = str(path)
+    fields["size"] = [size[0], size[1]]
+    res = build_source(kind, fields)
+    identity = {"source": kind, "fields": {k: v for k, v in res.settings.items() if k != "image"}, "image": image_sha, "models": res.model_hashes}
+    sha = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    image, mask = res.image, res.mask
+
+    def load(sz: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if sz != size:
+            raise AssetError(f"asset {group!r} was made at {size}, not {sz}")
+        return image, mask
+
+    name = Path(location).stem if location else kind
+    return [RecipeAsset(id=f"{kind}:{location or name}", name=name, group=group, kind=spec.kind, sha256=sha, loader=load,
+                        label=spec.label, licence=spec.licence or "unknown (see the source image and model)",
+                        provenance=spec.provenance or f"{kind} source {json.dumps(identity['fields'], default=str)}",
+                        citation=spec.citation or "", location=location, models=dict(res.model_hashes))]
+
+
 def resolve_assets(recipe: Recipe, names: Iterable[str] | None = None) -> dict[str, list[RecipeAsset]]:
     """Resolve the recipe's named assets (all of them, or ``names``) into lists of :class:`RecipeAsset`.
 
@@ -379,6 +415,8 @@ def resolve_assets(recipe: Recipe, names: Iterable[str] | None = None) -> dict[s
                 assets = _resolve_builtin(group, spec, recipe.seed)
             elif spec.skimage is not None:
                 assets = _resolve_skimage(group, spec)
+            elif spec.source is not None:
+                assets = _resolve_source(group, spec, folder, recipe.height_width)
             else:
                 assets = _resolve_procedural(group, spec)
         except FoolboxLiteError as exc:

@@ -68,13 +68,17 @@ class AssetSpec(_Strict):
     - ``builtin``: names from the built-in asset bank (a name, a list, or ``"kind:*"``);
     - ``files``: paths or globs relative to the recipe file (``..`` allowed, shown in the lock file);
     - ``skimage``: a photo shipped with scikit-image (``astronaut``, ``chelsea``, ``coffee``...);
-    - ``procedural``: a generator of this package (``checkerboard``, ``stripes``, ``value_noise``, ``disc``).
+    - ``procedural``: a generator of this package (``checkerboard``, ``stripes``, ``value_noise``, ``disc``);
+    - ``source``: a segmentation or generation backend, one of ``rembg``, ``grabcut``, ``threshold``,
+      ``diffusers`` with its fields, e.g. ``source: {rembg: {model: u2netp, image: cat.jpg}}``
+      (``image`` relative to the recipe file; model hashes go into the lock file).
     """
 
     builtin: str | list[str] | None = None
     files: str | list[str] | None = None
     skimage: str | None = None
     procedural: str | None = None
+    source: dict[str, dict[str, Any]] | None = None
     masks: str | list[str] | None = Field(None, description="mask files matching `files` one to one (sorted)")
     kind: Literal["shape", "texture", "background", "photo"] | None = None
     mask: Literal["auto", "alpha", "dark", "light", "gray", "none"] = "auto"
@@ -88,9 +92,11 @@ class AssetSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> AssetSpec:
-        given = [k for k in ("builtin", "files", "skimage", "procedural") if getattr(self, k) is not None]
+        given = [k for k in ("builtin", "files", "skimage", "procedural", "source") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of builtin, files, skimage, procedural (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of builtin, files, skimage, procedural, source (got {', '.join(given) or 'none'})")
+        if self.source is not None and len(self.source) != 1:
+            raise ValueError(f"source names exactly one backend (rembg, grabcut, threshold, diffusers), got {sorted(self.source)}")
         if self.masks is not None and self.files is None:
             raise ValueError("masks goes with files")
         if self.label is not None and self.label_from is not None:
