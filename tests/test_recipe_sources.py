@@ -73,3 +73,34 @@ def test_bad_sources_are_named(tmp_path, asset, match):
     with pytest.raises(FoolboxLiteError, match=match):
         build_recipe(path, tmp_path / "out", progress=False)
     assert not (tmp_path / "out" / "images").exists() or not any((tmp_path / "out" / "images").glob("*.png"))
+
+
+def test_float32_sidecars_keep_perturbations_below_one_grey_level(tmp_path):
+    """A perturbation of 0.4/255 vanishes in the PNG but survives in the float32 sidecar, byte-identically on rebuild."""
+    import hashlib
+
+    import torch
+
+    doc = {
+        "schema": 1, "name": "tiny-noise", "seed": 3, "size": 32, "label_space": "imagenet1k", "sidecars": True,
+        "assets": {"zebra": {"builtin": "zebra", "kind": "photo"}},
+        "design": {"cross": {"shape": {"assets": "zebra"}}, "repeat": 3},
+        "pipeline": [{"gaussian_noise": {"std": 0.4 / 255}}],
+        "cues": {"shape": {"factor": "shape"}},
+    }
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    a = build_recipe(path, tmp_path / "a", progress=False, batch_size=2)
+    b = build_recipe(path, tmp_path / "b", progress=False, batch_size=3, workers=1)
+    assert (a / "manifest.jsonl").read_bytes() == (b / "manifest.jsonl").read_bytes()
+    import json
+
+    rows = [json.loads(line) for line in (a / "manifest.jsonl").read_text().splitlines()]
+    for row in rows:
+        data = (a / row["sidecar"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == row["sidecar_sha256"]
+        f = torch.from_numpy(np.load(a / row["sidecar"]))
+        png = torch.from_numpy(np.array(Image.open(a / row["file"]))).permute(2, 0, 1).float() / 255
+        assert f.dtype == torch.float32 and f.shape == (3, 32, 32)
+        assert (f - png).abs().max() <= 0.5 / 255 + 1e-6  # the PNG is the rounded sidecar
+        assert not torch.equal(f, png)  # and the sidecar keeps what rounding lost

@@ -21,6 +21,7 @@ import torch
 
 from ..errors import FoolboxLiteError, InputError, ParameterError
 from ..stimuli import MASK, Item, Stimuli
+from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.format import ManifestEntry, SetInfo, manifest_line, write_set_info
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
@@ -117,8 +118,9 @@ class Builder:
     def item_id(self, index: int) -> str:
         return f"{index:0{self.width}d}"
 
-    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str]]:
-        """Compute a batch: uint8 ``(B, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions."""
+    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None]:
+        """Compute a batch: uint8 ``(B, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
+        and the float32 ``(B, 3, H, W)`` images before rounding when the recipe asks for sidecars."""
         r = self.recipe
         base = r.design.base
         imgs, masks, items = [], [], []
@@ -144,6 +146,7 @@ class Builder:
         for pos, d in enumerate(ditems):
             groups.setdefault(self.factory.key(d.levels), []).append(pos)
         out_u8 = torch.empty((len(ditems), self.size[0], self.size[1], 3), dtype=torch.uint8)
+        out_f32 = torch.empty((len(ditems), 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
         out_items: list[Item | None] = [None] * len(ditems)
         with torch.inference_mode():
             for pos in groups.values():
@@ -159,6 +162,8 @@ class Builder:
                 u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
                 idx = torch.as_tensor(pos, dtype=torch.long)
                 out_u8.index_copy_(0, idx, u8)
+                if out_f32 is not None:
+                    out_f32.index_copy_(0, idx, x)
                 for j, p in enumerate(pos):
                     it = res.items[j]
                     for fname, lv in ditems[p].levels.items():  # the design's asset ids win over what operators noted
@@ -171,11 +176,26 @@ class Builder:
                 for it in out_items:
                     if it is not None and cname not in it.cues:
                         raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
-        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems]
+        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems], out_f32
 
 
-def _entry_line(item: Item, file: str, sha: str, seed: int, condition: str) -> str:
-    return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources), params=item.params, condition=condition))
+def _entry_line(item: Item, file: str, sha: str, seed: int, condition: str, sidecar: tuple[str, str] = ("", "")) -> str:
+    return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources),
+                                       params=item.params, condition=condition, sidecar=sidecar[0], sidecar_sha256=sidecar[1]))
+
+
+def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, str]:
+    """Write ``images/<id>.f32.npy`` (float32 ``(3, H, W)``) atomically; its relative path and sha256."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(image.numpy(), dtype=np.float32), allow_pickle=False)
+    data = buf.getvalue()
+    rel = f"{IMAGES}/{item_id}.f32.npy"
+    write_atomic(out / rel, data)
+    return rel, sha256_bytes(data)
 
 
 def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int]:
@@ -252,13 +272,15 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     try:
         for start in range(0, len(todo), batch_size):
             chunk = [builder.plan.item(i) for i in todo[start:start + batch_size]]
-            u8, items, conds = builder.run_batch(chunk)
+            u8, items, conds, floats = builder.run_batch(chunk)
             arrays = u8.numpy()
             for k, (it, cond) in enumerate(zip(items, conds)):
                 file = f"{IMAGES}/{it.id}.png"
+                # the sidecar is on disk before the image's manifest line can be written
+                side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
 
-                def make_line(sha: str, it: Item = it, file: str = file, cond: str = cond) -> str:
-                    return _entry_line(it, file, sha, recipe.seed, cond)
+                def make_line(sha: str, it: Item = it, file: str = file, cond: str = cond, side: tuple[str, str] = side) -> str:
+                    return _entry_line(it, file, sha, recipe.seed, cond, side)
 
                 sink.submit(it.index, out / file, arrays[k], make_line)
             sink.flush()

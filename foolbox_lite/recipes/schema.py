@@ -202,6 +202,8 @@ class Recipe(_Strict):
     reference_cue: str = "shape"
     models: list[str] = Field(default_factory=lambda: ["efficientnet_lite0"])
     requires: list[Literal["shared"]] = Field(default_factory=list)
+    #: also write each image as float32 ``.npy`` before 8-bit rounding (for perturbations below 1/255)
+    sidecars: bool = False
     citation: str = ""
     assets: dict[str, AssetSpec] = Field(default_factory=dict)
     design: Design

@@ -71,9 +71,16 @@ class ManifestEntry:
     sources: dict[str, str] = field(default_factory=dict)
     params: list[dict[str, Any]] = field(default_factory=list)
     condition: str = ""
+    #: optional float32 ``.npy`` of the image before 8-bit rounding, and its hash (omitted when empty)
+    sidecar: str = ""
+    sidecar_sha256: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        d = asdict(self)
+        for k in ("sidecar", "sidecar_sha256"):
+            if not d[k]:
+                del d[k]
+        return json.dumps(d, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def manifest_line(entry: ManifestEntry) -> str:
