@@ -8,7 +8,6 @@ is read from its prefix; other files get the label ``-1`` (unknown).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import warnings
@@ -19,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..errors import AssetError, FoolboxLiteError, InputError
+from ..stimulus_set.atomic import sha256_file
 from .io import Fit, fit_pil, pil_to_tensor, read_pil
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolder", "label_from_name", "list_image_files", "load_image_folder"]
@@ -106,13 +106,6 @@ def list_image_files(folder: str | os.PathLike[str], *, recursive: bool = False)
     return sorted((p for p in it if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")), key=lambda p: str(p))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _load_files(paths: Sequence[Path], size: tuple[int, int], fit: Fit, labels: Sequence[int] | None, progress: bool, what: str) -> ImageFolder:
     from tqdm.auto import tqdm
@@ -130,7 +123,7 @@ def _load_files(paths: Sequence[Path], size: tuple[int, int], fit: Fit, labels: 
         sizes.append(im.size)
         imgs.append(pil_to_tensor(fit_pil(im.convert("RGB"), size, fit)))
         files.append(str(p))
-        hashes.append(_sha256(p))
+        hashes.append(sha256_file(p))
         labs.append(labels[k] if labels is not None else label_from_name(p.name, index))
     if not imgs:
         found = f"{len(skipped)} unreadable image files (first: {skipped[0]!r})" if skipped else "no files with an image suffix"

@@ -23,6 +23,7 @@ from PIL import Image
 
 from ..assets.io import fit_pil, mask_from_pil, read_pil
 from ..errors import AssetError, FoolboxLiteError, ParameterError
+from ..stimulus_set.atomic import sha256_file
 from .load import canonical_label
 from .schema import AssetSpec, Recipe
 
@@ -180,13 +181,6 @@ def _rel(path: Path, folder: Path) -> str:
     return os.path.relpath(path.resolve(), folder.resolve()).replace("\\", "/")
 
 
-def _sha_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _resolve_files(group: str, spec: AssetSpec, folder: Path, size: tuple[int, int]) -> list[RecipeAsset]:
     files = _expand_files(spec.files or [], folder)
@@ -199,7 +193,7 @@ def _resolve_files(group: str, spec: AssetSpec, folder: Path, size: tuple[int, i
     out = []
     for (p, _), mp in zip(files, masks):
         loader = _file_loader(p, mp, spec, spec.kind)
-        sha = _sha_file(p) if mp is None else hashlib.sha256((_sha_file(p) + _sha_file(mp)).encode()).hexdigest()
+        sha = sha256_file(p) if mp is None else hashlib.sha256((sha256_file(p) + sha256_file(mp)).encode()).hexdigest()
         rel = _rel(p, folder)
         out.append(
             RecipeAsset(
@@ -378,7 +372,7 @@ def _resolve_source(group: str, spec: AssetSpec, folder: Path, size: tuple[int, 
         path = (folder / fields["image"]).resolve()
         if not path.is_file():
             raise AssetError(f"asset {group!r}: image {fields['image']!r} does not exist (looked in {str(folder)!r})")
-        location, image_sha = _rel(path, folder), _sha_file(path)
+        location, image_sha = _rel(path, folder), sha256_file(path)
         fields["image"] = str(path)
     fields["size"] = [size[0], size[1]]
     res = build_source(kind, fields)
