@@ -179,9 +179,10 @@ class Builder:
         return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems], out_f32
 
 
-def _entry_line(item: Item, file: str, sha: str, seed: int, condition: str, sidecar: tuple[str, str] = ("", "")) -> str:
+def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", "")) -> str:
     return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources),
-                                       params=item.params, condition=condition, sidecar=sidecar[0], sidecar_sha256=sidecar[1]))
+                                       params=item.params, condition=design.condition, factors=design.factors,
+                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1]))
 
 
 def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, str]:
@@ -272,15 +273,15 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     try:
         for start in range(0, len(todo), batch_size):
             chunk = [builder.plan.item(i) for i in todo[start:start + batch_size]]
-            u8, items, conds, floats = builder.run_batch(chunk)
+            u8, items, _, floats = builder.run_batch(chunk)
             arrays = u8.numpy()
-            for k, (it, cond) in enumerate(zip(items, conds)):
+            for k, (it, design) in enumerate(zip(items, chunk)):
                 file = f"{IMAGES}/{it.id}.png"
                 # the sidecar is on disk before the image's manifest line can be written
                 side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
 
-                def make_line(sha: str, it: Item = it, file: str = file, cond: str = cond, side: tuple[str, str] = side) -> str:
-                    return _entry_line(it, file, sha, recipe.seed, cond, side)
+                def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side) -> str:
+                    return _entry_line(it, file, sha, recipe.seed, design, side)
 
                 sink.submit(it.index, out / file, arrays[k], make_line)
             sink.flush()

@@ -53,6 +53,11 @@ class DesignItem:
         """``factor=level`` pairs joined by ``,`` (the cell of the design this item belongs to)."""
         return ",".join(f"{f}={lv.label}" for f, lv in self.levels.items())
 
+    @property
+    def factors(self) -> dict[str, Any]:
+        """The item's level of each factor for the manifest: plain values as they are, assets by name."""
+        return {f: (lv.asset.name if lv.asset is not None else lv.value) for f, lv in self.levels.items()}
+
 
 class DesignPlan:
     """The design's factors and a way to get item ``i`` without listing them all."""

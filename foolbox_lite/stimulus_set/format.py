@@ -38,6 +38,8 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 SET_INFO = "set.json"
+#: manifest fields written only when non-empty, so older sets keep their bytes
+OPTIONAL_FIELDS = ("sidecar", "sidecar_sha256", "factors", "layers", "control", "twin")
 MANIFEST = "manifest.jsonl"
 
 
@@ -74,10 +76,17 @@ class ManifestEntry:
     #: optional float32 ``.npy`` of the image before 8-bit rounding, and its hash (omitted when empty)
     sidecar: str = ""
     sidecar_sha256: str = ""
+    #: the item's level of each design factor: numbers stay numbers, assets are named (omitted when empty)
+    factors: dict[str, Any] = field(default_factory=dict)
+    #: extra per-item layers such as the final foreground mask: ``{"mask": {"file": ..., "sha256": ...}}`` (omitted when empty)
+    layers: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: for a single-cue control twin: the cue it keeps, and the id of its conflict item (omitted when empty)
+    control: str = ""
+    twin: str = ""
 
     def to_json(self) -> str:
         d = asdict(self)
-        for k in ("sidecar", "sidecar_sha256"):
+        for k in OPTIONAL_FIELDS:
             if not d[k]:
                 del d[k]
         return json.dumps(d, sort_keys=True, separators=(",", ":"), allow_nan=False)
