@@ -20,13 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..assets.io import Fit
 from ..errors import ModelError
 from .model_store import cached_sha256, check_onnx, model_path
 
-__all__ = ["rembg_session", "rembg_array", "mask_from_photo", "model_hashes", "resolve_model", "ORT_THREADS_ENV"]
+__all__ = ["rembg_session", "rembg_array", "model_hashes", "resolve_model", "ORT_THREADS_ENV"]
 
 #: Environment variable setting onnxruntime's intra-op threads (default 1: reproducible and polite on shared CPUs).
 ORT_THREADS_ENV = "FOOLBOX_LITE_ORT_THREADS"
@@ -120,26 +118,3 @@ def model_hashes(*models: str | os.PathLike[str]) -> dict[str, str]:
         return out
     with _LOCK:
         return {k: "sha256:" + v for k, v in sorted(_USED.items())}
-
-
-def mask_from_photo(
-    image_path: str | os.PathLike[str] | torch.Tensor,
-    model: str | os.PathLike[str] = "u2netp",
-    *,
-    cleanup: Any = True,
-    size: int | tuple[int, int] | None = None,
-    fit: Fit = "resize",
-    cache: bool | str | os.PathLike[str] = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut the object out of a photo: ``(image (3, H, W), mask (1, H, W))``, float32 in [0, 1].
-
-    ``model`` is a rembg name or an ``.onnx`` path; ``cleanup`` as in
-    :func:`~foolbox_lite.backends.mask_cleanup.as_cleanup`; the mask is computed at
-    the photo's resolution, then both are brought to ``size``.  ``cache``: ``True``
-    uses ``$FOOLBOX_LITE_HOME/cache/masks``, a path another folder, ``False`` none.
-    An empty mask raises :class:`AssetError` naming the photo.
-    """
-    from .segment import segment_photo
-
-    return segment_photo(image_path, method="rembg", model=model, cleanup=cleanup, size=size, fit=fit, cache=cache)
-
