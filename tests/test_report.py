@@ -95,10 +95,11 @@ def test_report_with_one_observer_and_no_conflicts(tmp_path: Path) -> None:
 
 
 def test_run_command_builds_and_evaluates_a_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("foolbox_lite.recipes.build")
     root = Path(__file__).resolve().parents[1]
     text = (root / "recipes" / "zebra-toilet-seat.yaml").read_text()
-    text = text.replace("pitch: [0, 40, 60]", "pitch: [40]").replace("angle: [0, 45, 90, 135, 180, 225, 270, 315]", "angle: [0, 90]").replace("repeat: 4", "repeat: 1")
+    for old, new in (("pitch: [0, 40, 60]", "pitch: [40]"), ("angle: [0, 45, 90, 135, 180, 225, 270, 315]", "angle: [0, 90]"), ("repeat: 4", "repeat: 1")):
+        assert old in text, f"the flagship recipe no longer has {old!r}: update this test's shrinking"
+        text = text.replace(old, new)
     recipe = tmp_path / "small.yaml"
     recipe.write_text(text)
     out = tmp_path / "run"
