@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from .model_store import cached_sha256, check_onnx, model_path
+from .model_store import USED_SEGMENTERS, cached_sha256, check_onnx, model_path
 
 __all__ = ["rembg_session", "rembg_array", "model_hashes", "resolve_model", "ORT_THREADS_ENV"]
 
@@ -30,7 +30,6 @@ __all__ = ["rembg_session", "rembg_array", "model_hashes", "resolve_model", "ORT
 ORT_THREADS_ENV = "FOOLBOX_LITE_ORT_THREADS"
 
 _SESSIONS: dict[tuple[str, str], Any] = {}
-_USED: dict[str, str] = {}
 _LOCK = threading.Lock()
 
 
@@ -60,7 +59,7 @@ def rembg_session(model: str | os.PathLike[str] = "u2netp") -> Any:
     key = (str(path.resolve()), digest)
     with _LOCK:
         if key in _SESSIONS:
-            _USED[label] = digest
+            USED_SEGMENTERS.record(label, digest)
             return _SESSIONS[key]
     check_onnx(path)  # a clear error for foreign or truncated files, before rembg sees them
     rs = _import_rembg()
@@ -86,7 +85,7 @@ def rembg_session(model: str | os.PathLike[str] = "u2netp") -> Any:
         raise ModelError(f"could not open the segmentation model {str(path)!r}: {exc}") from exc
     with _LOCK:
         _SESSIONS[key] = sess
-        _USED[label] = digest
+    USED_SEGMENTERS.record(label, digest)
     return sess
 
 
@@ -116,5 +115,4 @@ def model_hashes(*models: str | os.PathLike[str]) -> dict[str, str]:
             label, path = resolve_model(m)
             out[label] = "sha256:" + cached_sha256(path)
         return out
-    with _LOCK:
-        return {k: "sha256:" + v for k, v in sorted(_USED.items())}
+    return USED_SEGMENTERS.all()
