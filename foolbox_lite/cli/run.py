@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         from ..recipes.build import build_recipe
         from ..recipes.load import load_recipe
         from ..report import write_evaluation
+        from .claims import print_claims
         from .evaluate import print_summary
 
         spec = load_recipe(recipe)
@@ -49,5 +50,7 @@ def register(app: typer.Typer) -> None:
             progress=not quiet,
         )
         paths = write_evaluation(ev, root / "evaluation", report=report)
-        print_summary(json.loads(paths["summary"].read_text(encoding="utf-8")))
+        summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+        print_summary(summary)
+        print_claims(summary)
         typer.echo(f"stimuli in {set_dir}; results in {root / 'evaluation'}" + (f" (open {paths['report']})" if "report" in paths else ""))
