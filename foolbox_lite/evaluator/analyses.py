@@ -27,7 +27,7 @@ def add_analyses(summary: dict[str, Any], trials: Mapping[str, Sequence[Trial]],
         o = summary["observers"][name]
         o["controls"] = controls_summary(ts, controls) if controls else None
         o["valid"] = valid_summary(ts, cues) if controls else None
-        o["exclusions"] = exclusions(ts)
+        o["exclusions"] = exclusions(ts, has_controls=bool(controls))
         o["evidence"] = evidence_summary(conflict_trials(ts), cue_names)
         o["by_factor"] = by_factor(ts, cues, accuracy_cue)
     return summary

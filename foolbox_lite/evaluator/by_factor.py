@@ -1,7 +1,8 @@
 """Figures per level of each design factor (``factors`` in the manifest: pitch, angle, texture...).
 
 ``by_factor(trials, cues)`` gives ``{factor: {level: {n, cue_fractions, shape_bias,
-accuracy, valid_n, controls}}}`` over one observer's conflict trials; ``controls`` is
+accuracy, valid_n, controls}}}`` over one observer's conflict trials (``valid_n``
+counts valid items whose shape and texture labels differ, as the ``valid`` subset does); ``controls`` is
 each kept cue's twin accuracy at that level.  Numeric levels come in numeric order,
 others in order of first appearance; JSON keys are the levels as text.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 from .cues import Trial
 from .metrics import accuracy, cue_fractions, shape_bias
-from .validity import twin_correct
+from .validity import is_conflict, twin_correct
 
 __all__ = ["by_factor", "is_numeric_factor", "level_key"]
 
@@ -58,7 +59,7 @@ def by_factor(trials: Sequence[Trial], cues: Sequence[str], accuracy_cue: str = 
                 "cue_fractions": cue_fractions(ts, cues) if ts else None,
                 "shape_bias": shape_bias(ts, shape, texture),
                 "accuracy": accuracy(ts, accuracy_cue),
-                "valid_n": sum(bool(t.valid) for t in known) if known else None,
+                "valid_n": sum(bool(t.valid) and is_conflict(t, shape, texture) for t in known) if known else None,
                 "controls": controls or None,
             }
         out[f] = table

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from .cues import Trial
 from .metrics import cue_fractions, shape_bias
 
-__all__ = ["conflict_trials", "controls_summary", "exclusions", "mark_validity", "twin_correct", "valid_summary"]
+__all__ = ["conflict_trials", "controls_summary", "exclusions", "is_conflict", "mark_validity", "twin_correct", "valid_summary"]
 
 
 def conflict_trials(trials: Sequence[Trial]) -> list[Trial]:
@@ -56,7 +56,8 @@ def controls_summary(trials: Sequence[Trial], cues: Sequence[str]) -> dict[str, 
     return out or None
 
 
-def _is_conflict(t: Trial, shape: str, texture: str) -> bool:
+def is_conflict(t: Trial, shape: str = "shape", texture: str = "texture") -> bool:
+    """Whether the trial's shape and texture labels differ (or it lacks one of them)."""
     s, x = t.cues.get(shape), t.cues.get(texture)
     return s is None or x is None or s != x
 
@@ -66,27 +67,29 @@ def valid_summary(trials: Sequence[Trial], cues: Sequence[str], shape: str = "sh
     conflict = conflict_trials(trials)
     if all(t.valid is None for t in conflict):
         return None
-    valid = [t for t in conflict if t.valid and _is_conflict(t, shape, texture)]
+    valid = [t for t in conflict if t.valid and is_conflict(t, shape, texture)]
     return {"n": len(valid), "cue_fractions": cue_fractions(valid, cues) if valid else None, "shape_bias": shape_bias(valid, shape, texture)}
 
 
-def exclusions(trials: Sequence[Trial], shape: str = "shape", texture: str = "texture") -> dict[str, object]:
-    """Counts of what the figures leave out, and a sentence saying why."""
+def exclusions(trials: Sequence[Trial], shape: str = "shape", texture: str = "texture", *, has_controls: bool | None = None) -> dict[str, object]:
+    """Counts of what the figures leave out, and a sentence saying why (``has_controls``: the set has twins;
+    default: this observer saw some)."""
     conflict = conflict_trials(trials)
     twins = len(trials) - len(conflict)
-    no_conflict = sum(not _is_conflict(t, shape, texture) for t in conflict)
-    invalid = sum(t.valid is False and _is_conflict(t, shape, texture) for t in conflict)
+    controlled = bool(twins) if has_controls is None else has_controls
+    no_conflict = sum(not is_conflict(t, shape, texture) for t in conflict)
+    invalid = sum(t.valid is False and is_conflict(t, shape, texture) for t in conflict)
     unknown = sum(t.valid is None for t in conflict)
-    decided = sum(t.response in (t.cues.get(shape), t.cues.get(texture)) for t in conflict if _is_conflict(t, shape, texture))
+    decided = sum(t.response in (t.cues.get(shape), t.cues.get(texture)) for t in conflict if is_conflict(t, shape, texture))
     text = [f"{len(conflict)} conflict items"]
     if twins:
         text.append(f"{twins} control twins are counted only as controls")
     if no_conflict:
         text.append(f"{no_conflict} items whose {shape} and {texture} labels are the same (no conflict) are left out of shape bias and of the valid subset")
     text.append(f"shape bias is over the {decided} decisions that named the {shape} or the {texture} label")
-    if twins and unknown < len(conflict):
+    if controlled and unknown < len(conflict):
         text.append(f"{invalid} conflict items are invalid (a twin was not recognised) and left out of the valid subset")
-    if twins and unknown:
+    if controlled and unknown:
         text.append(f"validity is unknown for {unknown} items (no trial on their twins)")
-    return {"control_twins": twins, "no_conflict": no_conflict, "invalid": invalid if twins else None, "validity_unknown": unknown if twins else None,
+    return {"control_twins": twins, "no_conflict": no_conflict, "invalid": invalid if controlled else None, "validity_unknown": unknown if controlled else None,
             "shape_or_texture_decisions": decided, "explanation": "; ".join(text) + "."}

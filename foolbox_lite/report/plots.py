@@ -102,7 +102,8 @@ def shape_bias_plot(
         decided = sum(t.response in (t.cues.get(shape), t.cues.get(texture)) for t in trials[name] if (t.stimulus, t.cues.get(shape)) in conflict)
         ax.scatter(xs, ys, color=colour, marker=marker, s=70, label=f"{name}: shape bias {overall:.2f}\n(n = {decided} shape or texture decisions)",
                    zorder=3, edgecolors=(0.3, 0.3, 0.3, 0.3), clip_on=False)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     return _save(fig, path)
 
 
