@@ -49,7 +49,8 @@ def test_every_example_is_present_and_valid() -> None:
 def test_flagship_zebra_toilet_seat(tmp_path: Path) -> None:
     out = build_recipe(_small("zebra-toilet-seat", tmp_path), tmp_path / "out", batch_size=8, workers=1, progress=False)
     entries = read_manifest(out)
-    assert len(entries) == 2 * 2  # pitch x angle levels kept
+    assert len(entries) == 2 * 2 * 3  # pitch x angle levels kept, each with a shape and a texture twin
+    assert [e.control for e in entries[:3]] == ["", "shape", "texture"]
     scenes = {"n09193705", "n09332890", "n09428293", "n09468604"}  # alp, lakeside, seashore, valley
     for e in entries:
         assert e.cues["shape"] == "n04447861" and e.cues["texture"] == "n02391049" and e.cues["background"] in scenes

@@ -168,17 +168,18 @@ def _opt(v: object) -> str:
 def trials_csv_text(trials: Sequence[Trial], cues: Sequence[str]) -> str:
     """The text of a trials CSV: model-vs-human columns, then ``cue_<name>`` per cue, ``followed_cue``,
     ``control``/``twin`` (control twins), ``valid`` (1/0, empty when unknown), ``rank_<cue>``/``prob_<cue>``
-    (graded evidence, models only) and ``factor_<name>`` per design factor."""
+    (graded evidence; only when some trial has it, i.e. a model was evaluated) and ``factor_<name>`` per design factor."""
     cue_names = [c for c in cues if c != OTHER]
     factors = list(dict.fromkeys(f for t in trials for f in t.factors))
+    graded = cue_names if any(t.ranks for t in trials) else []
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*RAW_COLUMNS, *(f"cue_{c}" for c in cue_names), "followed_cue", "control", "twin", "valid",
-                *(f"rank_{c}" for c in cue_names), *(f"prob_{c}" for c in cue_names), *(f"factor_{f}" for f in factors)])
+                *(f"rank_{c}" for c in graded), *(f"prob_{c}" for c in graded), *(f"factor_{f}" for f in factors)])
     for t in trials:
         valid = "" if t.valid is None else int(t.valid)
         w.writerow([t.observer, t.session, t.trial, _fmt(t.rt), t.response, t.reference, t.condition, t.stimulus, *(t.cues.get(c, "") for c in cue_names), t.followed,
-                    t.control, t.twin, valid, *(_opt(t.ranks.get(c)) for c in cue_names), *(_opt(t.probs.get(c)) for c in cue_names),
+                    t.control, t.twin, valid, *(_opt(t.ranks.get(c)) for c in graded), *(_opt(t.probs.get(c)) for c in graded),
                     *(_opt(t.factors.get(f)) for f in factors)])
     return buf.getvalue()
 
