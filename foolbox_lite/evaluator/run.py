@@ -23,8 +23,8 @@ from ..assets.io import read_pil
 from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
-from .cues import Trial, cue_order, followed_cue
 from .analyses import add_analyses
+from .cues import Trial, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
 from .evidence import EvidenceRecorder
 from .mappings import LabelMapping, get_mapping

@@ -13,8 +13,8 @@ import torch
 
 from ..stimuli import Stimuli
 from .base import Operator
-from .cue_controls import APPEARANCE
 from .buffers import empty_output
+from .cue_controls import APPEARANCE
 
 __all__ = ["grayscale", "invert", "Grayscale", "Invert", "OPERATORS"]
 

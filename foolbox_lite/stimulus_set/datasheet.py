@@ -63,8 +63,8 @@ def render_datasheet(
     if controls:
         twins = sum(controls.values())
         per_cue = ", ".join(f"{c}-only {k}" for c, k in controls.items())
-        out += [f"- of these, {n - twins} cue-conflict items and {twins} single-cue control twins ({per_cue}): a twin's manifest line "
-                "has `control` (the cue it keeps) and `twin` (its conflict item's id); the tables below count the conflict items"]
+        out += [(f"- of these, {n - twins} cue-conflict items and {twins} single-cue control twins ({per_cue}): a twin's manifest line "
+                 "has `control` (the cue it keeps) and `twin` (its conflict item's id); the tables below count the conflict items")]
     out += [f"- label space: `{label_space}`; cues: {', '.join(f'`{c}`' for c in cue_counts) or 'none'}; reference cue: `{reference_cue}`"]
     out += [f"- built from `{recipe_name}` with `foolbox-lite build` (resolved recipe and versions in `recipe.lock.yaml`)", ""]
     out += ["### Images per condition", ""] + _table(conditions, "condition") + [""]
