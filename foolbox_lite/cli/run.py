@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(True, "--report/--no-report", help="Write plots and report.html."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
-        """Build RECIPE (or finish/reuse an identical build), evaluate it, and print the cue fractions per observer."""
+        """Build RECIPE (or finish/reuse an identical build), evaluate it, and print the cue fractions per observer
+        (and, for a recipe with controls:, how often each control twin was recognised, overall and per numeric factor)."""
         import json
 
         from ..evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set
