@@ -159,3 +159,17 @@ def test_controls_through_an_operator_that_cannot_neutralise_name_it(tmp_path: P
     line = next(i for i, t in enumerate(r.read_text().splitlines(), 1) if "patch_scramble" in t)
     assert f"{r}:{line}:" in err and "pipeline[1].patch_scramble" in err
     assert "operator 'patch_scramble' cannot neutralise the other cues for a 'shape' control twin" in err and "hint:" in err
+
+
+def test_exports_keep_twins_apart(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    from foolbox_lite.stimulus_set.export import export_set
+
+    built = build_recipe(_flagship(tmp_path), tmp_path / "set", progress=False)
+    src = read_manifest(built)
+    out = export_set(built, "hf", tmp_path / "hf")
+    ds = datasets.load_from_disk(str(out / "dataset"))
+    assert [(r["id"], r["control"], r["twin"]) for r in ds.select_columns(["id", "control", "twin"])] == [(e.id, e.control, e.twin) for e in src]
+    assert yaml.safe_load(ds[3]["factors"]) == src[3].factors == {"shape": "toilet_seat", "texture": "zebra", "pitch": 0, "angle": 90}
+    files = [e.file for e in read_manifest(out)]
+    assert len(set(files)) == len(src)  # one row each, though a twin shares its item's index
