@@ -89,3 +89,19 @@ def test_cue_conflict_16(shared_dir: Path, tmp_path: Path) -> None:
     mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
     names = sorted(p.relative_to(mvh).as_posix() for p in mvh.rglob("*.png"))
     assert len(names) == 48 and "knife/knife1-bicycle1.png" in names  # silhouette numbers kept from the file names
+
+
+@pytest.mark.shared
+def test_cue_conflict_16_with_controls_exports_twins_by_name(shared_dir: Path, tmp_path: Path) -> None:
+    r = _small("cue-conflict-16", tmp_path, shared=shared_dir)
+    r.write_text(r.read_text() + "controls: [shape, texture]\n")
+    out = build_recipe(r, tmp_path / "out", batch_size=16, progress=False)
+    entries = read_manifest(out)
+    assert len(entries) == 16 * 3 * 3 and [e.control for e in entries[:3]] == ["", "shape", "texture"]
+    same_silhouette = [e for e in entries if e.control == "shape" and e.cues["shape"] == "airplane"]
+    assert len({e.sha256 for e in same_silhouette}) == 1  # the grey silhouette does not depend on the texture it replaced
+    from foolbox_lite.stimulus_set.export import export_set
+
+    mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
+    names = {p.relative_to(mvh).as_posix() for p in mvh.rglob("*.png")}
+    assert {"knife/knife1-bicycle1.png", "knife/knife1-bicycle1-shape.png", "knife/knife1-bicycle1-texture.png"} <= names
