@@ -59,9 +59,10 @@ def control_pipeline(op: Operator, keep: str) -> Operator:
         raise ParameterError(f"a control twin keeps one of {', '.join(CONTROL_CUES)}, not {keep!r}")
     bad = uncontrollable(op, keep)
     if bad:
+        can = ", ".join(declared_controls(bad[0]))
         raise ParameterError(
             f"operator {bad[0].name!r} cannot neutralise the other cues for a {keep!r} control twin "
-            f"(it declares: {', '.join(declared_controls(bad[0])) or 'no control twins'})",
+            + (f"(it makes twins for: {can})" if can else "(it makes no control twins)"),
             hint="see docs/recipes.md, 'Paired controls', for what each operator can isolate",
         )
     if not isolating_operators(op, keep):

@@ -66,8 +66,9 @@ def check_controls(recipe: Recipe) -> None:
         for step_loc, name in _steps(recipe.pipeline, ["pipeline"]):
             how = declared_controls(get_operator(name)).get(cue)
             if how is None:
-                can = ", ".join(declared_controls(get_operator(name))) or "no control twins"
-                raise err(step_loc + [name], f"operator {name!r} cannot neutralise the other cues for a {cue!r} control twin (it declares: {can})",
+                can = ", ".join(declared_controls(get_operator(name)))
+                raise err(step_loc + [name], f"operator {name!r} cannot neutralise the other cues for a {cue!r} control twin "
+                          + (f"(it makes twins for: {can})" if can else "(it makes no control twins)"),
                           f"drop {cue!r} from controls, or make the {cue} cue with an operator that can ({', '.join(_able(cue))})", key=True)
             active = active or how not in (SAME, SKIP)
         if not active:
