@@ -15,6 +15,7 @@ from __future__ import annotations
 from . import ops
 from ._version import __version__
 from .assets.io import load_image, load_mask, save_image
+from .controls import control_twins
 from .errors import AssetError, FoolboxLiteError, InputError, ModelError, ParameterError
 from .operators import Operator, available_operators, build_operator, get_operator
 from .pipeline import OneOf, Pipeline
@@ -28,6 +29,7 @@ __all__ = [
     "Operator",
     "Pipeline",
     "OneOf",
+    "control_twins",
     "load_image",
     "load_mask",
     "save_image",

@@ -49,7 +49,8 @@ def test_every_example_is_present_and_valid() -> None:
 def test_flagship_zebra_toilet_seat(tmp_path: Path) -> None:
     out = build_recipe(_small("zebra-toilet-seat", tmp_path), tmp_path / "out", batch_size=8, workers=1, progress=False)
     entries = read_manifest(out)
-    assert len(entries) == 2 * 2  # pitch x angle levels kept
+    assert len(entries) == 2 * 2 * 3  # pitch x angle levels kept, each with a shape and a texture twin
+    assert [e.control for e in entries[:3]] == ["", "shape", "texture"]
     scenes = {"n09193705", "n09332890", "n09428293", "n09468604"}  # alp, lakeside, seashore, valley
     for e in entries:
         assert e.cues["shape"] == "n04447861" and e.cues["texture"] == "n02391049" and e.cues["background"] in scenes
@@ -88,3 +89,19 @@ def test_cue_conflict_16(shared_dir: Path, tmp_path: Path) -> None:
     mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
     names = sorted(p.relative_to(mvh).as_posix() for p in mvh.rglob("*.png"))
     assert len(names) == 48 and "knife/knife1-bicycle1.png" in names  # silhouette numbers kept from the file names
+
+
+@pytest.mark.shared
+def test_cue_conflict_16_with_controls_exports_twins_by_name(shared_dir: Path, tmp_path: Path) -> None:
+    r = _small("cue-conflict-16", tmp_path, shared=shared_dir)
+    r.write_text(r.read_text() + "controls: [shape, texture]\n")
+    out = build_recipe(r, tmp_path / "out", batch_size=16, progress=False)
+    entries = read_manifest(out)
+    assert len(entries) == 16 * 3 * 3 and [e.control for e in entries[:3]] == ["", "shape", "texture"]
+    same_silhouette = [e for e in entries if e.control == "shape" and e.cues["shape"] == "airplane"]
+    assert len({e.sha256 for e in same_silhouette}) == 1  # the grey silhouette does not depend on the texture it replaced
+    from foolbox_lite.stimulus_set.export import export_set
+
+    mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
+    names = {p.relative_to(mvh).as_posix() for p in mvh.rglob("*.png")}
+    assert {"knife/knife1-bicycle1.png", "knife/knife1-bicycle1-shape.png", "knife/knife1-bicycle1-texture.png"} <= names

@@ -40,7 +40,8 @@ def test_evaluate_command_end_to_end(tmp_path: Path) -> None:
     assert code == 0
     with open(out / "trials.csv", newline="") as fh:
         table = list(csv.DictReader(fh))
-    assert list(table[0])[:8] == HEADER.split(",") and list(table[0])[8:] == ["cue_shape", "cue_texture", "followed_cue"]
+    assert list(table[0])[:8] == HEADER.split(",") and list(table[0])[8:11] == ["cue_shape", "cue_texture", "followed_cue"]
+    assert list(table[0])[11:] == ["control", "twin", "valid", "rank_shape", "rank_texture", "prob_shape", "prob_texture"]  # no factors in this set
     assert len(table) == 3 * 6
     model_rows = [r for r in table if r["subj"] == "efficientnet_lite0"]
     assert [r["imagename"] for r in model_rows] == [r[0] for r in rows]  # manifest order

@@ -80,5 +80,9 @@ def register(app: typer.Typer) -> None:
         if not quiet:
             import json
 
-            print_summary(json.loads(paths["summary"].read_text(encoding="utf-8")))
+            from .claims import print_claims
+
+            summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+            print_summary(summary)
+            print_claims(summary)
         typer.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out}")

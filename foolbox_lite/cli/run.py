@@ -24,13 +24,15 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(True, "--report/--no-report", help="Write plots and report.html."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
-        """Build RECIPE (or finish/reuse an identical build), evaluate it, and print the cue fractions per observer."""
+        """Build RECIPE (or finish/reuse an identical build), evaluate it, and print the cue fractions per observer
+        (and, for a recipe with controls:, how often each control twin was recognised, overall and per numeric factor)."""
         import json
 
         from ..evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set
         from ..recipes.build import build_recipe
         from ..recipes.load import load_recipe
         from ..report import write_evaluation
+        from .claims import print_claims
         from .evaluate import print_summary
 
         spec = load_recipe(recipe)
@@ -49,5 +51,7 @@ def register(app: typer.Typer) -> None:
             progress=not quiet,
         )
         paths = write_evaluation(ev, root / "evaluation", report=report)
-        print_summary(json.loads(paths["summary"].read_text(encoding="utf-8")))
+        summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+        print_summary(summary)
+        print_claims(summary)
         typer.echo(f"stimuli in {set_dir}; results in {root / 'evaluation'}" + (f" (open {paths['report']})" if "report" in paths else ""))

@@ -14,8 +14,9 @@ import glob as globlib
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..classifiers.labels import imagenet_labels
 from ..errors import InputError, ParameterError
@@ -37,6 +38,9 @@ class StimulusInfo:
     file: str
     cues: Mapping[str, str]
     condition: str = ""
+    control: str = ""
+    twin: str = ""
+    factors: Mapping[str, Any] = field(default_factory=dict)
 
 
 def stimulus_name(imagename: str) -> str:
@@ -123,6 +127,9 @@ def read_observer_csv(
                 session=session,
                 rt=rt,
                 stimulus_id=info.id,
+                control=info.control,
+                twin=info.twin,
+                factors=dict(info.factors),
             )
         )
     if not out:
@@ -154,14 +161,26 @@ def _fmt(v: float) -> str:
     return "NaN" if math.isnan(v) else repr(v)
 
 
+def _opt(v: object) -> str:
+    return "" if v is None else (repr(v) if isinstance(v, float) else str(v))
+
+
 def trials_csv_text(trials: Sequence[Trial], cues: Sequence[str]) -> str:
-    """The text of a trials CSV: model-vs-human columns, then ``cue_<name>`` per cue, then ``followed_cue``."""
+    """The text of a trials CSV: model-vs-human columns, then ``cue_<name>`` per cue, ``followed_cue``,
+    ``control``/``twin`` (control twins), ``valid`` (1/0, empty when unknown), ``rank_<cue>``/``prob_<cue>``
+    (graded evidence; only when some trial has it, i.e. a model was evaluated) and ``factor_<name>`` per design factor."""
     cue_names = [c for c in cues if c != OTHER]
+    factors = list(dict.fromkeys(f for t in trials for f in t.factors))
+    graded = cue_names if any(t.ranks for t in trials) else []
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*RAW_COLUMNS, *(f"cue_{c}" for c in cue_names), "followed_cue"])
+    w.writerow([*RAW_COLUMNS, *(f"cue_{c}" for c in cue_names), "followed_cue", "control", "twin", "valid",
+                *(f"rank_{c}" for c in graded), *(f"prob_{c}" for c in graded), *(f"factor_{f}" for f in factors)])
     for t in trials:
-        w.writerow([t.observer, t.session, t.trial, _fmt(t.rt), t.response, t.reference, t.condition, t.stimulus, *(t.cues.get(c, "") for c in cue_names), t.followed])
+        valid = "" if t.valid is None else int(t.valid)
+        w.writerow([t.observer, t.session, t.trial, _fmt(t.rt), t.response, t.reference, t.condition, t.stimulus, *(t.cues.get(c, "") for c in cue_names), t.followed,
+                    t.control, t.twin, valid, *(_opt(t.ranks.get(c)) for c in graded), *(_opt(t.probs.get(c)) for c in graded),
+                    *(_opt(t.factors.get(f)) for f in factors)])
     return buf.getvalue()
 
 

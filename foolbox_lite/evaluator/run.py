@@ -23,11 +23,14 @@ from ..assets.io import read_pil
 from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
+from .analyses import add_analyses
 from .cues import Trial, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
+from .evidence import EvidenceRecorder
 from .mappings import LabelMapping, get_mapping
 from .metrics import summarize
 from .observers import StimulusInfo, read_observers
+from .validity import mark_validity
 
 __all__ = ["DEFAULT_BATCH_SIZE", "Evaluation", "evaluate_set", "infer_batches", "load_stimulus_set", "resolve_device"]
 
@@ -59,6 +62,11 @@ class LoadedSet:
     cues: list[str]
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def controls(self) -> list[str]:
+        """The cues the set has control twins for, in manifest order (empty: no controls)."""
+        return list(dict.fromkeys(e.control for e in self.entries if e.control))
+
     def by_name(self) -> dict[str, StimulusInfo]:
         """Stimuli keyed by file name (raises if two share a name, as observers could not be matched)."""
         out: dict[str, StimulusInfo] = {}
@@ -82,7 +90,7 @@ def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", 
     entries, problems = verify_entries(folder, entries, on_mismatch)
     if not entries:
         raise InputError(f"no image of {str(folder)!r} passed verification", hint="; ".join(problems[:3]))
-    stimuli = [StimulusInfo(e.id, e.file, dict(e.cues), str(e.condition or "")) for e in entries]
+    stimuli = [StimulusInfo(e.id, e.file, dict(e.cues), str(e.condition or ""), e.control, e.twin, dict(e.factors)) for e in entries]
     return LoadedSet(folder, info, entries, stimuli, cue_order(info.cues, [e.cues for e in entries]), problems)
 
 
@@ -90,7 +98,7 @@ def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
     """An ImageNet-1k set seen through a mapping: each cue's wnid becomes its category (or stays, matching nothing)."""
     labels = imagenet_labels()
     cat = {labels.wnids[i]: c for c, members in mapping.categories.items() for i in members}
-    stimuli = [StimulusInfo(s.id, s.file, {k: cat.get(v, v) for k, v in s.cues.items()}, s.condition) for s in loaded.stimuli]
+    stimuli = [replace(s, cues={k: cat.get(v, v) for k, v in s.cues.items()}) for s in loaded.stimuli]
     info = replace(loaded.info, label_space=mapping.name)
     return replace(loaded, info=info, stimuli=stimuli)
 
@@ -209,8 +217,10 @@ class Evaluation:
         return self.set.cues
 
     def summary(self, accuracy_cue: str | None = None) -> dict[str, object]:
-        """The ``summary.json`` object (see :func:`foolbox_lite.evaluator.metrics.summarize`)."""
-        return summarize(self.trials, self.cues, reference_cue=self.reference_cue, accuracy_cue=accuracy_cue)
+        """The ``summary.json`` object (:func:`foolbox_lite.evaluator.metrics.summarize` plus
+        :func:`foolbox_lite.evaluator.analyses.add_analyses`)."""
+        summary = summarize(self.trials, self.cues, reference_cue=self.reference_cue, accuracy_cue=accuracy_cue)
+        return add_analyses(summary, self.trials, self.cues, controls=self.set.controls, accuracy_cue=accuracy_cue or self.reference_cue)
 
     def add_observers(self, pattern: str) -> list[str]:
         """Add the subjects of model-vs-human CSVs matching ``pattern`` as observers; returns their names."""
@@ -220,6 +230,8 @@ class Evaluation:
         clash = sorted(set(found) & set(self.trials))
         if clash:
             raise InputError(f"observer name(s) {', '.join(clash)} of {pattern!r} clash with observers already evaluated", hint="rename the subjects")
+        for ts in found.values():
+            mark_validity(ts)
         self.trials.update(found)
         return list(found)
 
@@ -261,15 +273,16 @@ def evaluate_set(
     if dup:
         raise ParameterError(f"model {dup[0]!r} is listed twice")
     cue_labels = sorted({v for s in loaded.stimuli for v in s.cues.values()})
-    deciders = [make_decider(c.labels, info.label_space, decision, cue_labels=cue_labels) for c in classifiers]
+    deciders = [EvidenceRecorder(make_decider(c.labels, info.label_space, decision, cue_labels=cue_labels), cue_labels) for c in classifiers]
     trials: dict[str, list[Trial]] = {}
     if classifiers:
         from tqdm.auto import tqdm
 
         reader = _BatchReader([loaded.folder / e.file for e in loaded.entries], batch_size)
         with tqdm(total=len(loaded.entries), desc=f"evaluating {', '.join(names)}", unit="img", disable=not progress, leave=False) as bar:
-            decisions = infer_batches(classifiers, deciders, reader, device=dev, batch_size=batch_size, progress=bar)
-        for name, ds in zip(names, decisions):
+            decisions = infer_batches(classifiers, deciders, reader, device=dev, batch_size=batch_size, progress=bar)  # type: ignore[arg-type]
+        for name, ds, ev_rec in zip(names, decisions, deciders):
+            evid = [ev_rec.for_cues(i, s.cues) for i, s in enumerate(loaded.stimuli)]
             trials[name] = [
                 Trial(
                     observer=name,
@@ -283,9 +296,15 @@ def evaluate_set(
                     session=1,
                     rt=math.nan,
                     stimulus_id=s.id,
+                    control=s.control,
+                    twin=s.twin,
+                    factors=dict(s.factors),
+                    ranks=evid[i][0],
+                    probs=evid[i][1],
                 )
                 for i, (s, d) in enumerate(zip(loaded.stimuli, ds))
             ]
+            mark_validity(trials[name])
     ev = Evaluation(loaded, trials, ref, names)
     if observers:
         ev.add_observers(observers)

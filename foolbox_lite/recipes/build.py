@@ -27,6 +27,7 @@ from ..stimulus_set.format import ManifestEntry, SetInfo, manifest_line, write_s
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
 from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, OrderedSink, prepare_folder, read_resumable, write_atomic
 from .assets import RecipeAsset, resolve_assets
+from .controls import TwinMaker, check_controls
 from .design import DesignItem, DesignPlan, plan_design
 from .load import canonical_label, load_recipe
 from .pipeline import PipelineFactory
@@ -62,6 +63,21 @@ class Builder:
                 self.literal_cues[name] = canonical_label(c.label, recipe.label_space)
         self.width = max(6, len(str(self.plan.n - 1)))
         self._validate()
+        check_controls(recipe)
+        #: The cues that get a control twin, and images per item (the item and its twins).
+        self.controls = list(recipe.controls)
+        self.slots = 1 + len(self.controls)
+        self.twins = TwinMaker(self.controls) if self.controls else None
+
+    @property
+    def n_images(self) -> int:
+        """Images in the set: every item and its control twins."""
+        return self.plan.n * self.slots
+
+    def slot(self, raw: dict[str, Any]) -> int:
+        """The manifest position of a manifest line (item-major: the item, then its twins in ``controls`` order)."""
+        control = raw.get("control") or ""
+        return int(raw["index"]) * self.slots + (1 + self.controls.index(control) if control in self.controls else 0)
 
     def _validate(self) -> None:
         """Build the pipelines of every combination of levels now, so bad parameters fail before writing."""
@@ -119,8 +135,10 @@ class Builder:
         return f"{index:0{self.width}d}"
 
     def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None]:
-        """Compute a batch: uint8 ``(B, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
-        and the float32 ``(B, 3, H, W)`` images before rounding when the recipe asks for sidecars."""
+        """Compute a batch: uint8 ``(B * slots, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
+        and the float32 ``(B * slots, 3, H, W)`` images before rounding when the recipe asks for sidecars.
+
+        Outputs are item-major: each item, then its control twins in ``controls`` order."""
         r = self.recipe
         base = r.design.base
         imgs, masks, items = [], [], []
@@ -145,9 +163,23 @@ class Builder:
         groups: dict[tuple[str, ...], list[int]] = {}
         for pos, d in enumerate(ditems):
             groups.setdefault(self.factory.key(d.levels), []).append(pos)
-        out_u8 = torch.empty((len(ditems), self.size[0], self.size[1], 3), dtype=torch.uint8)
-        out_f32 = torch.empty((len(ditems), 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
-        out_items: list[Item | None] = [None] * len(ditems)
+        n_out = len(ditems) * self.slots
+        out_u8 = torch.empty((n_out, self.size[0], self.size[1], 3), dtype=torch.uint8)
+        out_f32 = torch.empty((n_out, 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
+        out_items: list[Item | None] = [None] * n_out
+
+        def store(images: torch.Tensor, items: list[Item], slots: list[int]) -> None:
+            x = images.detach().to("cpu", torch.float32)
+            if not torch.isfinite(x).all():
+                bad = [items[i].id for i in range(len(slots)) if not torch.isfinite(x[i]).all()]
+                raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
+            u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
+            idx = torch.as_tensor(slots, dtype=torch.long)
+            out_u8.index_copy_(0, idx, u8)
+            if out_f32 is not None:
+                out_f32.index_copy_(0, idx, x)
+            for it, k in zip(items, slots):
+                out_items[k] = it
         with torch.inference_mode():
             for pos in groups.values():
                 sub = stim if len(pos) == len(ditems) else stim.select(pos)
@@ -155,34 +187,28 @@ class Builder:
                 res = pipe(sub) if pipe is not None else sub
                 if res.images.shape[-2:] != stim.images.shape[-2:]:
                     raise ParameterError(f"the pipeline changed the image size to {tuple(res.images.shape[-2:])}; a stimulus set has one size ({self.size})")
-                x = res.images.detach().to("cpu", torch.float32)
-                if not torch.isfinite(x).all():
-                    bad = [res.items[i].id for i in range(len(pos)) if not torch.isfinite(x[i]).all()]
-                    raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
-                u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
-                idx = torch.as_tensor(pos, dtype=torch.long)
-                out_u8.index_copy_(0, idx, u8)
-                if out_f32 is not None:
-                    out_f32.index_copy_(0, idx, x)
                 for j, p in enumerate(pos):
                     it = res.items[j]
                     for fname, lv in ditems[p].levels.items():  # the design's asset ids win over what operators noted
                         if lv.asset is not None:
                             it.sources[fname] = lv.asset.id
                             it.sources[f"{fname}.sha256"] = lv.asset.sha256
-                    out_items[p] = it
+                store(res.images, res.items, [p * self.slots for p in pos])
+                if self.twins is not None and pipe is not None:
+                    for j, twins in enumerate(self.twins(pipe, sub, res).values()):
+                        store(twins.images, twins.items, [p * self.slots + 1 + j for p in pos])
         for cname, c in r.cues.items():
             if c.op is not None:
                 for it in out_items:
                     if it is not None and cname not in it.cues:
                         raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
-        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems], out_f32
+        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems for _ in range(self.slots)], out_f32
 
 
-def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", "")) -> str:
+def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "") -> str:
     return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources),
                                        params=item.params, condition=design.condition, factors=design.factors,
-                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1]))
+                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1], control=control, twin=twin))
 
 
 def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, str]:
@@ -199,18 +225,23 @@ def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, s
     return rel, sha256_bytes(data)
 
 
-def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int]:
+def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int, Counter[str]]:
+    """Counts per condition and cue label over the conflict items, the number of lines, and twins per kept cue."""
     conditions: Counter[str] = Counter()
     cues: dict[str, Counter[str]] = {}
+    controls: Counter[str] = Counter()
     n = 0
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             raw = json.loads(line)
             n += 1
+            if raw.get("control"):
+                controls[raw["control"]] += 1
+                continue
             conditions[raw.get("condition", "")] += 1
             for k, v in raw.get("cues", {}).items():
                 cues.setdefault(k, Counter())[v] += 1
-    return conditions, cues, n
+    return conditions, cues, n, controls
 
 
 def build_recipe(
@@ -260,30 +291,34 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 hint="--resume only completes the same build; use --force to overwrite it",
             )
         prepare_folder(out, resume=True, force=False)
-        n = builder.plan.n
-        old = {i: line for i, line in read_resumable(out).items() if i < n}
+        old = {i: line for i, line in read_resumable(out, slot=builder.slot).items() if i < builder.n_images}
     else:
         prepare_folder(out, resume=resume, force=force)
         write_lock(out, lock)
-    todo = [i for i in range(builder.plan.n) if i not in old]
-    sink = OrderedSink(out, builder.plan.n, workers=workers, old=old, max_pending=max(2 * batch_size, 64))
+    slots = builder.slots
+    todo = [i for i in range(builder.plan.n) if any(i * slots + j not in old for j in range(slots))]
+    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * slots, 64))
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=builder.plan.n, initial=len(old), unit="img", desc=f"build {recipe.name}", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=builder.plan.n, initial=builder.plan.n - len(todo), unit="item", desc=f"build {recipe.name}", disable=not progress, dynamic_ncols=True)
     try:
         for start in range(0, len(todo), batch_size):
             chunk = [builder.plan.item(i) for i in todo[start:start + batch_size]]
             u8, items, _, floats = builder.run_batch(chunk)
             arrays = u8.numpy()
-            for k, (it, design) in enumerate(zip(items, chunk)):
+            for k, it in enumerate(items):
+                design, j = chunk[k // slots], k % slots
+                control = builder.controls[j - 1] if j else ""
+                twin = builder.item_id(it.index) if j else ""
                 file = f"{IMAGES}/{it.id}.png"
                 # the sidecar is on disk before the image's manifest line can be written
                 side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
 
-                def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side) -> str:
-                    return _entry_line(it, file, sha, recipe.seed, design, side)
+                def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side,
+                              control: str = control, twin: str = twin) -> str:
+                    return _entry_line(it, file, sha, recipe.seed, design, side, control, twin)
 
-                sink.submit(it.index, out / file, arrays[k], make_line)
+                sink.submit(it.index * slots + j, out / file, arrays[k], make_line)
             sink.flush()
             bar.update(len(chunk))
         sink.drain()
@@ -292,12 +327,15 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         bar.close()
         raise
     bar.close()
-    conditions, cue_counts, n = _stats(out / PARTIAL)
-    if n != builder.plan.n:
-        raise RuntimeError(f"the manifest has {n} lines for {builder.plan.n} items")
+    conditions, cue_counts, n, twin_counts = _stats(out / PARTIAL)
+    if n != builder.n_images:
+        raise RuntimeError(f"the manifest has {n} lines for {builder.n_images} images")
     cue_names = list(recipe.cues) + sorted(set(cue_counts) - set(recipe.cues))
+    extra: dict[str, Any] = {"recipe": lock["recipe_file"], "build_key": lock["build_key"], "models": list(recipe.models)}
+    if builder.controls:
+        extra["controls"] = list(builder.controls)
     info = SetInfo(name=recipe.name, label_space=recipe.label_space, cues=cue_names, reference_cue=recipe.reference_cue, n=n, description=recipe.description,
-                   extra={"recipe": lock["recipe_file"], "build_key": lock["build_key"], "models": list(recipe.models)})
+                   extra=extra)
     write_set_info(out, info)
     cites = [recipe.citation] + [a.citation for lst in builder.assets.values() for a in lst]
     sheet = render_datasheet(
@@ -305,6 +343,7 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         conditions=conditions, cue_counts={c: cue_counts.get(c, Counter()) for c in cue_names},
         assets=[a.lock_entry() for lst in builder.assets.values() for a in lst], citations=cites,
         versions=lock["versions"], device=lock["device"], recipe_name=lock["recipe_file"], reproducibility=REPRODUCIBILITY,
+        controls=twin_counts,
     )
     write_atomic(out / DATASHEET, sheet.encode("utf-8"), fsync=True)
     if not (out / LOCK).is_file():

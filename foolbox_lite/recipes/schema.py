@@ -209,6 +209,8 @@ class Recipe(_Strict):
     design: Design
     pipeline: list[dict[str, Any]] = Field(default_factory=list)
     cues: dict[str, CueSpec] = Field(default_factory=dict)
+    #: cues that get a single-cue control twin per item (see foolbox_lite.controls and docs/recipes.md)
+    controls: list[str] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -42,7 +42,7 @@ def export_model_vs_human(src: Path, info: SetInfo, entries: Entries, out: Path,
         s, t = e.cues[shape_cue], e.cues[texture_cue]
         n = number(shape_cue, s, e.sources.get(shape_cue, e.id))
         m = number(texture_cue, t, e.sources.get(texture_cue, e.id))
-        stem = f"{s}{n}-{t}{m}"
+        stem = f"{s}{n}-{t}{m}" + (f"-{e.control}" if e.control else "")  # a control twin: cat1-elephant2-shape
         used[stem] = used.get(stem, 0) + 1
         if used[stem] > 1:
             stem = f"{stem}-{used[stem]}"
