@@ -268,3 +268,22 @@ def test_cli_export(built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert "image 'images/000000.png' of item '000000' is missing" in capsys.readouterr().err
     finally:
         (built / "images" / "moved.png").rename(built / "images" / "000000.png")
+
+
+def test_model_vs_human_raw_data_reads_back_as_the_same_observer(built: Path, tmp_path: Path) -> None:
+    """Model trials -> raw-data/<dataset>/<dataset>_<subject>_session-1.csv naming exported files -> import -> evaluate --observers."""
+    assert main(["evaluate", str(built), "-o", str(tmp_path / "ev"), "--decision", "mapping", "--no-report", "-q"]) == 0
+    before = json.loads((tmp_path / "ev" / "summary.json").read_text())["observers"]["efficientnet_lite0"]
+    out = export_set(built, "model-vs-human", tmp_path / "mvh", trials=str(tmp_path / "ev" / "trials.csv"))
+    raw = out / "raw-data" / "mini-cc" / "mini-cc_efficientnet_lite0_session-1.csv"
+    with open(raw, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["subj", "session", "trial", "rt", "object_response", "category", "condition", "imagename"]
+    exported = {Path(e.file).name for e in read_manifest(out)}
+    assert len(rows) == 8 and {r["imagename"] for r in rows} == exported
+    for r in rows:  # model-vs-human's reading of the row: shape from category, texture from the name
+        assert texture_category(r["imagename"]) in ("bear", "elephant") and r["category"] in ("clock", "oven")
+    back = import_cue_conflict(out, tmp_path / "back")
+    assert main(["evaluate", str(back), "--observers", str(out / "raw-data" / "mini-cc" / "*.csv"), "-o", str(tmp_path / "ev2"), "--no-report", "-q"]) == 0
+    after = json.loads((tmp_path / "ev2" / "summary.json").read_text())["observers"]["efficientnet_lite0"]
+    assert after["cue_fractions"] == before["cue_fractions"] and after["n"] == before["n"] == 8

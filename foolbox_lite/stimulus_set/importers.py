@@ -39,13 +39,13 @@ def _categories() -> tuple[str, ...]:
     return GEIRHOS16
 
 
-def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str], *, force: bool = False, name: str | None = None) -> Path:
+def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str], *, force: bool = False, name: str | None = None, progress: bool = False) -> Path:
     """Turn a cue-conflict folder into a stimulus set in ``out``; bad names and categories are errors."""
     src_p, out_p = Path(src), Path(out)
     if not src_p.is_dir():
         raise InputError(f"source folder {str(src_p)!r} does not exist")
     if _exported_info(src_p) is not None:
-        return _import_export(src_p, out_p, force=force, name=name)
+        return _import_export(src_p, out_p, force=force, name=name, progress=progress)
     cats = set(_categories())
     files = sorted(p for p in src_p.rglob("*") if p.is_file() and not p.name.startswith("."))
     found = []
@@ -67,7 +67,9 @@ def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str]
         raise InputError(f"no cue-conflict images (<category>/<shape><n>-<texture><m>.png) in {str(src_p)!r}")
     prepare_folder(out_p, resume=False, force=force)
     lines = []
-    for k, (p, rel, m) in enumerate(found):
+    from tqdm.auto import tqdm
+
+    for k, (p, rel, m) in enumerate(tqdm(found, desc="import cue-conflict", unit="img", disable=not progress, dynamic_ncols=True)):
         data = p.read_bytes()
         from ..assets.io import read_pil
 
@@ -108,17 +110,17 @@ def _exported_info(src: Path) -> SetInfo | None:
     return info if info.extra.get("exported_as") == "model-vs-human" else None
 
 
-def _import_export(src: Path, out: Path, *, force: bool, name: str | None) -> Path:
+def _import_export(src: Path, out: Path, *, force: bool, name: str | None, progress: bool) -> Path:
     """Restore a model-vs-human export: its entries as they were, images named as exported."""
     from dataclasses import replace
 
     from .export.common import open_set
     from .writer import LOCK
 
-    info, entries = open_set(src, verify=True)  # every image and mask must match its sha256
+    info, entries = open_set(src, verify=True, progress=progress)  # every image and mask must match its sha256
     prepare_folder(out, resume=False, force=force)
     lines, names = [], set()
-    for e in entries:
+    for e in entries.progress("import model-vs-human"):
         file = f"{IMAGES}/{Path(e.file).name}"
         if file in names:
             raise InputError(f"two images of the export are named {Path(e.file).name!r}; ids must be unique")
