@@ -118,4 +118,5 @@
   timeline.push({ type: jsPsychHtmlKeyboardResponse, stimulus: () => `<p>${esc(C.text.done)}</p><p><code>${esc(download())}</code></p>`, choices: "NO_KEYS" });
   jsPsych.pluginAPI.preloadImages(C.items.map((x) => x.src).concat(C.masks), () => jsPsych.run(timeline));
   window.FL_ROWS = rows;
+  window.FL_JSPSYCH = jsPsych;  // for inspecting timing: FL_JSPSYCH.data.get()
 })();
