@@ -172,3 +172,46 @@ def test_import_responses_rejects_bad_files(cue_set: Path, tmp_path: Path, capsy
     assert "in two files" in capsys.readouterr().err
     assert main(["import", "responses", str(good), "-o", str(tmp_path / "o3")]) == 2
     assert "pass --set SET" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_searchable_list_for_imagenet_labels(tmp_path: Path) -> None:
+    """More than 26 categories: the participant types a class name into a searchable list."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = _chromium()
+    (tmp_path / "r.yaml").write_text(RECIPE.replace("label_space: geirhos16", "label_space: imagenet1k").replace("label: clock", "label: wall clock")
+                                     .replace("label: oven", "label: Dutch oven").replace("label: elephant", "label: African elephant")
+                                     .replace("label: bear", "label: brown bear").replace("  repeat: 2\n", ""))
+    s = build_recipe(tmp_path / "r.yaml", tmp_path / "s", progress=False)
+    out = export_set(s, "jspsych", tmp_path / "exp", practice=0)
+    config = json.loads((out / "config.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+    assert len(config["labels"]) == 1000 and config["names"][892] == "wall clock"
+    typed = ["wall clock", "brown bear", "not a class", "Dutch oven"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
+        try:
+            page = browser.new_context(accept_downloads=True).new_page()
+            page.goto((out / "index.html").as_uri() + "?participant=p02")
+            answered = 0
+            while answered < len(typed):
+                page.wait_for_function("() => document.querySelector('input[name=answer]') || document.body.innerText.includes('space bar')", timeout=20000)
+                done = page.evaluate("() => FL_JSPSYCH.data.get().count()")
+                if page.query_selector("input[name=answer]"):
+                    page.fill("input[name=answer]", typed[answered])
+                    answered += 1
+                    if answered == len(typed):
+                        with page.expect_download() as dl:
+                            page.click("#jspsych-survey-html-form-next")
+                        dl.value.save_as(tmp_path / "p02.csv")
+                    else:
+                        page.click("#jspsych-survey-html-form-next")
+                else:
+                    page.keyboard.press(" ")
+                page.wait_for_function(f"() => FL_JSPSYCH.data.get().count() > {done}")
+        finally:
+            browser.close()
+    with open(tmp_path / "p02.csv", newline="") as fh:
+        responses = [r["object_response"] for r in csv.DictReader(fh)]
+    assert responses == ["n04548280", "n02132136", "na", "n03259280"]  # wnids; an unknown name is 'na'
+    assert main(["import", "responses", str(tmp_path / "p02.csv"), "--set", str(s), "-o", str(tmp_path / "obs")]) == 0
