@@ -22,7 +22,7 @@ app = typer.Typer(
     name="foolbox-lite",
     help="Build cue-conflict and adversarial stimuli, and measure which cue each classifier followed.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

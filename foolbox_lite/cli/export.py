@@ -6,14 +6,17 @@ from pathlib import Path
 
 import typer
 
-FORMAT_HELP = "imagefolder, model-vs-human, webdataset, hf or jspsych."
+from ..stimulus_set.export import FORMATS
+from .options import choice
+
+FORMAT_HELP = "The layout to write."
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def export(
         src: Path = typer.Argument(..., help="The stimulus set folder (with manifest.jsonl)."),
-        fmt: str = typer.Option(..., "--format", "-f", help=FORMAT_HELP),
+        fmt: str = typer.Option(..., "--format", "-f", help=FORMAT_HELP, **choice(FORMATS)),
         out: Path = typer.Option(..., "-o", "--out", help="Folder to write the export to."),
         cue: str | None = typer.Option(None, "--cue", help="imagefolder: the cue whose labels name the class folders (default: the reference cue)."),
         shard_size: int = typer.Option(1000, "--shard-size", min=1, help="webdataset: samples per tar shard."),
