@@ -82,3 +82,18 @@ def test_version_and_help_do_not_import_torch(args: list[str]) -> None:
     code = f"import sys\nfrom foolbox_lite.cli import main\nrc = main({args!r})\nprint('TORCH', 'torch' in sys.modules, rc)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "200"}, timeout=120)
     assert "TORCH False 0" in res.stdout, res.stdout + res.stderr
+
+
+def test_assets_list(capsys: pytest.CaptureFixture[str]) -> None:
+    from foolbox_lite.assets import bank
+    from foolbox_lite.cli import assets
+
+    assert assets.KINDS == bank.KINDS
+    assert main(["assets", "list", "--kind", "texture"]) == 0
+    out = capsys.readouterr().out
+    assert "zebra" in out and "n02391049" in out and "toilet_seat" not in out
+    assert main(["assets", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "toilet_seat" in out and "airplane" in out  # the airliner's 16-category label
+    assert main(["assets", "list", "--kind", "shapes"]) == 2
+    assert "did you mean 'shape'?" in capsys.readouterr().err
