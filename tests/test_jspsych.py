@@ -215,3 +215,18 @@ def test_searchable_list_for_imagenet_labels(tmp_path: Path) -> None:
         responses = [r["object_response"] for r in csv.DictReader(fh)]
     assert responses == ["n04548280", "n02132136", "na", "n03259280"]  # wnids; an unknown name is 'na'
     assert main(["import", "responses", str(tmp_path / "p02.csv"), "--set", str(s), "-o", str(tmp_path / "obs")]) == 0
+
+
+def test_timing_comes_from_the_recipe_unless_given(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(RECIPE + "experiment: {stimulus_ms: 100, mask_ms: 300, practice: 1}\n")
+    s = build_recipe(tmp_path / "r.yaml", tmp_path / "s", progress=False)
+
+    def config(out: Path) -> dict:
+        return json.loads((out / "config.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+
+    c = config(export_set(s, "jspsych", tmp_path / "a"))
+    assert (c["stimulus_ms"], c["mask_ms"], c["fixation_ms"], c["practice"], c["break_every"]) == (100, 300, 500, 1, 80)
+    c = config(export_set(s, "jspsych", tmp_path / "b", stimulus_ms=50))
+    assert (c["stimulus_ms"], c["mask_ms"]) == (50, 300)
+    desc = json.loads((tmp_path / "b" / "dataset_description.json").read_text())
+    assert "image 50 ms, 1/f noise mask 300 ms" in desc["description"]

@@ -200,6 +200,16 @@ class CueSpec(_Strict):
         return self
 
 
+class ExperimentSpec(_Strict):
+    """Timing of the human experiment (``export --format jspsych``); options given to the export win."""
+
+    stimulus_ms: StrictInt = Field(200, ge=1, le=60_000)
+    mask_ms: StrictInt = Field(200, ge=0, le=60_000)
+    fixation_ms: StrictInt = Field(500, ge=0, le=60_000)
+    practice: StrictInt = Field(4, ge=0)
+    break_every: StrictInt = Field(80, ge=0)
+
+
 class Recipe(_Strict):
     """A whole recipe file, after YAML parsing."""
 
@@ -219,6 +229,8 @@ class Recipe(_Strict):
     design: Design
     pipeline: list[dict[str, Any]] = Field(default_factory=list)
     cues: dict[str, CueSpec] = Field(default_factory=dict)
+    #: timing of the human experiment that ``export --format jspsych`` writes
+    experiment: ExperimentSpec | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -146,12 +146,27 @@ def _psych_ds(info: SetInfo, n: int, timing: dict[str, int]) -> dict[str, Any]:
     }
 
 
+DEFAULTS = {"stimulus_ms": 200, "mask_ms": 200, "fixation_ms": 500, "practice": 4, "break_every": 80}
+
+
+def _settings(src: Path, given: dict[str, int | None]) -> dict[str, int]:
+    """Timing and procedure: the options given, else the recipe's ``experiment:`` (from the lock file), else the defaults."""
+    from ..lock import LOCK, read_lock
+
+    recipe_exp = {}
+    if (src / LOCK).is_file():
+        recipe_exp = (read_lock(src).get("recipe") or {}).get("experiment") or {}
+    return {k: int(given[k] if given.get(k) is not None else recipe_exp.get(k, d)) for k, d in DEFAULTS.items()}
+
+
 def export_jspsych(
-    src: Path, info: SetInfo, entries: Entries, out: Path, *, stimulus_ms: int | None = None, mask_ms: int | None = None, fixation_ms: int = 500,
-    practice: int = 4, break_every: int = 80, seed: int = 0, n_masks: int = 10,
+    src: Path, info: SetInfo, entries: Entries, out: Path, *, stimulus_ms: int | None = None, mask_ms: int | None = None, fixation_ms: int | None = None,
+    practice: int | None = None, break_every: int | None = None, seed: int = 0, n_masks: int = 10,
 ) -> Path:
-    """Write the experiment folder (see the module docstring)."""
-    timing = {"stimulus_ms": 200 if stimulus_ms is None else int(stimulus_ms), "mask_ms": 200 if mask_ms is None else int(mask_ms), "fixation_ms": int(fixation_ms)}
+    """Write the experiment folder (see the module docstring); unset timing comes from the recipe's ``experiment:``."""
+    settings = _settings(src, {"stimulus_ms": stimulus_ms, "mask_ms": mask_ms, "fixation_ms": fixation_ms, "practice": practice, "break_every": break_every})
+    practice, break_every = settings["practice"], settings["break_every"]
+    timing = {k: settings[k] for k in ("stimulus_ms", "mask_ms", "fixation_ms")}
     for k, v in timing.items():
         if v < 0 or (k == "stimulus_ms" and v == 0):
             raise InputError(f"{k} must be {'positive' if k == 'stimulus_ms' else '>= 0'}, got {v}")
