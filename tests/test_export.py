@@ -287,3 +287,12 @@ def test_model_vs_human_raw_data_reads_back_as_the_same_observer(built: Path, tm
     assert main(["evaluate", str(back), "--observers", str(out / "raw-data" / "mini-cc" / "*.csv"), "-o", str(tmp_path / "ev2"), "--no-report", "-q"]) == 0
     after = json.loads((tmp_path / "ev2" / "summary.json").read_text())["observers"]["efficientnet_lite0"]
     assert after["cue_fractions"] == before["cue_fractions"] and after["n"] == before["n"] == 8
+
+
+def test_import_refuses_a_tampered_export(built: Path, tmp_path: Path) -> None:
+    out = export_set(built, "model-vs-human", tmp_path / "mvh")
+    victim = next((out / "datasets").rglob("*.png"))
+    victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(InputError, match="does not match its sha256"):
+        import_cue_conflict(out, tmp_path / "back")
+    assert not (tmp_path / "back" / "manifest.jsonl").exists()

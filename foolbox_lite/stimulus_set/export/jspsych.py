@@ -33,7 +33,7 @@ import numpy as np
 from ...errors import InputError
 from ..format import SetInfo
 from ..writer import encode_png, write_atomic
-from .common import Entries, copy_image, entry_with_file, label_names, write_manifest
+from .common import Entries, copy_image, entry_with_file, label_names, safe_name, write_manifest
 
 __all__ = ["KEYS", "export_jspsych", "noise_mask", "trial_order"]
 
@@ -178,7 +178,7 @@ def export_jspsych(
 
     size = None
     for e in entries.progress("export jspsych"):
-        name = Path(e.file).name
+        name = safe_name(Path(e.file).name)
         if name in seen:
             raise InputError(f"two images of the set share the file name {name!r}; responses could not name them apart")
         seen.add(name)

@@ -78,7 +78,7 @@ def export_model_vs_human(
     lines, rows = [], []
     renamed: dict[str, str] = {}
     for e, stem in zip(entries.progress("export model-vs-human"), stems):
-        file_name = f"{safe_name(e.id)}_{stem}.png" if stem in shared else f"{stem}.png"
+        file_name = safe_name(f"{e.id}_{stem}.png" if stem in shared else f"{stem}.png")
         rel = f"{safe_name(e.cues[shape_cue])}/{file_name}"
         copy_image(src / e.file, out / "datasets" / name / rel)
         mask = copy_mask(src, e, out, f"masks/{name}/{rel}")

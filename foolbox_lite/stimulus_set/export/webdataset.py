@@ -21,7 +21,7 @@ from pathlib import Path
 from ...errors import InputError
 from ..format import SetInfo
 from ..writer import write_atomic
-from .common import Entries, class_number, entry_with_file, label_names, write_manifest
+from .common import Entries, class_number, entry_with_file, label_names, safe_name, write_manifest
 
 __all__ = ["export_webdataset"]
 
@@ -52,8 +52,9 @@ def export_webdataset(src: Path, info: SetInfo, entries: Entries, out: Path, *, 
             write_atomic(out / shards[-1], buf.getvalue())
 
     for k, e in enumerate(entries.progress("export webdataset")):
-        if "." in e.id:
-            raise InputError(f"item id {e.id!r} contains a dot, which WebDataset reads as an extension")
+        key = safe_name(e.id)
+        if "." in key or key != e.id:
+            raise InputError(f"item id {e.id!r} cannot be a WebDataset key (a dot reads as an extension; keys are file names)", hint="ids of letters, digits, '-' and '_'")
         if info.reference_cue not in e.cues:
             raise InputError(f"item {e.id!r} has no {info.reference_cue!r} cue (the set's reference cue), which .cls holds")
         if k % shard_size == 0:
@@ -63,12 +64,12 @@ def export_webdataset(src: Path, info: SetInfo, entries: Entries, out: Path, *, 
             tar = tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT)
         assert tar is not None
         has_mask = "mask" in e.layers
-        line = entry_with_file(e, f"{shards[-1]}#{e.id}.png", f"{shards[-1]}#{e.id}.mask.png" if has_mask else None)
-        _add(tar, f"{e.id}.cls", str(class_number(e.cues[info.reference_cue], names, e.id)).encode())
-        _add(tar, f"{e.id}.json", json.dumps(json.loads(line), sort_keys=True).encode("utf-8"))
+        line = entry_with_file(e, f"{shards[-1]}#{key}.png", f"{shards[-1]}#{key}.mask.png" if has_mask else None)
+        _add(tar, f"{key}.cls", str(class_number(e.cues[info.reference_cue], names, e.id)).encode())
+        _add(tar, f"{key}.json", json.dumps(json.loads(line), sort_keys=True).encode("utf-8"))
         if has_mask:
-            _add(tar, f"{e.id}.mask.png", (src / e.layers["mask"]["file"]).read_bytes())
-        _add(tar, f"{e.id}.png", (src / e.file).read_bytes())
+            _add(tar, f"{key}.mask.png", (src / e.layers["mask"]["file"]).read_bytes())
+        _add(tar, f"{key}.png", (src / e.file).read_bytes())
         lines.append(line)
     close()
     write_atomic(out / "shards.txt", "".join(s + "\n" for s in shards).encode())
