@@ -274,7 +274,8 @@ def test_model_vs_human_raw_data_reads_back_as_the_same_observer(built: Path, tm
     """Model trials -> raw-data/<dataset>/<dataset>_<subject>_session-1.csv naming exported files -> import -> evaluate --observers."""
     assert main(["evaluate", str(built), "-o", str(tmp_path / "ev"), "--decision", "mapping", "--no-report", "-q"]) == 0
     before = json.loads((tmp_path / "ev" / "summary.json").read_text())["observers"]["efficientnet_lite0"]
-    out = export_set(built, "model-vs-human", tmp_path / "mvh", trials=str(tmp_path / "ev" / "trials.csv"))
+    assert main(["export", str(built), "-f", "model-vs-human", "-o", str(tmp_path / "mvh"), "--trials", str(tmp_path / "ev" / "trials.csv"), "-q"]) == 0
+    out = tmp_path / "mvh"
     raw = out / "raw-data" / "mini-cc" / "mini-cc_efficientnet_lite0_session-1.csv"
     with open(raw, newline="") as fh:
         rows = list(csv.DictReader(fh))

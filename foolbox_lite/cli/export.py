@@ -37,8 +37,17 @@ def register(app: typer.Typer) -> None:
         if fmt == "webdataset":
             opts["shard_size"] = shard_size
         if fmt == "model-vs-human":
-            opts.update(trials=trials, dataset=dataset)
+            opts["dataset"] = dataset
+        elif trials:
+            from ..errors import InputError
+
+            raise InputError("--trials goes with --format model-vs-human")
         if fmt == "jspsych":
             opts.update(stimulus_ms=stimulus_ms, mask_ms=mask_ms, seed=seed)
         path = export_set(src, fmt, out, force=force, progress=not quiet, **opts)
+        if trials:
+            from ..evaluator.responses import write_export_raw_data
+
+            for f in write_export_raw_data(trials, src, path):
+                typer.echo(f"wrote {f}")
         typer.echo(f"exported {src} as {fmt} to {path}")

@@ -195,14 +195,17 @@ def copy_image(src: Path, dst: Path) -> None:
 
 def label_names(label_space: str) -> tuple[str, ...]:
     """The labels of a label space in class-index order: ImageNet-1k wnids (index = the model's
-    output), or a mapping's categories (``geirhos16``: alphabetical).  Cue labels are numbered by it."""
+    output), or the space's categories (``geirhos16``: alphabetical).  Cue labels are numbered by it."""
     if label_space == "imagenet1k":
         from ...classifiers.labels import imagenet_labels
 
         return tuple(imagenet_labels().wnids)
-    from ...evaluator.mappings import get_mapping
+    from ...recipes.schema import LABEL_SPACES
 
-    return tuple(get_mapping(label_space).names)
+    names = LABEL_SPACES.get(label_space)
+    if not names:
+        raise InputError(f"unknown label space {label_space!r} in set.json", hint=f"known: {', '.join(LABEL_SPACES)}")
+    return tuple(names)
 
 
 def class_number(label: str, names: tuple[str, ...], item: str) -> int:

@@ -1,7 +1,8 @@
 """The model-vs-human layout (Geirhos et al.), laid out as its ``$MODELVSHUMANDIR``::
 
     OUT/datasets/<name>/<shape category>/<shape><n>-<texture><m>.png
-    OUT/raw-data/<name>/<name>_<subject>_session-<s>.csv     observers' trials (``trials=``)
+    OUT/raw-data/<name>/<name>_<subject>_session-<s>.csv     observers' trials (written by
+                                                             ``foolbox_lite.evaluator.responses.write_export_raw_data``)
     OUT/masks/<name>/<shape category>/<same file name>       foreground masks, when the set has them
     OUT/metadata.csv, set.json, manifest.jsonl, DATASHEET.md
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 from ...errors import InputError
@@ -63,9 +63,9 @@ def _stems(entries: Entries, shape_cue: str, texture_cue: str) -> list[str]:
 
 def export_model_vs_human(
     src: Path, info: SetInfo, entries: Entries, out: Path, *, shape_cue: str = "shape", texture_cue: str = "texture",
-    dataset: str | None = None, trials: str | None = None,
+    dataset: str | None = None,
 ) -> Path:
-    """Write the set (and, with ``trials``, a glob of trials/raw-data CSVs about it) in model-vs-human's layout."""
+    """Write the set in model-vs-human's layout (``dataset`` names it; default: the set's name)."""
     if info.label_space == "imagenet1k":
         raise InputError(
             f"set {info.name!r} has ImageNet labels; the model-vs-human layout needs category labels (label_space geirhos16)",
@@ -76,7 +76,7 @@ def export_model_vs_human(
     stems = _stems(entries, shape_cue, texture_cue)
     shared = {s for s, k in Counter(stems).items() if k > 1}
     lines, rows = [], []
-    renamed: dict[str, str] = {}
+    names: set[str] = set()
     for e, stem in zip(entries.progress("export model-vs-human"), stems):
         file_name = safe_name(f"{e.id}_{stem}.png" if stem in shared else f"{stem}.png")
         rel = f"{safe_name(e.cues[shape_cue])}/{file_name}"
@@ -84,21 +84,10 @@ def export_model_vs_human(
         mask = copy_mask(src, e, out, f"masks/{name}/{rel}")
         lines.append(entry_with_file(e, f"datasets/{name}/{rel}", mask))
         rows.append({"file": f"datasets/{name}/{rel}", "mask": mask or "", **flat_row(e, cols)})
-        renamed[Path(e.file).name] = file_name
-    if len(set(renamed.values())) != len(renamed):
-        raise InputError("two items of the set would get the same model-vs-human file name", hint="give the items distinct ids")
-    if trials:
-        _write_trials(src, info, trials, out / "raw-data" / name, name, renamed)
+        if file_name in names:
+            raise InputError(f"two items of the set would get the model-vs-human file name {file_name!r}", hint="give the items distinct ids")
+        names.add(file_name)
     write_csv(out / "metadata.csv", rows)
     write_manifest(out, info, lines, "model-vs-human", src)
     return out
 
-
-def _write_trials(src: Path, info: SetInfo, pattern: str, folder: Path, dataset: str, renamed: dict[str, str]) -> None:
-    """Observers' trials about the set (``trials.csv`` of an evaluation, raw-data files) as raw-data CSVs naming the exported files."""
-    from ...evaluator.observers import read_observers, write_raw_data
-    from ...evaluator.run import load_stimulus_set
-
-    loaded = load_stimulus_set(src)
-    found = read_observers(pattern, loaded.by_name(), label_space=info.label_space, reference_cue=info.reference_cue, cue_order=loaded.cues)
-    write_raw_data({subj: [replace(t, stimulus=renamed[t.stimulus]) for t in ts] for subj, ts in found.items()}, folder, dataset)
