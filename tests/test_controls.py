@@ -168,8 +168,8 @@ def test_exports_keep_twins_apart(tmp_path: Path) -> None:
     built = build_recipe(_flagship(tmp_path), tmp_path / "set", progress=False)
     src = read_manifest(built)
     out = export_set(built, "hf", tmp_path / "hf")
-    ds = datasets.load_from_disk(str(out / "dataset"))
+    ds = datasets.load_from_disk(str(out))
     assert [(r["id"], r["control"], r["twin"]) for r in ds.select_columns(["id", "control", "twin"])] == [(e.id, e.control, e.twin) for e in src]
-    assert yaml.safe_load(ds[3]["factors"]) == src[3].factors == {"shape": "toilet_seat", "texture": "zebra", "pitch": 0, "angle": 90}
+    assert {k: ds[3][f"factor_{k}"] for k in src[3].factors} == src[3].factors == {"shape": "toilet_seat", "texture": "zebra", "pitch": 0, "angle": 90}
     files = [e.file for e in read_manifest(out)]
     assert len(set(files)) == len(src)  # one row each, though a twin shares its item's index

@@ -10,6 +10,7 @@ import yaml
 from foolbox_lite.recipes.build import build_recipe
 from foolbox_lite.recipes.load import load_recipe
 from foolbox_lite.stimulus_set import read_manifest, read_set_info
+from foolbox_lite.stimulus_set.export.model_vs_human import texture_category
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 EXPECTED = {"zebra-toilet-seat", "cue-conflict-16", "backgrounds", "unusual-angles", "noise-sweep", "scramble"}
@@ -87,7 +88,7 @@ def test_cue_conflict_16(shared_dir: Path, tmp_path: Path) -> None:
     from foolbox_lite.stimulus_set.export import export_set
 
     mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
-    names = sorted(p.relative_to(mvh).as_posix() for p in mvh.rglob("*.png"))
+    names = sorted(p.relative_to(mvh / "datasets" / info.name).as_posix() for p in mvh.rglob("*.png"))
     assert len(names) == 48 and "knife/knife1-bicycle1.png" in names  # silhouette numbers kept from the file names
 
 
@@ -103,5 +104,9 @@ def test_cue_conflict_16_with_controls_exports_twins_by_name(shared_dir: Path, t
     from foolbox_lite.stimulus_set.export import export_set
 
     mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
-    names = {p.relative_to(mvh).as_posix() for p in mvh.rglob("*.png")}
-    assert {"knife/knife1-bicycle1.png", "knife/knife1-bicycle1-shape.png", "knife/knife1-bicycle1-texture.png"} <= names
+    exported = {e.id: e.file for e in read_manifest(mvh)}
+    item = next(e for e in entries if not e.control and e.cues["shape"] == "knife" and e.cues["texture"] == "bicycle")
+    trio = [exported[i] for i in (item.id, f"{item.id}-shape", f"{item.id}-texture")]
+    assert len(set(trio)) == 3 and all((mvh / f).is_file() for f in trio)
+    # model-vs-human's rule still reads shape (folder) and texture (file name) from each of the three names
+    assert [(Path(f).parent.name, texture_category(Path(f).name)) for f in trio] == [("knife", "bicycle")] * 3

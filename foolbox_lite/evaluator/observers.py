@@ -25,7 +25,7 @@ from .cues import OTHER, Trial, followed_cue
 from .decisions import NA
 from .mappings import get_mapping
 
-__all__ = ["RAW_COLUMNS", "StimulusInfo", "read_observer_csv", "read_observers", "stimulus_name", "write_trials_csv"]
+__all__ = ["RAW_COLUMNS", "StimulusInfo", "raw_data_name", "read_observer_csv", "read_observers", "stimulus_name", "write_raw_data", "write_trials_csv"]
 
 RAW_COLUMNS = ("subj", "session", "trial", "rt", "object_response", "category", "condition", "imagename")
 
@@ -187,3 +187,29 @@ def trials_csv_text(trials: Sequence[Trial], cues: Sequence[str]) -> str:
 def write_trials_csv(path: str | Path, trials: Sequence[Trial], cues: Sequence[str]) -> Path:
     """Write trials atomically as CSV (readable by model-vs-human and by :func:`read_observer_csv`)."""
     return atomic_write_text(path, trials_csv_text(trials, cues))
+
+
+def raw_data_name(dataset: str, subject: str, session: int = 1) -> str:
+    """model-vs-human's raw-data file name: ``<dataset>_<subject>_session-<s>.csv`` (names made file-safe)."""
+    from ..stimulus_set.export.common import safe_name
+
+    return f"{safe_name(dataset)}_{safe_name(subject)}_session-{int(session)}.csv"
+
+
+def write_raw_data(trials: Mapping[str, Sequence[Trial]], folder: str | Path, dataset: str) -> list[Path]:
+    """One model-vs-human raw-data CSV per subject and session in ``folder`` (only the 8 raw-data columns;
+    ``imagename`` is each trial's stimulus file name); returns the files written."""
+    folder = Path(folder)
+    by_file: dict[str, list[Trial]] = {}
+    for subj, ts in trials.items():
+        for t in ts:
+            by_file.setdefault(raw_data_name(dataset, subj, t.session), []).append(t)
+    written = []
+    for name, ts in sorted(by_file.items()):
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(RAW_COLUMNS)
+        for t in sorted(ts, key=lambda t: t.trial):
+            w.writerow([t.observer, t.session, t.trial, _fmt(t.rt), t.response, t.reference, t.condition, t.stimulus])
+        written.append(atomic_write_text(folder / name, buf.getvalue()))
+    return written

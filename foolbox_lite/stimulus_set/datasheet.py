@@ -88,3 +88,22 @@ def render_datasheet(
     out += ["| package | version |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in sorted(versions.items())]
     out += ["", f"Device: {', '.join(f'{k}={v}' for k, v in device.items())}", ""]
     return "\n".join(out)
+
+
+def read_licences_and_citations(text: str) -> tuple[list[str], list[str]]:
+    """The licences (``## Assets and licences``) and citations (``## How to cite``) a datasheet lists."""
+    import re
+
+    licences: list[str] = []
+    cites: list[str] = []
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip().lower()
+        elif line.startswith("- ") and section == "assets and licences":
+            m = re.match(r"- \*\*(.+?)\*\*", line)
+            if m:
+                licences.append(m.group(1))
+        elif line.startswith("- ") and section == "how to cite":
+            cites.append(line[2:].strip())
+    return licences, cites
