@@ -54,6 +54,8 @@ class RecipeAsset:
     location: str = ""
     #: model files behind the asset (``{model: "sha256:..."}``), recorded in the lock file
     models: dict[str, str] = field(default_factory=dict)
+    #: files the asset reads (image, mask, source image): refused inside a build's output folder
+    files: list[Path] = field(default_factory=list, repr=False)
     _cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = field(default_factory=dict, repr=False)
 
     def load(self, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -200,7 +202,7 @@ def _resolve_files(group: str, spec: AssetSpec, folder: Path, size: tuple[int, i
                 id=f"file:{rel}", name=p.stem, group=group, kind=spec.kind, sha256=sha, loader=loader,
                 label=spec.label if spec.label is not None else _label_from(p, spec.label_from),
                 licence=spec.licence or "unknown (see the source)", provenance=spec.provenance or rel,
-                citation=spec.citation or "", location=rel,
+                citation=spec.citation or "", location=rel, files=[p] + ([mp] if mp is not None else []),
             )
         )
         out[-1].load(size)  # decode now: a missing, unreadable or truncated file fails before the build starts
@@ -389,7 +391,8 @@ def _resolve_source(group: str, spec: AssetSpec, folder: Path, size: tuple[int, 
     return [RecipeAsset(id=f"{kind}:{location or name}", name=name, group=group, kind=spec.kind, sha256=sha, loader=load,
                         label=spec.label, licence=spec.licence or "unknown (see the source image and model)",
                         provenance=spec.provenance or f"{kind} source {json.dumps(identity['fields'], default=str)}",
-                        citation=spec.citation or "", location=location, models=dict(res.model_hashes))]
+                        citation=spec.citation or "", location=location, models=dict(res.model_hashes),
+                        files=[Path(fields["image"])] if location else [])]
 
 
 def resolve_assets(recipe: Recipe, names: Iterable[str] | None = None) -> dict[str, list[RecipeAsset]]:

@@ -18,8 +18,10 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import FoolboxLiteError, InputError, ParameterError
+from ..errors import FoolboxLiteError, InputError, ParameterError, short_repr
+from ..stimulus_set.safe_paths import not_a_file
 from .schema import LABEL_SPACES, RECIPE_SCHEMA, Recipe
+from .yaml_guard import load_yaml
 
 __all__ = ["MAX_RECIPE_BYTES", "Locator", "format_path", "load_recipe", "parse_recipe"]
 
@@ -136,7 +138,7 @@ def _from_validation(exc: ValidationError, loc8: Locator) -> FoolboxLiteError:
     if e["type"] == "missing":
         return loc8.error(ParameterError, loc, "is required but missing", key=True)
     if e["type"].endswith(("_type", "_parsing")) or e["type"].startswith(("greater_than", "less_than", "too_", "string_")):
-        msg = f"{msg}, got {e['input']!r} ({type(e['input']).__name__})"
+        msg = f"{msg}, got {short_repr(e['input'])} ({type(e['input']).__name__})"
     more = f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''})" if len(errs) > 1 else ""
     return loc8.error(ParameterError, loc, f"{msg}{more}")
 
@@ -144,7 +146,7 @@ def _from_validation(exc: ValidationError, loc8: Locator) -> FoolboxLiteError:
 def parse_recipe(text: str, name: str = "<recipe>", path: Path | None = None) -> Recipe:
     """Parse and validate recipe text (``name`` is used in error messages)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text, name)
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
         where = f"{name}:{m.line + 1}:{m.column + 1}" if m else name
@@ -231,7 +233,7 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """Read and validate a recipe file; ``recipe.models`` lists the classifiers ``run`` evaluates with."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"recipe file {str(p)!r} does not exist", hint="give the path of a .yaml recipe, e.g. recipes/zebra-toilet-seat.yaml")
+        raise InputError(f"recipe file {str(p)!r} {not_a_file(p)}", hint="give the path of a .yaml recipe, e.g. recipes/zebra-toilet-seat.yaml")
     size = p.stat().st_size
     if size > MAX_RECIPE_BYTES:
         raise InputError(f"recipe file {str(p)!r} is {size} bytes, over the limit of {MAX_RECIPE_BYTES}", hint="a recipe lists assets by glob; it should be short")

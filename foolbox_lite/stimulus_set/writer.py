@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +25,8 @@ import numpy as np
 from ..errors import InputError
 from .atomic import atomic_write_bytes, disk_error, sha256_bytes, sha256_file
 from .format import MANIFEST, SET_INFO
+from .outputs import entry_files, is_empty, remove_outputs
+from .safe_paths import check_relative, is_inside
 
 __all__ = ["DATASHEET", "IMAGES", "LOCK", "PARTIAL", "OrderedSink", "encode_png", "prepare_folder", "read_resumable", "write_atomic"]
 
@@ -33,8 +34,10 @@ PARTIAL = MANIFEST + ".partial"
 LOCK = "recipe.lock.yaml"
 DATASHEET = "DATASHEET.md"
 IMAGES = "images"
-#: Files and folders a build owns (``--force`` removes only these).
-OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET, IMAGES)
+#: Files a build owns besides those its manifest lists (``--force`` removes only these, see stimulus_set.outputs).
+OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET)
+#: Names a build gives its per-item files: ``images/<id>.png``, ``images/<id>.f32.npy``, ``<layer>/<id>.png``.
+OWNED_PATTERNS = {IMAGES: r"\d+(\.png|\.f32\.npy)", "masks": r"\d+\.png"}
 
 
 #: zlib level of the PNGs: 1 encodes 2-4x faster than 6 for files only ~5% larger.
@@ -70,15 +73,9 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool) -> None:
     """Create the output folder; refuse a non-empty one unless ``resume`` or ``force``."""
     if folder.exists() and not folder.is_dir():
         raise InputError(f"output {str(folder)!r} exists and is not a folder", hint="choose another -o")
-    if folder.is_dir() and any(folder.iterdir()):
+    if folder.is_dir() and not is_empty(folder):
         if force and not resume:
-            for name in OWNED:
-                p = folder / name
-                if p.is_dir():
-                    shutil.rmtree(p)
-                elif p.exists():
-                    p.unlink()
-            _remove_temps(folder)
+            remove_outputs(folder, manifests=(MANIFEST, PARTIAL), names=OWNED, patterns=OWNED_PATTERNS)
         elif not resume:
             raise InputError(
                 f"output folder {str(folder)!r} is not empty",
@@ -94,7 +91,7 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool) -> None:
 
 
 def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None) -> dict[int, str]:
-    """Manifest lines of an earlier build whose image exists with the recorded sha256, by item index.
+    """Manifest lines of an earlier build whose files (image, sidecar, layers) exist inside the set with their sha256, by item index.
 
     Reads ``manifest.jsonl`` and ``manifest.jsonl.partial``; torn or unparsable lines
     (a build killed mid-write) are ignored, as are images that do not match.
@@ -110,15 +107,30 @@ def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None) ->
                     continue
                 try:
                     raw = json.loads(line)
-                    idx, file, sha = int(raw["index"]), str(raw["file"]), str(raw["sha256"])
+                    idx = int(raw["index"])
                 except (ValueError, KeyError, TypeError):
                     continue
                 if check is not None and not check(raw):
                     continue
-                img = folder / file
-                if img.is_file() and sha256_file(img) == sha:
+                if _files_intact(folder, raw):
                     lines[idx] = line
     return lines
+
+
+def _files_intact(folder: Path, raw: dict) -> bool:
+    """Every file the line lists (image, sidecar, layers) lies inside ``folder`` and matches its sha256."""
+    files = entry_files(raw)
+    if not files or len(files) != len({f for f, _ in files}):
+        return False
+    for rel, sha in files:
+        try:
+            check_relative(rel)
+        except InputError:
+            return False
+        p = folder / rel
+        if not sha or not p.is_file() or p.is_symlink() or not is_inside(folder, p) or sha256_file(p) != sha:
+            return False
+    return True
 
 
 class OrderedSink:

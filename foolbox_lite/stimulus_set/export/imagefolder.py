@@ -28,7 +28,7 @@ def export_imagefolder(src: Path, info: SetInfo, entries: Entries, out: Path, *,
         if cue not in e.cues:
             raise InputError(f"item {e.id!r} has no {cue!r} cue (it has {', '.join(e.cues) or 'none'})", hint="choose the class cue with --cue")
         file = f"{safe_folder_name(e.cues[cue])}/{e.id}.png"
-        copy_image(src / e.file, out / file)
+        copy_image(src / e.file, out / file, root=out)
         lines.append(entry_with_file(e, file))
     write_manifest(out, info, lines, f"imagefolder:{cue}")
     return out

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from ..format import SetInfo
+from ..safe_paths import safe_component
 from .common import Entries, copy_image, entry_with_file, write_manifest
 
 __all__ = ["export_model_vs_human"]
@@ -39,7 +40,7 @@ def export_model_vs_human(src: Path, info: SetInfo, entries: Entries, out: Path,
         missing = [c for c in (shape_cue, texture_cue) if c not in e.cues]
         if missing:
             raise InputError(f"item {e.id!r} has no {missing[0]!r} cue; the model-vs-human layout names files by shape and texture")
-        s, t = e.cues[shape_cue], e.cues[texture_cue]
+        s, t = safe_component(e.cues[shape_cue], "shape label"), safe_component(e.cues[texture_cue], "texture label")
         n = number(shape_cue, s, e.sources.get(shape_cue, e.id))
         m = number(texture_cue, t, e.sources.get(texture_cue, e.id))
         stem = f"{s}{n}-{t}{m}"
@@ -47,7 +48,7 @@ def export_model_vs_human(src: Path, info: SetInfo, entries: Entries, out: Path,
         if used[stem] > 1:
             stem = f"{stem}-{used[stem]}"
         file = f"{s}/{stem}.png"
-        copy_image(src / e.file, out / file)
+        copy_image(src / e.file, out / file, root=out)
         lines.append(entry_with_file(e, file))
     write_manifest(out, info, lines, "model-vs-human")
     return out

@@ -1,0 +1,120 @@
+"""A bounded, strict YAML loader for recipes and lock files.
+
+``yaml.safe_load`` runs no code, but it accepts inputs that hang or mislead us:
+
+- an alias "bomb" (a 1 KB file whose aliases expand to 10^9 leaves) is cheap to load
+  but not to walk, validate or print: the *expanded* size is bounded before use;
+- a self-referencing alias (``&a [*a]``) or deep nesting made our walks raise
+  ``RecursionError``: cycles are refused and the depth is bounded;
+- a duplicated key silently kept the last value: it is refused;
+- YAML 1.1 reads ``1e-2`` as a string: numbers in exponent form are read as floats
+  (as YAML 1.2 and JSON do).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+
+__all__ = ["MAX_DEPTH", "MAX_NODES", "load_yaml"]
+
+#: Most values (mapping keys, values and list items, aliases expanded) a document may hold.
+MAX_NODES = 200_000
+#: Deepest nesting of mappings and lists.
+MAX_DEPTH = 64
+
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+
+    |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?)$""",
+    re.X,
+)
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``SafeLoader`` that refuses duplicate keys and reads ``1e-2`` as a float."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                first = seen[key].start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key_node.value!r} (first at line {first.line + 1}); the last one would silently win", key_node.start_mark
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_bounds(root: yaml.Node, name: str, max_nodes: int, max_depth: int) -> None:
+    """Expanded size, depth and cycles of the node graph, computed without recursion (shared nodes once)."""
+    size: dict[int, int] = {}
+    height: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+
+    def where(node: yaml.Node) -> str:
+        return f"{name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        kids = _children(node)
+        if done:
+            active.discard(nid)
+            size[nid] = 1 + sum(size[id(k)] for k in kids)
+            height[nid] = 1 + max((height[id(k)] for k in kids), default=0)
+            if size[nid] > max_nodes:
+                raise InputError(f"{where(node)}: this value expands to more than {max_nodes} values (aliases expanded)",
+                                 hint="a recipe is short; an alias repeated inside aliases multiplies its size")
+            if height[nid] > max_depth:
+                raise InputError(f"{where(node)}: values are nested more than {max_depth} levels deep", hint="flatten the structure")
+            continue
+        if nid in size:
+            continue
+        active.add(nid)
+        stack.append((node, True))
+        for k in kids:
+            if id(k) in active:
+                raise InputError(f"{where(k)}: an alias refers to a value that contains it (a recursive structure)", hint="aliases must not refer to themselves")
+            if id(k) not in size:
+                stack.append((k, False))
+        if len(active) > max_depth:
+            raise InputError(f"{where(node)}: values are nested more than {max_depth} levels deep", hint="flatten the structure")
+
+
+def load_yaml(text: str, name: str = "<yaml>", *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse one YAML document with :class:`StrictLoader` after bounding its expanded size and depth.
+
+    YAML syntax errors propagate as ``yaml.YAMLError`` (callers format them with the
+    line and column); size, depth and cycle problems are :class:`InputError`.
+    """
+    loader = StrictLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise InputError(f"{name}: values are nested too deeply to read", hint=f"at most {max_depth} levels") from None
+        if node is None:
+            return None
+        _check_bounds(node, name, max_nodes, max_depth)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
