@@ -32,7 +32,7 @@ def _scale(eps_scale: str) -> float:
 @uap_app.command("fit")
 def fit(
     images: Path = typer.Option(..., "--images", help="Folder of images (or a stimulus set) to fit on."),
-    out: Path = typer.Option(..., "-o", "--out", help="Tensor file to write (FILE.pt; metadata goes to FILE.json)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Tensor file to write (FILE.pt; metadata goes to FILE.json; an existing folder DIR gets DIR/uap.pt)."),
     model: str = typer.Option("efficientnet_lite0", "--model", help="Classifier name."),
     norm: str = typer.Option("linf", help="Budget norm: linf or l2."),
     eps: str = typer.Option("10/255", help="Budget radius, e.g. 10/255 or 0.04 (see --eps-scale)."),
@@ -50,14 +50,16 @@ def fit(
     seed: int = typer.Option(0, help="Seed of the minibatch order, augmentation and split."),
     threads: int | None = typer.Option(None, help="CPU threads for torch."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    allow_torchscript: bool = typer.Option(False, "--allow-torchscript", help="Load a TorchScript model file (it runs its own code)."),
 ) -> None:
-    """Fit a universal perturbation for MODEL on the images and save it with its metadata."""
+    """Fit a universal perturbation for MODEL on the images and save it with its metadata (-o DIR: DIR/uap.pt)."""
     import torch
 
     from ..assets.folder import load_image_folder
     from ..attacks import fit_uap, fooling_rate, save_perturbation
     from ..attacks._model import prepare_classifier
     from ..attacks.budget import Budget
+    from ..attacks.perturbation_file import perturbation_target
     from ..attacks.uap import Augment
     from ..classifiers import load_classifier
     from ..errors import ParameterError
@@ -68,7 +70,10 @@ def fit(
     if method not in ("sgd", "deepfool"):
         raise ParameterError(f"method {method!r} is not supported", hint="use 'sgd' (default) or 'deepfool'")
     Budget.make(norm, eps, scale=_scale(eps_scale))  # bad budgets fail before anything is loaded
-    clf = load_classifier(model)
+    if batch_size < 1:
+        raise ParameterError(f"--batch-size must be at least 1, got {batch_size}")
+    out = perturbation_target(out)  # an unwritable -o fails before the fit, and -o DIR writes DIR/uap.pt
+    clf = load_classifier(model, allow_torchscript=allow_torchscript)
     fast = prepare_classifier(clf)
     data = load_image_folder(images, clf.input_size, limit=limit, progress=progress)
     held = None
@@ -140,6 +145,7 @@ def evaluate(
     limit: int | None = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
     threads: int | None = typer.Option(None, help="CPU threads for torch."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    allow_torchscript: bool = typer.Option(False, "--allow-torchscript", help="Load a TorchScript model file (it runs its own code)."),
 ) -> None:
     """Print the fooling rate and accuracy drop of a saved perturbation on the images, as JSON."""
     from ..assets.folder import load_image_folder
@@ -151,7 +157,7 @@ def evaluate(
         raise ParameterError(f"--size-rule must be error, resize or tile, got {size_rule!r}")
     _threads(threads)
     pert = load_perturbation(file)
-    clf = load_classifier(model or str(pert.meta.get("model")))
+    clf = load_classifier(model or str(pert.meta.get("model")), allow_torchscript=allow_torchscript)
     delta = pert.for_classifier(clf, size_rule=size_rule, allow_other_model=allow_other_model)  # type: ignore[arg-type]
     data = load_image_folder(images, clf.input_size, limit=limit, progress=progress)
     target = pert.meta.get("target")

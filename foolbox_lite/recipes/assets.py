@@ -21,9 +21,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..assets.bounded_glob import bounded_glob, check_utf8_name
 from ..assets.io import fit_pil, mask_from_pil, read_pil
 from ..errors import AssetError, FoolboxLiteError, ParameterError
 from ..stimulus_set.atomic import sha256_file
+from ..stimulus_set.safe_paths import not_a_file
 from .load import canonical_label
 from .schema import AssetSpec, Recipe
 
@@ -162,14 +164,15 @@ def _expand_files(patterns: str | list[str], folder: Path) -> list[tuple[Path, s
     for pat in pats:
         full = pat if Path(pat).is_absolute() else str(folder / pat)
         if _glob.has_magic(pat):
-            hits = sorted(Path(p) for p in _glob.glob(full, recursive=True) if Path(p).is_file())
+            hits = [Path(p) for p in bounded_glob(full, max_matches=MAX_ASSET_FILES) if Path(p).is_file()]
             if not hits:
                 raise AssetError(f"no files match {pat!r} (looked in {str(folder)!r})", hint="paths are relative to the recipe file's folder")
         else:
             if not Path(full).is_file():
-                raise AssetError(f"file {pat!r} does not exist (looked in {str(folder)!r})", hint="paths are relative to the recipe file's folder")
+                raise AssetError(f"file {pat!r} {not_a_file(full)} (looked in {str(folder)!r})", hint="paths are relative to the recipe file's folder")
             hits = [Path(full)]
         for h in hits:
+            check_utf8_name(h)
             out.append((h, pat))
         if len(out) > MAX_ASSET_FILES:
             raise AssetError(f"pattern {pat!r} matches more than {MAX_ASSET_FILES} files", hint="narrow the glob")
@@ -373,10 +376,15 @@ def _resolve_source(group: str, spec: AssetSpec, folder: Path, size: tuple[int, 
     if isinstance(fields.get("image"), str):
         path = (folder / fields["image"]).resolve()
         if not path.is_file():
-            raise AssetError(f"asset {group!r}: image {fields['image']!r} does not exist (looked in {str(folder)!r})")
+            raise AssetError(f"asset {group!r}: image {fields['image']!r} {not_a_file(path)} (looked in {str(folder)!r})")
+        check_utf8_name(path)
         location, image_sha = _rel(path, folder), sha256_file(path)
         fields["image"] = str(path)
     fields["size"] = [size[0], size[1]]
+    if "cache" in fields:
+        from ..backends.mask_cache import recipe_cache
+
+        fields["cache"] = recipe_cache(fields["cache"])
     res = build_source(kind, fields)
     identity = {"source": kind, "fields": {k: v for k, v in res.settings.items() if k != "image"}, "image": image_sha, "models": res.model_hashes}
     sha = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import InputError
 from .atomic import disk_error
 
-__all__ = ["LOCK_NAME", "FolderLock", "lock_folder"]
+__all__ = ["LOCK_NAME", "FolderLock", "check_writable", "lock_folder"]
 
 LOCK_NAME = ".foolbox-lite.lock"
 
@@ -87,6 +87,19 @@ def _acquire(folder: Path, created: bool) -> FolderLock:
         os.write(fd, f"{os.getpid()}\n".encode())
         return FolderLock(folder, created, fd)
     raise InputError(f"cannot lock {str(folder)!r}: the lock file keeps changing", hint="another command is starting and stopping in this folder")
+
+
+def check_writable(folder: str | os.PathLike[str]) -> Path:
+    """Fail early (before hours of work) when ``folder`` is a file, or it or its nearest existing parent is not writable."""
+    p = Path(folder)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"output {str(p)!r} exists and is not a folder", hint="choose another -o")
+    probe = p
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {str(p)!r}: {str(probe)!r} is not a writable folder", hint="choose a writable output folder")
+    return p
 
 
 @contextlib.contextmanager
