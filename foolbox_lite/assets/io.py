@@ -58,6 +58,8 @@ def read_pil(path: PathLike) -> Image.Image:
                 )
             im.load()
             return _upright_8bit(im)
+    except InputError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise AssetError(f"image file {str(p)!r} cannot be read: {exc}", hint="is it a complete PNG or JPEG?") from exc
 

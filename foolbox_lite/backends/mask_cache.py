@@ -45,7 +45,7 @@ def recipe_cache(value: Any) -> Any:
     path = Path(value).expanduser()
     path = path if path.is_absolute() else root / path
     if not is_inside(root, path):
-        raise ParameterError(f"cache folder {short_repr(value)} lies outside the cache folder {str(root)!r}",
+        raise ParameterError(f"cache folder {short_repr(value)} lies outside $FOOLBOX_LITE_HOME/cache",
                              hint="a recipe's cache is true (the default folder) or a folder name inside $FOOLBOX_LITE_HOME/cache")
     return str(path)
 

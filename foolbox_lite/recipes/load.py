@@ -152,7 +152,8 @@ def parse_recipe(text: str, name: str = "<recipe>", path: Path | None = None) ->
         where = f"{name}:{m.line + 1}:{m.column + 1}" if m else name
         problem = exc.problem or str(exc)
         ctx = f" ({exc.context})" if exc.context else ""
-        raise InputError(f"{where}: malformed YAML: {problem}{ctx}", hint="check the indentation and the quoting around this spot") from None
+        hint = "keep one of them" if problem.startswith("duplicate key") else "check the indentation and the quoting around this spot"
+        raise InputError(f"{where}: malformed YAML: {problem}{ctx}", hint=hint) from None
     except yaml.YAMLError as exc:
         raise InputError(f"{name}: malformed YAML: {exc}") from None
     loc8 = Locator(text, name)
@@ -202,8 +203,8 @@ def _check_references(r: Recipe, loc8: Locator) -> None:
                 raise loc8.error(ParameterError, ["cues", cname, "factor"], f"unknown factor {c.factor!r}", f"did you mean {near[0]!r}?" if near else f"factors: {', '.join(factors)}")
             if not factors[c.factor].asset_names():
                 raise loc8.error(ParameterError, ["cues", cname, "factor"], f"factor {c.factor!r} lists values, not assets, so it has no labels", "give the label itself: cues: {NAME: LABEL}")
-    if r.cues and r.reference_cue not in r.cues:
-        raise loc8.error(ParameterError, ["reference_cue"], f"{r.reference_cue!r} is not one of the cues ({', '.join(r.cues)})")
+    if (r.cues or "reference_cue" in r.model_fields_set) and r.reference_cue not in r.cues:
+        raise loc8.error(ParameterError, ["reference_cue"], f"{r.reference_cue!r} is not one of the cues ({', '.join(r.cues) or 'the recipe declares none'})")
     space = LABEL_SPACES[r.label_space]
     for cname, c in r.cues.items():
         if c.label is not None:
