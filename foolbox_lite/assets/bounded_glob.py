@@ -34,7 +34,7 @@ def check_utf8_name(path: str | os.PathLike[str]) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         shown = os.fsencode(text).decode("utf-8", "backslashreplace")
-        raise AssetError(f"file name {shown!r} is not valid UTF-8", hint="rename the file (lock files and manifests record names as UTF-8 text)") from None
+        raise AssetError(f"file name '{shown}' is not valid UTF-8", hint="rename the file (lock files and manifests record names as UTF-8 text)") from None
     return text
 
 
