@@ -24,7 +24,7 @@ from PIL import Image
 from foolbox_lite.cli import main
 from foolbox_lite.errors import AssetError, InputError, ModelError, ParameterError
 from foolbox_lite.recipes.build import build_recipe
-from foolbox_lite.stimulus_set import read_manifest, sha256_file
+from foolbox_lite.stimulus_set import read_manifest
 from foolbox_lite.stimulus_set.folder_lock import lock_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -337,10 +337,10 @@ def test_ctrl_c_exits_130_with_a_message(command: str, tmp_path: Path) -> None:
     if command == "evaluate":
         build_recipe(r, s, progress=False, workers=1)
         args = ["evaluate", str(s), "-o", str(tmp_path / "ev"), "-q", "--batch-size", "4"]
-        ready = lambda: False  # noqa: E731 - wait for the model to load instead
+        ready = lambda: False
     else:
         args = ["build", str(r), "-o", str(s), "-q", "--batch-size", "4"]
-        ready = lambda: len(list((s / "images").glob("*.png"))) >= 20 if (s / "images").is_dir() else False  # noqa: E731
+        ready = lambda: len(list((s / "images").glob("*.png"))) >= 20 if (s / "images").is_dir() else False
     proc = subprocess.Popen([sys.executable, "-m", "foolbox_lite", *args], stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.time() + (12 if command == "evaluate" else 60)
     while time.time() < deadline and proc.poll() is None and not ready():
@@ -552,7 +552,7 @@ def _torchscript_reading_a_file(tmp_path: Path) -> Path:
 
     class Reader(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.zeros(x.shape[0], 1000) + float(len(open("/etc/hostname").read()) > -1)  # noqa: SIM115
+            return torch.zeros(x.shape[0], 1000) + float(len(open("/etc/hostname").read()) > -1)
 
     path = tmp_path / "reader.pt"
     import warnings

@@ -208,7 +208,7 @@ def load_checkpoint(path: str | Path, arch: str | None = None, *, loader: Callab
             f"refusing to load {str(p)!r}: it contains pickled Python objects (code), not just weights",
             hint="save weights with torch.save(model.state_dict(), PATH) and pass ARCH@PATH, or export TorchScript with torch.jit.save",
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - torch fails on foreign files with KeyError, IndexError, RuntimeError...
+    except Exception as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"{str(p)!r} is not a PyTorch weights file: {short_repr(detail)}", hint="give a file written by torch.save(state_dict) or torch.jit.save") from exc
     sd = _state_dict(raw, p)

@@ -59,10 +59,12 @@ def register(app: typer.Typer) -> None:
         from ..errors import ParameterError
         from ..evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set
         from ..report import evaluation_folder, write_evaluation
+        from ..stimulus_set.format import read_set_info
 
         if on_mismatch not in ("error", "warn", "skip"):
             raise ParameterError(f"--on-mismatch must be error, warn or skip, got {on_mismatch!r}")
         models = list(model or []) or ([] if observers else ["efficientnet_lite0"])
+        read_set_info(stimulus_set)  # a missing set fails before OUT is touched
         with evaluation_folder(out):  # locked, checked writable, stale results removed before inference
             ev = evaluate_set(
                 stimulus_set,

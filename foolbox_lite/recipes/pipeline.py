@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 
+from ..backends.mask_cache import recipe_cache
 from ..errors import FoolboxLiteError, ParameterError
 from ..operators.base import Operator
 from ..operators.registry import get_operator
-from ..backends.mask_cache import recipe_cache
 from ..pipeline import OneOf, Pipeline
 from .assets import RecipeAsset
 from .design import Level

@@ -13,7 +13,7 @@ from ..stimulus_set.atomic import atomic_write_text
 from .html import display_label, render_report
 from .plots import cue_fraction_plot, kappa_matrix_plot, shape_bias_plot
 
-__all__ = ["OUTPUT_FILES", "evaluation_folder", "cue_fraction_plot", "display_label", "kappa_matrix_plot", "render_report", "shape_bias_plot", "write_evaluation"]
+__all__ = ["OUTPUT_FILES", "cue_fraction_plot", "display_label", "evaluation_folder", "kappa_matrix_plot", "render_report", "shape_bias_plot", "write_evaluation"]
 
 
 #: Every file :func:`write_evaluation` may write (removed before a new evaluation, so stale results never look current).

@@ -104,7 +104,7 @@ def write_set_info(folder: str | Path, info: SetInfo) -> Path:
 
 def _require_set(folder: Path) -> None:
     if not folder.is_dir():
-        raise InputError(f"stimulus set folder {str(folder)!r} does not exist")
+        raise InputError(f"stimulus set folder {str(folder)!r} {'is not a folder' if folder.exists() else 'does not exist'}")
     if not (folder / MANIFEST).is_file():
         raise InputError(
             f"{str(folder)!r} is not a stimulus set: it has no {MANIFEST}",

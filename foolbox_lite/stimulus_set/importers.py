@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from .atomic import sha256_bytes
-from .format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
 from .folder_lock import lock_folder
+from .format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
 from .outputs import refuse_inputs_inside, removed_on_failure
 from .safe_paths import is_inside
 from .writer import DATASHEET, IMAGES, prepare_folder, write_atomic
