@@ -20,6 +20,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_build import _files as _tree
+from test_build import _write
+from test_export import RECIPE as EXPORT_RECIPE
 
 from foolbox_lite.cli import main
 from foolbox_lite.errors import AssetError, InputError, ModelError, ParameterError
@@ -29,38 +32,12 @@ from foolbox_lite.stimulus_set.folder_lock import lock_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# 2 shapes x 2 textures in geirhos16 categories = 4 items, procedural assets only (fast)
-RECIPE = """\
-schema: 1
-name: safe
-seed: 5
-size: 32
-label_space: geirhos16
-assets:
-  clock: {procedural: disc, label: clock}
-  oven: {procedural: checkerboard, label: oven, kind: shape, mask: none}
-  stripes: {procedural: stripes, label: elephant}
-  noise: {procedural: value_noise, label: bear}
-design:
-  cross:
-    shape: {assets: [clock, oven]}
-    texture: {assets: [stripes, noise]}
-pipeline:
-  - invert: {p: 0.5}
-cues:
-  shape: {factor: shape}
-  texture: {factor: texture}
-"""
+# the export tests' recipe (procedural assets, geirhos16 categories) without its repeat: 4 items, fast
+RECIPE = EXPORT_RECIPE.replace("name: mini-cc", "name: safe").replace("  repeat: 2\n", "")
 
 
 def _recipe(tmp: Path, text: str = RECIPE, name: str = "safe.yaml") -> Path:
-    p = tmp / name
-    p.write_text(text, encoding="utf-8")
-    return p
-
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return _write(tmp, text, name)
 
 
 def _set(tmp: Path, name: str = "set", text: str = RECIPE) -> Path:
@@ -285,7 +262,7 @@ def test_alias_bomb_fails_fast_with_a_short_message(tmp_path: Path, capsys: pyte
     for name in ("alias_bomb.yaml", "alias_bomb_scalar.yaml", "recursive_alias.yaml", "deep_nesting_extreme.yaml"):
         start = time.monotonic()
         code, err = _cli(["build", str(ROOT / "tests" / "recipes_bad" / name), "-o", str(tmp_path / "out")], capsys)
-        assert code == 2 and time.monotonic() - start < 5 and len(err) < 1000, (name, err[:300])
+        assert code == 2 and time.monotonic() - start < 20 and len(err) < 1000, (name, err[:300])
         _one_line_error(err)
     assert not (tmp_path / "out").exists()
 
@@ -388,7 +365,7 @@ def test_internal_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.Capt
         t = tmp_path / f"t{abs(hash(bad))}"
         build_recipe(tmp_path / "set.yaml", t, progress=False)
         text = (t / "manifest.jsonl").read_text()
-        (t / "manifest.jsonl").write_text(text.replace('"seed":5', bad.replace(" ", ""), 1))
+        (t / "manifest.jsonl").write_text(text.replace('"seed":3', bad.replace(" ", ""), 1))
         code, err = _cli(["export", str(t), "--format", "hf", "-o", str(tmp_path / "hf")], capsys)
         assert code == 2, (bad, err)
         _one_line_error(err)
