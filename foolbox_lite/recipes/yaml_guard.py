@@ -20,7 +20,7 @@ import yaml
 
 from ..errors import InputError
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "load_yaml"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "RecipeLoader", "StrictLoader", "load_yaml"]
 
 #: Most values (mapping keys, values and list items, aliases expanded) a document may hold.
 MAX_NODES = 200_000
@@ -35,7 +35,7 @@ _FLOAT = re.compile(
 
 
 class StrictLoader(yaml.SafeLoader):
-    """``SafeLoader`` that refuses duplicate keys and reads ``1e-2`` as a float."""
+    """``SafeLoader`` that refuses duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -52,7 +52,11 @@ class StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+class RecipeLoader(StrictLoader):
+    """:class:`StrictLoader` that also reads ``1e-2`` as a float (what a recipe's author means)."""
+
+
+RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -100,13 +104,16 @@ def _check_bounds(root: yaml.Node, name: str, max_nodes: int, max_depth: int) ->
             raise InputError(f"{where(node)}: values are nested more than {max_depth} levels deep", hint="flatten the structure")
 
 
-def load_yaml(text: str, name: str = "<yaml>", *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse one YAML document with :class:`StrictLoader` after bounding its expanded size and depth.
+def load_yaml(text: str, name: str = "<yaml>", *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH, loader_class: type[StrictLoader] = RecipeLoader) -> Any:
+    """Parse one YAML document with ``loader_class`` after bounding its expanded size and depth.
+
+    Lock files written by ``yaml.dump`` are read with :class:`StrictLoader` (YAML 1.1 scalars,
+    as they were written); recipes with :class:`RecipeLoader`.
 
     YAML syntax errors propagate as ``yaml.YAMLError`` (callers format them with the
     line and column); size, depth and cycle problems are :class:`InputError`.
     """
-    loader = StrictLoader(text)
+    loader = loader_class(text)
     try:
         try:
             node = loader.get_single_node()
