@@ -23,7 +23,7 @@ from ..errors import InputError
 from .folder_lock import LOCK_NAME
 from .safe_paths import check_relative, is_inside
 
-__all__ = ["entry_files", "is_empty", "listed_files", "refuse_inputs_inside", "remove_outputs", "removed_on_failure"]
+__all__ = ["entry_files", "files_intact", "is_empty", "listed_files", "refuse_inputs_inside", "remove_outputs", "removed_on_failure"]
 
 
 def entry_files(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -39,6 +39,24 @@ def entry_files(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
             if isinstance(layer, Mapping) and isinstance(layer.get("file"), str):
                 out.append((layer["file"], str(layer.get("sha256", ""))))
     return out
+
+
+def files_intact(folder: Path, raw: Mapping[str, Any]) -> bool:
+    """Every file a manifest line lists (image, sidecar, layers) lies inside ``folder`` and matches its sha256."""
+    from .atomic import sha256_file
+
+    files = entry_files(raw)
+    if not files or len(files) != len({f for f, _ in files}):
+        return False
+    for rel, sha in files:
+        try:
+            check_relative(rel)
+        except InputError:
+            return False
+        p = folder / rel
+        if not sha or not p.is_file() or p.is_symlink() or not is_inside(folder, p) or sha256_file(p) != sha:
+            return False
+    return True
 
 
 def listed_files(folder: Path, manifests: Iterable[str]) -> set[str]:

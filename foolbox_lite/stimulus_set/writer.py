@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .atomic import atomic_write_bytes, disk_error, sha256_bytes, sha256_file
+from .atomic import atomic_write_bytes, disk_error, sha256_bytes
 from .format import MANIFEST, SET_INFO
-from .outputs import entry_files, is_empty, remove_outputs
-from .safe_paths import check_relative, is_inside
+from .outputs import files_intact, is_empty, remove_outputs
 
 __all__ = ["DATASHEET", "IMAGES", "LOCK", "PARTIAL", "OrderedSink", "encode_png", "prepare_folder", "read_resumable", "write_atomic"]
 
@@ -112,25 +111,9 @@ def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None) ->
                     continue
                 if check is not None and not check(raw):
                     continue
-                if _files_intact(folder, raw):
+                if files_intact(folder, raw):
                     lines[idx] = line
     return lines
-
-
-def _files_intact(folder: Path, raw: dict) -> bool:
-    """Every file the line lists (image, sidecar, layers) lies inside ``folder`` and matches its sha256."""
-    files = entry_files(raw)
-    if not files or len(files) != len({f for f, _ in files}):
-        return False
-    for rel, sha in files:
-        try:
-            check_relative(rel)
-        except InputError:
-            return False
-        p = folder / rel
-        if not sha or not p.is_file() or p.is_symlink() or not is_inside(folder, p) or sha256_file(p) != sha:
-            return False
-    return True
 
 
 class OrderedSink:
