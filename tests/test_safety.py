@@ -259,12 +259,24 @@ def test_recipe_caches_are_confined(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def test_alias_bomb_fails_fast_with_a_short_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A 1 KB alias bomb hung the build, and in a scalar field printed 369 MB."""
-    for name in ("alias_bomb.yaml", "alias_bomb_scalar.yaml", "recursive_alias.yaml", "deep_nesting_extreme.yaml"):
+    for name in ("alias_bomb.yaml", "alias_bomb_scalar.yaml", "recursive_alias.yaml", "deep_nesting_extreme.yaml", "deep_block_nesting.yaml"):
         start = time.monotonic()
         code, err = _cli(["build", str(ROOT / "tests" / "recipes_bad" / name), "-o", str(tmp_path / "out")], capsys)
         assert code == 2 and time.monotonic() - start < 20 and len(err) < 1000, (name, err[:300])
         _one_line_error(err)
     assert not (tmp_path / "out").exists()
+
+
+def test_flow_nesting_is_bounded_before_the_quadratic_scanner() -> None:
+    """PyYAML's scanner takes time quadratic in '[' depth: 1 MB of '[[[...' must fail at once, quotes and comments aside."""
+    from foolbox_lite.recipes.yaml_guard import load_yaml
+
+    start = time.monotonic()
+    with pytest.raises(InputError, match=r"r.yaml:1:68: values are nested more than 64 levels deep"):
+        load_yaml("a: " + "[" * 500_000 + "]" * 500_000, "r.yaml")
+    assert time.monotonic() - start < 5
+    text = "a: '[[[[[[[['\nb: \"{{{{{{\\\"{{\"\n# [[[[[[[[[[\nc: it's [1, [2]]\n"
+    assert load_yaml(text.replace("[[[[[[[[[[", "[" * 100), "r.yaml", max_depth=3) == {"a": "[[[[[[[[", "b": '{{{{{{"{{', "c": "it's [1, [2]]"}
 
 
 def test_error_messages_cap_echoed_values() -> None:

@@ -5,7 +5,8 @@
 - an alias "bomb" (a 1 KB file whose aliases expand to 10^9 leaves) is cheap to load
   but not to walk, validate or print: the *expanded* size is bounded before use;
 - a self-referencing alias (``&a [*a]``) or deep nesting made our walks raise
-  ``RecursionError``: cycles are refused and the depth is bounded;
+  ``RecursionError``: cycles are refused and the depth is bounded (``[[[...`` on the raw
+  text first: PyYAML's scanner takes time quadratic in bracket depth);
 - a duplicated key silently kept the last value: it is refused;
 - YAML 1.1 reads ``1e-2`` as a string: numbers in exponent form are read as floats
   (as YAML 1.2 and JSON do).
@@ -104,6 +105,43 @@ def _check_bounds(root: yaml.Node, name: str, max_nodes: int, max_depth: int) ->
             raise InputError(f"{where(node)}: values are nested more than {max_depth} levels deep", hint="flatten the structure")
 
 
+_SPECIAL = re.compile(r"""[\[\]{}'"#]""")
+_QUOTED = {"'": re.compile(r"'(?:[^']|'')*'"), '"': re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)}
+
+
+def _check_flow_depth(text: str, name: str, max_depth: int) -> None:
+    """Bound ``[``/``{`` nesting on the raw text, before PyYAML's scanner (quadratic in it) sees it.
+
+    Quoted scalars and comments are skipped; a bracket inside a plain scalar may be
+    counted, which can only make the bound stricter by that bracket.
+    """
+    depth, pos = 0, 0
+    while (m := _SPECIAL.search(text, pos)) is not None:
+        c, k = m.group(), m.start()
+        prev = text[k - 1] if k else "\n"
+        pos = k + 1
+        if c == "#":
+            if prev in " \t\n":
+                end = text.find("\n", k)
+                if end < 0:
+                    return
+                pos = end + 1
+        elif c in "'\"":
+            if prev in " \t\n[{,:-?":
+                q = _QUOTED[c].match(text, k)
+                if q is None:
+                    return  # an unclosed quote: the parser reports it
+                pos = q.end()
+        elif c in "[{":
+            depth += 1
+            if depth > max_depth:
+                line = text.count("\n", 0, k) + 1
+                col = k - (text.rfind("\n", 0, k) + 1) + 1
+                raise InputError(f"{name}:{line}:{col}: values are nested more than {max_depth} levels deep", hint="flatten the structure")
+        else:
+            depth = max(0, depth - 1)
+
+
 def load_yaml(text: str, name: str = "<yaml>", *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH, loader_class: type[StrictLoader] = RecipeLoader) -> Any:
     """Parse one YAML document with ``loader_class`` after bounding its expanded size and depth.
 
@@ -113,6 +151,7 @@ def load_yaml(text: str, name: str = "<yaml>", *, max_nodes: int = MAX_NODES, ma
     YAML syntax errors propagate as ``yaml.YAMLError`` (callers format them with the
     line and column); size, depth and cycle problems are :class:`InputError`.
     """
+    _check_flow_depth(text, name, max_depth)
     loader = loader_class(text)
     try:
         try:
