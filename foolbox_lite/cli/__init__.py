@@ -52,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into Exit(130) and returns it in non-standalone mode
+            raise KeyboardInterrupt
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            return code
     except FoolboxLiteError as exc:
         if debug:
             raise
@@ -62,8 +66,15 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"hint: {exc.hint}", err=True)
         return 2
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        command = next((a for a in args if not a.startswith("-")), "")
+        hint = {"build": "resume with --resume", "run": "resume by running the same command again"}.get(command, "run it again")
+        typer.echo(f"interrupted; {hint}", err=True)
         return 130
+    except RecursionError:
+        if debug:
+            raise
+        typer.echo("error: the input is nested too deeply to process", err=True)
+        return 2
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

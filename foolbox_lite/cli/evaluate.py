@@ -57,30 +57,36 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(True, "--report/--no-report", help="Write plots and report.html."),
         gallery: int = typer.Option(300, "--gallery", help="Stimuli shown in the report's gallery."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+        allow_torchscript: bool = typer.Option(False, "--allow-torchscript", help="Load TorchScript model files (they run their own code: only files you trust)."),
     ) -> None:
         """Run classifiers (and read human observers) over SET; report which cue each followed."""
         from ..errors import ParameterError
         from ..evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set
-        from ..report import write_evaluation
+        from ..report import evaluation_folder, write_evaluation
+        from ..stimulus_set.format import read_set_info
 
         if on_mismatch not in ("error", "warn", "skip"):
             raise ParameterError(f"--on-mismatch must be error, warn or skip, got {on_mismatch!r}")
         models = list(model or []) or ([] if observers else ["efficientnet_lite0"])
-        ev = evaluate_set(
-            stimulus_set,
-            models,
-            batch_size=batch_size or DEFAULT_BATCH_SIZE,
-            decision=decision,  # type: ignore[arg-type]
-            mapping=mapping,
-            reference_cue=reference_cue,
-            on_mismatch=on_mismatch,  # type: ignore[arg-type]
-            device=device,
-            observers=observers,
-            progress=not quiet,
-        )
-        for p in ev.set.problems:
-            typer.echo(f"warning: {p}", err=True)
-        paths = write_evaluation(ev, out, report=report, max_gallery=gallery, accuracy_cue=accuracy_cue)
+        read_set_info(stimulus_set)  # a missing set fails before OUT is touched
+        with evaluation_folder(out):  # locked, checked writable, stale results removed before inference
+            ev = evaluate_set(
+                stimulus_set,
+                models,
+                batch_size=batch_size or DEFAULT_BATCH_SIZE,
+                decision=decision,  # type: ignore[arg-type]
+                mapping=mapping,
+                reference_cue=reference_cue,
+                accuracy_cue=accuracy_cue,
+                on_mismatch=on_mismatch,  # type: ignore[arg-type]
+                device=device,
+                observers=observers,
+                progress=not quiet,
+                allow_torchscript=allow_torchscript,
+            )
+            for p in ev.set.problems:
+                typer.echo(f"warning: {p}", err=True)
+            paths = write_evaluation(ev, out, report=report, max_gallery=gallery, accuracy_cue=accuracy_cue)
         if not quiet:
             import json
 
@@ -90,3 +96,4 @@ def register(app: typer.Typer) -> None:
             print_summary(summary)
             print_claims(summary)
         typer.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out}")
+

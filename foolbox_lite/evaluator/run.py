@@ -24,7 +24,7 @@ from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
 from .analyses import add_analyses
-from .cues import Trial, cue_order, followed_cue
+from .cues import Trial, check_cue, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
 from .evidence import EvidenceRecorder
 from .mappings import LabelMapping, get_mapping
@@ -219,6 +219,8 @@ class Evaluation:
     def summary(self, accuracy_cue: str | None = None) -> dict[str, object]:
         """The ``summary.json`` object (:func:`foolbox_lite.evaluator.metrics.summarize` plus
         :func:`foolbox_lite.evaluator.analyses.add_analyses`)."""
+        if accuracy_cue is not None:
+            check_cue(accuracy_cue, self.cues, "accuracy cue")
         summary = summarize(self.trials, self.cues, reference_cue=self.reference_cue, accuracy_cue=accuracy_cue)
         return add_analyses(summary, self.trials, self.cues, controls=self.set.controls, accuracy_cue=accuracy_cue or self.reference_cue)
 
@@ -248,8 +250,13 @@ def evaluate_set(
     device: str | torch.device | None = None,
     observers: str | None = None,
     progress: bool = True,
+    accuracy_cue: str | None = None,
+    allow_torchscript: bool = False,
 ) -> Evaluation:
-    """Run every model over the set (manifest order) and attribute each decision to a cue."""
+    """Run every model over the set (manifest order) and attribute each decision to a cue.
+
+    ``accuracy_cue`` is only checked here (an unknown cue fails before inference);
+    ``allow_torchscript`` lets model files that are TorchScript archives (which run their own code) load."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not models and not observers:
@@ -266,8 +273,12 @@ def evaluate_set(
             )
     info = loaded.info
     ref = reference_cue or info.reference_cue or "shape"
+    if reference_cue is not None or loaded.cues:
+        check_cue(ref, loaded.cues, "--reference-cue" if reference_cue is not None else "the set's reference_cue (set.json)")
+    if accuracy_cue is not None:
+        check_cue(accuracy_cue, loaded.cues, "--accuracy-cue")
     dev = resolve_device(device)
-    classifiers = [m if isinstance(m, Classifier) else load_classifier(m) for m in models]
+    classifiers = [m if isinstance(m, Classifier) else load_classifier(m, allow_torchscript=allow_torchscript) for m in models]
     names = [c.name for c in classifiers]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

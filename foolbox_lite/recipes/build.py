@@ -23,8 +23,10 @@ from ..errors import FoolboxLiteError, InputError, ParameterError
 from ..stimuli import MASK, Item, Stimuli
 from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
+from ..stimulus_set.folder_lock import lock_folder
 from ..stimulus_set.format import ManifestEntry, SetInfo, manifest_line, write_set_info
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
+from ..stimulus_set.outputs import is_empty, refuse_inputs_inside, removed_on_failure
 from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, OrderedSink, prepare_folder, read_resumable, write_atomic
 from .assets import RecipeAsset, resolve_assets
 from .controls import TwinMaker, check_controls
@@ -102,6 +104,24 @@ class Builder:
                     self._cue(lv.asset, self.recipe.label_space)  # type: ignore[arg-type]
                 except FoolboxLiteError as exc:
                     raise loc8.error(ParameterError, ["cues", cname], str(exc.args[0]), exc.hint) if loc8 else exc from None
+
+    def input_files(self) -> list[Path]:
+        """Every file the recipe reads (asset images and masks), refused inside the output folder."""
+        return [p for lst in self.assets.values() for a in lst for p in a.files]
+
+    def resumable(self, raw: dict[str, Any]) -> bool:
+        """Whether an earlier manifest line is exactly what this build writes for its index (names, sidecar)."""
+        try:
+            item_id = self.item_id(int(raw["index"]))
+        except (KeyError, TypeError, ValueError):
+            return False
+        control = raw.get("control") or ""
+        if control:  # a control twin: <id>-<cue>, pointing at its conflict item
+            if control not in self.controls or raw.get("twin") != item_id:
+                return False
+            item_id = f"{item_id}-{control}"
+        sidecar = f"{IMAGES}/{item_id}.f32.npy" if self.recipe.sidecars else ""
+        return raw.get("id") == item_id and raw.get("file") == f"{IMAGES}/{item_id}.png" and raw.get("sidecar", "") == sidecar
 
     def _cue(self, asset: RecipeAsset, space: str) -> str:
         key = (asset.id, space)
@@ -281,9 +301,21 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     recipe = load_recipe(recipe_path)
     builder = Builder(recipe, device=device)
     out = Path(out_dir)
+    refuse_inputs_inside(out, builder.input_files(), "recipe input")
+    with lock_folder(out) as held:
+        if resume and not is_empty(out):
+            return _write(builder, out, batch_size=batch_size, workers=workers, resume=True, progress=progress)
+        with removed_on_failure(out, held.created, keep_on_interrupt=True):
+            prepare_folder(out, resume=False, force=force)  # refuses a non-empty OUT, or removes what an earlier build wrote
+            return _write(builder, out, batch_size=batch_size, workers=workers, resume=False, progress=progress)
+
+
+def _write(builder: Builder, out: Path, *, batch_size: int, workers: int, resume: bool, progress: bool) -> Path:
+    """Write the set into the locked folder ``out`` (resuming an earlier build when asked)."""
+    recipe = builder.recipe
     lock = builder.lock()
     old: dict[int, str] = {}
-    if resume and out.is_dir() and any(out.iterdir()):
+    if resume and out.is_dir() and not is_empty(out):
         prev = read_lock(out)
         if prev.get("build_key") != lock["build_key"]:
             raise InputError(
@@ -291,9 +323,8 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 hint="--resume only completes the same build; use --force to overwrite it",
             )
         prepare_folder(out, resume=True, force=False)
-        old = {i: line for i, line in read_resumable(out, slot=builder.slot).items() if i < builder.n_images}
+        old = {i: line for i, line in read_resumable(out, builder.resumable, slot=builder.slot).items() if i < builder.n_images}
     else:
-        prepare_folder(out, resume=resume, force=force)
         write_lock(out, lock)
     slots = builder.slots
     todo = [i for i in range(builder.plan.n) if any(i * slots + j not in old for j in range(slots))]

@@ -21,7 +21,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from .atomic import sha256_bytes
+from .folder_lock import lock_folder
 from .format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
+from .outputs import refuse_inputs_inside, removed_on_failure
+from .safe_paths import is_inside
 from .writer import DATASHEET, IMAGES, prepare_folder, write_atomic
 
 __all__ = ["CUE_CONFLICT_NAME", "GEIRHOS_CITATION", "import_cue_conflict"]
@@ -43,9 +46,13 @@ def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str]
     """Turn a cue-conflict folder into a stimulus set in ``out``; bad names and categories are errors."""
     src_p, out_p = Path(src), Path(out)
     if not src_p.is_dir():
-        raise InputError(f"source folder {str(src_p)!r} does not exist")
+        raise InputError(f"source folder {str(src_p)!r} {'is not a folder' if src_p.exists() else 'does not exist'}")
+    refuse_inputs_inside(out_p, [src_p], "source folder")
+    if is_inside(src_p, out_p):
+        raise InputError(f"the output folder {str(out_p)!r} lies inside the source folder {str(src_p)!r}", hint="import into a folder beside the source")
     if _exported_info(src_p) is not None:
-        return _import_export(src_p, out_p, force=force, name=name, progress=progress)
+        with lock_folder(out_p) as held, removed_on_failure(out_p, held.created):
+            return _import_export(src_p, out_p, force=force, name=name, progress=progress)
     cats = set(_categories())
     files = sorted(p for p in src_p.rglob("*") if p.is_file() and not p.name.startswith("."))
     found = []
@@ -65,15 +72,25 @@ def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str]
         found.append((p, rel, m))
     if not found:
         raise InputError(f"no cue-conflict images (<category>/<shape><n>-<texture><m>.png) in {str(src_p)!r}")
-    prepare_folder(out_p, resume=False, force=force)
+    stems = [p.stem for p, _, _ in found]
+    if len(set(stems)) != len(stems):
+        dup = next(s for s in stems if stems.count(s) > 1)
+        raise InputError(f"two images are named {dup + '.png'!r} in different folders; ids must be unique")
+    from ..assets.io import read_pil
+
+    for p, _, _ in found:
+        read_pil(p)  # unreadable or truncated files are refused before anything is written
+    with lock_folder(out_p) as held, removed_on_failure(out_p, held.created):
+        prepare_folder(out_p, resume=False, force=force)
+        return _write_import(src_p, out_p, found, name, progress)
+
+
+def _write_import(src_p: Path, out_p: Path, found: list[tuple[Path, str, re.Match[str]]], name: str | None, progress: bool) -> Path:
     lines = []
     from tqdm.auto import tqdm
 
     for k, (p, rel, m) in enumerate(tqdm(found, desc="import cue-conflict", unit="img", disable=not progress, dynamic_ncols=True)):
         data = p.read_bytes()
-        from ..assets.io import read_pil
-
-        read_pil(p)  # unreadable or truncated files are refused here, not at evaluation time
         item_id = p.stem
         file = f"{IMAGES}/{item_id}.png"
         write_atomic(out_p / file, data)
@@ -84,8 +101,6 @@ def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str]
             condition="shape=texture" if m.group("shape") == m.group("texture") else "conflict",
         )
         lines.append(manifest_line(entry))
-    if len({ln.split('"id":"', 1)[1].split('"', 1)[0] for ln in lines}) != len(lines):
-        raise InputError("two images have the same file name in different folders; ids must be unique")
     info = SetInfo(name=name or src_p.name, label_space="geirhos16", cues=["shape", "texture"], reference_cue="shape", n=len(lines),
                    description=f"cue-conflict stimuli imported from {src_p.name}", extra={"imported_from": "cue-conflict"})
     write_set_info(out_p, info)

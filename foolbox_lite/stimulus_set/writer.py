@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable
@@ -24,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .atomic import atomic_write_bytes, disk_error, sha256_bytes, sha256_file
+from .atomic import atomic_write_bytes, disk_error, sha256_bytes
 from .format import MANIFEST, SET_INFO
+from .outputs import files_intact, is_empty, remove_outputs
 
 __all__ = ["DATASHEET", "IMAGES", "LOCK", "PARTIAL", "OrderedSink", "encode_png", "prepare_folder", "read_resumable", "write_atomic"]
 
@@ -33,8 +33,11 @@ PARTIAL = MANIFEST + ".partial"
 LOCK = "recipe.lock.yaml"
 DATASHEET = "DATASHEET.md"
 IMAGES = "images"
-#: Files and folders a build owns (``--force`` removes only these).
-OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET, IMAGES)
+#: Files a build owns besides those its manifest lists (``--force`` removes only these, see stimulus_set.outputs).
+OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET)
+#: Names a build gives its per-item files: ``images/<id>.png``, ``images/<id>.f32.npy``, ``<layer>/<id>.png``.
+#: file names a build writes: item ids, with ``-<cue>`` for control twins
+OWNED_PATTERNS = {IMAGES: r"\d+(-\w+)?(\.png|\.f32\.npy)", "masks": r"\d+(-\w+)?\.png"}
 
 
 #: zlib level of the PNGs: 1 encodes 2-4x faster than 6 for files only ~5% larger.
@@ -70,15 +73,9 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool) -> None:
     """Create the output folder; refuse a non-empty one unless ``resume`` or ``force``."""
     if folder.exists() and not folder.is_dir():
         raise InputError(f"output {str(folder)!r} exists and is not a folder", hint="choose another -o")
-    if folder.is_dir() and any(folder.iterdir()):
+    if folder.is_dir() and not is_empty(folder):
         if force and not resume:
-            for name in OWNED:
-                p = folder / name
-                if p.is_dir():
-                    shutil.rmtree(p)
-                elif p.exists():
-                    p.unlink()
-            _remove_temps(folder)
+            remove_outputs(folder, manifests=(MANIFEST, PARTIAL), names=OWNED, patterns=OWNED_PATTERNS)
         elif not resume:
             raise InputError(
                 f"output folder {str(folder)!r} is not empty",
@@ -94,8 +91,8 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool) -> None:
 
 
 def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None, slot: Callable[[dict], int] | None = None) -> dict[int, str]:
-    """Manifest lines of an earlier build whose image exists with the recorded sha256, by item index
-    (or by ``slot(line)``, the line's position, when a set holds several images per index).
+    """Manifest lines of an earlier build whose files (image, sidecar, layers) exist inside the set with their sha256,
+    by item index (or by ``slot(line)``, the line's position, when a set holds several images per index).
 
     Reads ``manifest.jsonl`` and ``manifest.jsonl.partial``; torn or unparsable lines
     (a build killed mid-write) are ignored, as are images that do not match.
@@ -111,13 +108,12 @@ def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None, sl
                     continue
                 try:
                     raw = json.loads(line)
-                    idx, file, sha = (slot(raw) if slot else int(raw["index"])), str(raw["file"]), str(raw["sha256"])
+                    idx = slot(raw) if slot else int(raw["index"])
                 except (ValueError, KeyError, TypeError):
                     continue
                 if check is not None and not check(raw):
                     continue
-                img = folder / file
-                if img.is_file() and sha256_file(img) == sha:
+                if files_intact(folder, raw):
                     lines[idx] = line
     return lines
 
