@@ -24,6 +24,7 @@ from ..stimuli import MASK, Item, Stimuli
 from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.format import ManifestEntry, SetInfo, manifest_line, write_set_info
+from ..stimulus_set.layers import mask_u8, write_mask
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
 from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, OrderedSink, prepare_folder, read_resumable, write_atomic
 from .assets import RecipeAsset, resolve_assets
@@ -118,9 +119,10 @@ class Builder:
     def item_id(self, index: int) -> str:
         return f"{index:0{self.width}d}"
 
-    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None]:
+    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None, list[torch.Tensor | None]]:
         """Compute a batch: uint8 ``(B, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
-        and the float32 ``(B, 3, H, W)`` images before rounding when the recipe asks for sidecars."""
+        the float32 ``(B, 3, H, W)`` images before rounding when the recipe asks for sidecars, and the final
+        foreground mask of each item as uint8 ``(H, W)`` (255 = object), or None for an item without one."""
         r = self.recipe
         base = r.design.base
         imgs, masks, items = [], [], []
@@ -147,6 +149,9 @@ class Builder:
             groups.setdefault(self.factory.key(d.levels), []).append(pos)
         out_u8 = torch.empty((len(ditems), self.size[0], self.size[1], 3), dtype=torch.uint8)
         out_f32 = torch.empty((len(ditems), 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
+        # an item's final mask is kept when its base asset has one or an operator made the layer (e.g. segmentation)
+        has_mask = [m is not None for m in masks]
+        out_mask = torch.zeros((len(ditems), self.size[0], self.size[1]), dtype=torch.uint8)
         out_items: list[Item | None] = [None] * len(ditems)
         with torch.inference_mode():
             for pos in groups.values():
@@ -164,6 +169,11 @@ class Builder:
                 out_u8.index_copy_(0, idx, u8)
                 if out_f32 is not None:
                     out_f32.index_copy_(0, idx, x)
+                if MASK in res.layers:
+                    out_mask.index_copy_(0, idx, mask_u8(res.layers[MASK]))
+                    if MASK not in stim.layers:
+                        for p in pos:
+                            has_mask[p] = True
                 for j, p in enumerate(pos):
                     it = res.items[j]
                     for fname, lv in ditems[p].levels.items():  # the design's asset ids win over what operators noted
@@ -176,13 +186,14 @@ class Builder:
                 for it in out_items:
                     if it is not None and cname not in it.cues:
                         raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
-        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems], out_f32
+        kept = [out_mask[k] if has_mask[k] else None for k in range(len(ditems))]
+        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems], out_f32, kept
 
 
-def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", "")) -> str:
+def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), layers: dict[str, dict[str, str]] | None = None) -> str:
     return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources),
                                        params=item.params, condition=design.condition, factors=design.factors,
-                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1]))
+                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1], layers=layers or {}))
 
 
 def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, str]:
@@ -273,15 +284,17 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     try:
         for start in range(0, len(todo), batch_size):
             chunk = [builder.plan.item(i) for i in todo[start:start + batch_size]]
-            u8, items, _, floats = builder.run_batch(chunk)
+            u8, items, _, floats, masks = builder.run_batch(chunk)
             arrays = u8.numpy()
             for k, (it, design) in enumerate(zip(items, chunk)):
                 file = f"{IMAGES}/{it.id}.png"
                 # the sidecar is on disk before the image's manifest line can be written
                 side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
+                mask = masks[k]
+                lay = {MASK: write_mask(out, it.id, mask.numpy())} if mask is not None else {}
 
-                def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side) -> str:
-                    return _entry_line(it, file, sha, recipe.seed, design, side)
+                def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side, lay: dict = lay) -> str:
+                    return _entry_line(it, file, sha, recipe.seed, design, side, lay)
 
                 sink.submit(it.index, out / file, arrays[k], make_line)
             sink.flush()

@@ -33,8 +33,10 @@ PARTIAL = MANIFEST + ".partial"
 LOCK = "recipe.lock.yaml"
 DATASHEET = "DATASHEET.md"
 IMAGES = "images"
+#: Folder of per-item layers such as ``masks/<id>.png`` (see :mod:`foolbox_lite.stimulus_set.layers`).
+MASKS = "masks"
 #: Files and folders a build owns (``--force`` removes only these).
-OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET, IMAGES)
+OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET, IMAGES, MASKS)
 
 
 #: zlib level of the PNGs: 1 encodes 2-4x faster than 6 for files only ~5% larger.
@@ -42,13 +44,13 @@ PNG_LEVEL = 1
 
 
 def encode_png(arr: np.ndarray) -> bytes:
-    """``(H, W, 3)`` RGB uint8 -> PNG bytes with OpenCV's libpng (releases the GIL, so writer threads overlap).
+    """``(H, W, 3)`` RGB (or ``(H, W)`` grey) uint8 -> PNG bytes with OpenCV's libpng (releases the GIL, so writer threads overlap).
 
     Deterministic for a given opencv-python-headless version (its bundled libpng and zlib).
     """
     import cv2
 
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1] if arr.ndim == 3 else arr), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
     if not ok:  # pragma: no cover - OpenCV only fails on invalid arrays
         raise InputError(f"PNG encoding failed for an image of shape {arr.shape}")
     return buf.tobytes()
@@ -60,7 +62,7 @@ def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
 
 
 def _remove_temps(folder: Path) -> None:
-    for d in (folder, folder / IMAGES):
+    for d in (folder, folder / IMAGES, folder / MASKS):
         if d.is_dir():
             for p in d.glob(".*.tmp"):
                 p.unlink(missing_ok=True)
@@ -94,7 +96,7 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool) -> None:
 
 
 def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None) -> dict[int, str]:
-    """Manifest lines of an earlier build whose image exists with the recorded sha256, by item index.
+    """Manifest lines of an earlier build whose image (and layers, such as its mask) exist with the recorded sha256, by item index.
 
     Reads ``manifest.jsonl`` and ``manifest.jsonl.partial``; torn or unparsable lines
     (a build killed mid-write) are ignored, as are images that do not match.
@@ -116,7 +118,7 @@ def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None) ->
                 if check is not None and not check(raw):
                     continue
                 img = folder / file
-                if img.is_file() and sha256_file(img) == sha:
+                if img.is_file() and sha256_file(img) == sha and _layers_intact(folder, raw.get("layers")):
                     lines[idx] = line
     return lines
 
@@ -229,6 +231,12 @@ class OrderedSink:
                 self.fh.close()
         except OSError:
             pass
+
+
+def _layers_intact(folder: Path, layers: object) -> bool:
+    from .layers import layers_intact
+
+    return layers_intact(folder, layers if isinstance(layers, dict) else None)
 
 
 def _fsync_dir(path: Path) -> None:
