@@ -14,6 +14,8 @@ def register(app: typer.Typer) -> None:
         src: Path = typer.Argument(..., help="The folder of published stimuli."),
         out: Path = typer.Option(..., "-o", "--out", help="Folder to write the stimulus set to."),
         force: bool = typer.Option(False, "--force", help="Overwrite a non-empty OUT."),
+        masks: Path | None = typer.Option(None, "--masks", help="Folder of object masks laid out like SRC (white = object), kept as the set's mask layer."),
+        invert_masks: bool = typer.Option(False, "--invert-masks", help="The masks are dark on the object (e.g. filled silhouettes)."),
     ) -> None:
         """Import published stimuli (cue-conflict: <category>/<shape><n>-<texture><m>.png) as a stimulus set."""
         from ..errors import InputError
@@ -22,7 +24,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"unknown layout {layout!r}", hint="known layouts: cue-conflict")
         from ..stimulus_set.importers import import_cue_conflict
 
-        path = import_cue_conflict(src, out, force=force)
+        path = import_cue_conflict(src, out, force=force, masks=masks, invert_masks=invert_masks)
         from ..stimulus_set.format import read_set_info
 
         typer.echo(f"imported {read_set_info(path).n} images into {path}")

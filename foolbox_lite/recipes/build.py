@@ -105,7 +105,7 @@ class Builder:
             "lock_version": 1,
             "recipe_file": r.path.name if r.path else "<text>",
             "recipe_sha256": __import__("hashlib").sha256(r._text.encode()).hexdigest(),
-            "recipe": r.model_dump(mode="json", by_alias=True),
+            "recipe": r.model_dump(mode="json", by_alias=True, exclude={"explain"} if r.explain is None else None),
             "assets": assets,
             "paths_outside_recipe_folder": outside,
             "design": {"mode": self.plan.mode, "n": self.plan.n, "repeat": self.plan.repeat},

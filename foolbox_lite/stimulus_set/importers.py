@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import InputError
 from .atomic import sha256_bytes
 from .format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
+from .layers import MASK_LAYER, write_mask
 from .writer import DATASHEET, IMAGES, prepare_folder, write_atomic
 
 __all__ = ["CUE_CONFLICT_NAME", "GEIRHOS_CITATION", "import_cue_conflict"]
@@ -32,8 +33,13 @@ def _categories() -> tuple[str, ...]:
     return GEIRHOS16
 
 
-def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str], *, force: bool = False, name: str | None = None) -> Path:
-    """Turn a cue-conflict folder into a stimulus set in ``out``; bad names and categories are errors."""
+def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str], *, force: bool = False, name: str | None = None,
+                        masks: str | os.PathLike[str] | None = None, invert_masks: bool = False) -> Path:
+    """Turn a cue-conflict folder into a stimulus set in ``out``; bad names and categories are errors.
+
+    ``masks``: a folder with the same layout (``<category>/<name>.png``) holding each image's object
+    mask (white = object, or dark = object with ``invert_masks``), written as the set's mask layer.
+    """
     src_p, out_p = Path(src), Path(out)
     if not src_p.is_dir():
         raise InputError(f"source folder {str(src_p)!r} does not exist")
@@ -56,6 +62,8 @@ def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str]
         found.append((p, rel, m))
     if not found:
         raise InputError(f"no cue-conflict images (<category>/<shape><n>-<texture><m>.png) in {str(src_p)!r}")
+    if masks is not None and not Path(masks).is_dir():
+        raise InputError(f"mask folder {str(masks)!r} does not exist", hint="give the folder of masks laid out like SRC (<category>/<name>.png)")
     prepare_folder(out_p, resume=False, force=force)
     lines = []
     for k, (p, rel, m) in enumerate(found):
@@ -66,7 +74,9 @@ def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str]
         item_id = p.stem
         file = f"{IMAGES}/{item_id}.png"
         write_atomic(out_p / file, data)
-        entry = ManifestEntry(
+        layers = {MASK_LAYER: _import_mask(Path(masks), rel, out_p, item_id, read_pil(p).size, invert_masks)} if masks is not None else {}
+        entry = ManifestEntry(layers=layers,
+            
             id=item_id, file=file, sha256=sha256_bytes(data), seed=0, index=k,
             cues={"shape": m.group("shape"), "texture": m.group("texture")},
             sources={"shape": f"{m.group('shape')}{m.group('n')}", "texture": f"{m.group('texture')}{m.group('m')}", "file": rel},
@@ -87,3 +97,19 @@ def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str]
     write_atomic(out_p / DATASHEET, sheet.encode("utf-8"))
     write_atomic(out_p / MANIFEST, "".join(lines).encode("utf-8"), fsync=True)
     return out_p
+
+
+def _import_mask(folder: Path, rel: str, out: Path, item_id: str, size: tuple[int, int], invert: bool) -> dict[str, str]:
+    """Read ``folder/rel`` as an 8-bit mask of the image's size and write it as the item's mask layer."""
+    import numpy as np
+
+    from ..assets.io import read_pil
+
+    p = folder / rel
+    if not p.is_file():
+        raise InputError(f"mask {str(p)!r} of image {rel!r} is missing", hint="every image needs a mask at the same relative path, or leave out --masks")
+    im = read_pil(p).convert("L")
+    if im.size != size:
+        raise InputError(f"mask {str(p)!r} is {im.size[0]}x{im.size[1]} but its image is {size[0]}x{size[1]}")
+    arr = np.asarray(im, dtype=np.uint8)
+    return write_mask(out, item_id, 255 - arr if invert else np.ascontiguousarray(arr))
