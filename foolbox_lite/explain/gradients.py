@@ -15,6 +15,7 @@ Maps are ``(B, H, W)`` float32 at the stimulus size.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -63,7 +64,9 @@ def guided_backprop(model: torch.nn.Module, images: torch.Tensor, target: torch.
     from captum.attr import GuidedBackprop
 
     x = images.clone().requires_grad_(True)
-    attr = GuidedBackprop(_guided_copy(model)).attribute(x, target=target.clamp(min=0).tolist())
+    with warnings.catch_warnings():  # captum announces its (temporary) hooks on every call
+        warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
+        attr = GuidedBackprop(_guided_copy(model)).attribute(x, target=target.clamp(min=0).tolist())
     return attr.sum(dim=1).detach().float()
 
 
