@@ -233,3 +233,27 @@ def test_recipe_explain_section_is_checked(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(RECIPE + "explain: {method: lime}\n", encoding="utf-8")
     with pytest.raises(Exception, match="valid methods: occlusion"):
         load_recipe(tmp_path / "bad.yaml")
+
+
+@pytest.mark.shared
+def test_import_keeps_masks_where_the_source_has_them(geirhos_shapes: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from foolbox_lite.stimulus_set.importers import import_cue_conflict
+
+    sil = geirhos_shapes / "filled-silhouettes"
+    src, masks = tmp_path / "src", tmp_path / "masks"
+    for root, texture in ((src, "bottle3"), (masks, "bottle3")):
+        (root / "cat").mkdir(parents=True)
+        shutil.copyfile(sil / "cat" / "cat1.png", root / "cat" / f"cat1-{texture}.png")
+    out = import_cue_conflict(src, tmp_path / "set", masks=masks, invert_masks=True)
+    e = read_manifest(out)[0]
+    m = read_mask(out, e.layers, e.id)
+    from PIL import Image
+
+    dark = np.asarray(Image.open(sil / "cat" / "cat1.png").convert("L")) < 128
+    assert ((m > 0.5) == dark).mean() > 0.99  # dark silhouette pixels are the object
+    (masks / "cat" / "cat1-bottle3.png").unlink()
+    with pytest.raises(InputError, match="mask .* is missing"):
+        import_cue_conflict(src, tmp_path / "set2", masks=masks)
+    assert main(["import", "cue-conflict", str(src), "-o", str(tmp_path / "set3"), "--masks", str(tmp_path / "nowhere")]) == 2

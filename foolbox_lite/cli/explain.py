@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         layer: str | None = typer.Option(None, "--layer", help="Grad-CAM layer name (default the last convolution)."),
         every: int = typer.Option(1, "--every", min=1, help="Explain every N-th item of the set."),
         limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many items."),
+        where: list[str] | None = typer.Option(None, "--where", help="Only items with this design factor level, FACTOR=LEVEL (repeatable; levels of one factor are alternatives)."),
         spatial: bool = typer.Option(True, "--spatial/--no-spatial", help="Spatial statistics from the set's object masks."),
         sanity: bool = typer.Option(False, "--sanity", help="Model-parameter randomisation test of each method (Adebayo et al. 2018)."),
         sanity_items: int = typer.Option(4, "--sanity-items", min=1, help="Items the randomisation test uses."),
@@ -51,6 +52,12 @@ def register(app: typer.Typer) -> None:
 
         if fill not in ("mean", "blur"):
             raise ParameterError(f"--fill must be mean or blur, got {fill!r}")
+        wanted: dict[str, list[str]] = {}
+        for w in where or []:
+            key, sep, value = w.partition("=")
+            if not sep or not key:
+                raise ParameterError(f"--where takes FACTOR=LEVEL, got {w!r}", hint="e.g. --where variant=only_fg --where variant=only_bg")
+            wanted.setdefault(key, []).append(value)
         res = explain_set(
             stimulus_set,
             list(model or ["efficientnet_lite0"]),
@@ -63,6 +70,7 @@ def register(app: typer.Typer) -> None:
             sanity_items=sanity_items,
             every=every,
             limit=limit,
+            where=wanted,
             batch_size=batch_size,
             device=device,
             report=report,

@@ -9,7 +9,8 @@ Layout of ``OUT``::
     sanity.json                                   with ``sanity``: rank correlations per randomisation stage
     report.html                                   gallery, per-cue panels, sanity plot
 
-Items are read in manifest order (every ``every``-th, at most ``limit``); every method is
+Items are read in manifest order (those whose design factors match ``where``, every
+``every``-th, at most ``limit``); every method is
 deterministic for given weights, and randomised weights come from seeded generators, so a
 rerun writes the same bytes.
 """
@@ -106,6 +107,7 @@ def explain_set(
     sanity_stages: int = 4,
     every: int = 1,
     limit: int | None = None,
+    where: dict[str, Sequence[str]] | None = None,
     batch_size: int = 8,
     device: str | torch.device | None = "auto",
     overlays: bool = True,
@@ -124,9 +126,9 @@ def explain_set(
     opts = options or MethodOptions()
     loaded = load_stimulus_set(folder, on_mismatch)
     targets = _check_targets(targets, loaded.cues)
-    entries = loaded.entries[::every][: limit if limit is not None else None]
+    entries = [e for e in loaded.entries if _matches(e, where or {})][::every][: limit if limit is not None else None]
     if not entries:
-        raise ParameterError(f"no items selected (every={every}, limit={limit})")
+        raise ParameterError(f"no items selected (every={every}, limit={limit}, where={where})", hint="design factors are named in each manifest line's 'factors'")
     if spatial:
         bare = [e.id for e in entries if MASK_LAYER not in (e.layers or {})]
         if bare:
@@ -191,6 +193,11 @@ def explain_set(
 
         write_explain_report(result)
     return result
+
+
+def _matches(e: ManifestEntry, where: dict[str, Sequence[str]]) -> bool:
+    """Whether the item's design factor levels are among the wanted ones (``{factor: [levels]}``, compared as text)."""
+    return all(k in e.factors and str(e.factors[k]) in {str(v) for v in vals} for k, vals in where.items())
 
 
 def _keep_first(first: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]], method: str, x: torch.Tensor, cols: torch.Tensor, maps: torch.Tensor, n: int) -> None:
