@@ -257,3 +257,14 @@ def test_import_keeps_masks_where_the_source_has_them(geirhos_shapes: Path, tmp_
     with pytest.raises(InputError, match="mask .* is missing"):
         import_cue_conflict(src, tmp_path / "set2", masks=masks)
     assert main(["import", "cue-conflict", str(src), "-o", str(tmp_path / "set3"), "--masks", str(tmp_path / "nowhere")]) == 2
+
+
+@pytest.mark.slow
+def test_run_adds_maps_from_the_recipe_explain_section(tmp_path: Path) -> None:
+    pytest.importorskip("captum")
+    (tmp_path / "r.yaml").write_text(RECIPE + "explain: {method: grad-cam, every: 2, target: [cue:texture]}\n", encoding="utf-8")
+    assert main(["run", str(tmp_path / "r.yaml"), "-o", str(tmp_path / "out"), "-q", "--no-report"]) == 0
+    s = json.loads((tmp_path / "out" / "explain" / "summary.json").read_text())
+    gc = s["observers"]["efficientnet_lite0"]["methods"]["grad-cam"]
+    assert gc["n"] == 2 and 0 <= gc["evidence_in_object"] <= 1 and s["targets"] == ["cue:texture"]
+    assert sorted(p.name for p in (tmp_path / "out" / "explain" / "maps" / "efficientnet_lite0" / "grad-cam" / "cue-texture").iterdir()) == ["000000.npy", "000002.npy"]

@@ -2,8 +2,8 @@
 
 The classifier's parametrised layers are re-initialised in a cascade from the top (logits)
 down; at each stage the maps are recomputed and compared with the original ones by Spearman
-rank correlation of their absolute values.  A method whose maps stay correlated after the
-whole network is random shows the image's structure, not the model's evidence.  Every
+rank correlation of their absolute values.  A method whose maps stay correlated while the
+layers that carry the class are random shows the image's structure, not the model's evidence.  Every
 re-initialisation draws from a ``torch.Generator`` seeded per layer: deterministic.
 """
 
@@ -18,7 +18,7 @@ import torch
 
 __all__ = ["SURVIVES", "cascade_stages", "randomised", "spearman"]
 
-#: A method whose mean rank correlation with fully randomised weights is above this "survives" randomisation.
+#: A method whose rank correlation, averaged over the cascade's stages, is above this "survives" randomisation.
 SURVIVES = 0.5
 
 

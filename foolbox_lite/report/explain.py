@@ -76,7 +76,7 @@ def write_explain_report(result: ExplainResult, *, max_gallery: int = 60) -> Pat
     plot = sanity_plot(result.sanity, out / "sanity.png")
     if plot is not None:
         parts.append("<h2>Sanity check (model-parameter randomisation)</h2><p>Maps recomputed with the classifier's layers re-initialised from the top down; "
-                     f"a method still above {summary.get('sanity_threshold')} with every layer random shows image structure, not the model's evidence.</p>")
+                     f"a method whose rank correlation averaged over the cascade is above {summary.get('sanity_threshold')} shows image structure, not the model's evidence.</p>")
         parts.append(f"<img class='plot' alt='sanity' src='data:image/png;base64,{base64.b64encode(plot.read_bytes()).decode('ascii')}'>")
     by_item: dict[tuple[str, str], dict[tuple[str, str], Mapping[str, Any]]] = {}
     for r in result.rows:
