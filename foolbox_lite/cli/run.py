@@ -63,4 +63,10 @@ def register(app: typer.Typer) -> None:
         summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
         print_summary(summary)
         print_claims(summary)
+        if spec.explain is not None:  # evidence maps of a sample of the set (recipe: explain: {method: ..., every: N})
+            from ..explain import explain_set
+
+            explain_set(set_dir, classifiers, spec.explain.methods, targets=spec.explain.targets, every=spec.explain.every, sanity=spec.explain.sanity,
+                        out=root / "explain", batch_size=batch_size or 8, device=device, report=report, progress=not quiet)
+            typer.echo(f"evidence maps in {root / 'explain'}")
         typer.echo(f"stimuli in {set_dir}; results in {root / 'evaluation'}" + (f" (open {paths['report']})" if "report" in paths else ""))

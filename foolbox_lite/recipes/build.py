@@ -25,6 +25,7 @@ from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.folder_lock import lock_folder
 from ..stimulus_set.format import ManifestEntry, SetInfo, manifest_line, write_set_info
+from ..stimulus_set.layers import mask_u8, write_mask
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
 from ..stimulus_set.outputs import is_empty, refuse_inputs_inside, removed_on_failure
 from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, OrderedSink, prepare_folder, read_resumable, write_atomic
@@ -140,7 +141,7 @@ class Builder:
             "lock_version": 1,
             "recipe_file": r.path.name if r.path else "<text>",
             "recipe_sha256": __import__("hashlib").sha256(r._text.encode()).hexdigest(),
-            "recipe": r.model_dump(mode="json", by_alias=True),
+            "recipe": r.model_dump(mode="json", by_alias=True, exclude={"explain"} if r.explain is None else None),
             "assets": assets,
             "paths_outside_recipe_folder": outside,
             "design": {"mode": self.plan.mode, "n": self.plan.n, "repeat": self.plan.repeat},
@@ -154,9 +155,10 @@ class Builder:
     def item_id(self, index: int) -> str:
         return f"{index:0{self.width}d}"
 
-    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None]:
+    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None, list[torch.Tensor | None]]:
         """Compute a batch: uint8 ``(B * slots, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
-        and the float32 ``(B * slots, 3, H, W)`` images before rounding when the recipe asks for sidecars.
+        the float32 ``(B * slots, 3, H, W)`` images before rounding when the recipe asks for sidecars, and the final
+        foreground mask of each image as uint8 ``(H, W)`` (255 = object), or None for an image without one.
 
         Outputs are item-major: each item, then its control twins in ``controls`` order."""
         r = self.recipe
@@ -186,19 +188,28 @@ class Builder:
         n_out = len(ditems) * self.slots
         out_u8 = torch.empty((n_out, self.size[0], self.size[1], 3), dtype=torch.uint8)
         out_f32 = torch.empty((n_out, 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
+        # an item's final mask is kept when its base asset has one or an operator made the layer (e.g. segmentation);
+        # its control twins keep theirs under the same rule
+        has_mask = [masks[k // self.slots] is not None for k in range(n_out)]
+        out_mask = torch.zeros((n_out, self.size[0], self.size[1]), dtype=torch.uint8)
         out_items: list[Item | None] = [None] * n_out
 
-        def store(images: torch.Tensor, items: list[Item], slots: list[int]) -> None:
-            x = images.detach().to("cpu", torch.float32)
+        def store(out: Stimuli, slots: list[int]) -> None:
+            x = out.images.detach().to("cpu", torch.float32)
             if not torch.isfinite(x).all():
-                bad = [items[i].id for i in range(len(slots)) if not torch.isfinite(x[i]).all()]
+                bad = [out.items[i].id for i in range(len(slots)) if not torch.isfinite(x[i]).all()]
                 raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
             u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
             idx = torch.as_tensor(slots, dtype=torch.long)
             out_u8.index_copy_(0, idx, u8)
             if out_f32 is not None:
                 out_f32.index_copy_(0, idx, x)
-            for it, k in zip(items, slots):
+            if MASK in out.layers:
+                out_mask.index_copy_(0, idx, mask_u8(out.layers[MASK]))
+                if MASK not in stim.layers:
+                    for k in slots:
+                        has_mask[k] = True
+            for it, k in zip(out.items, slots):
                 out_items[k] = it
         with torch.inference_mode():
             for pos in groups.values():
@@ -213,22 +224,24 @@ class Builder:
                         if lv.asset is not None:
                             it.sources[fname] = lv.asset.id
                             it.sources[f"{fname}.sha256"] = lv.asset.sha256
-                store(res.images, res.items, [p * self.slots for p in pos])
+                store(res, [p * self.slots for p in pos])
                 if self.twins is not None and pipe is not None:
                     for j, twins in enumerate(self.twins(pipe, sub, res).values()):
-                        store(twins.images, twins.items, [p * self.slots + 1 + j for p in pos])
+                        store(twins, [p * self.slots + 1 + j for p in pos])
         for cname, c in r.cues.items():
             if c.op is not None:
                 for it in out_items:
                     if it is not None and cname not in it.cues:
                         raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
-        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems for _ in range(self.slots)], out_f32
+        kept = [out_mask[k] if has_mask[k] else None for k in range(n_out)]
+        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems for _ in range(self.slots)], out_f32, kept
 
 
-def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "") -> str:
+def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "",
+                layers: dict[str, dict[str, str]] | None = None) -> str:
     return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources),
                                        params=item.params, condition=design.condition, factors=design.factors,
-                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1], control=control, twin=twin))
+                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1], control=control, twin=twin, layers=layers or {}))
 
 
 def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, str]:
@@ -335,7 +348,7 @@ def _write(builder: Builder, out: Path, *, batch_size: int, workers: int, resume
     try:
         for start in range(0, len(todo), batch_size):
             chunk = [builder.plan.item(i) for i in todo[start:start + batch_size]]
-            u8, items, _, floats = builder.run_batch(chunk)
+            u8, items, _, floats, masks = builder.run_batch(chunk)
             arrays = u8.numpy()
             for k, it in enumerate(items):
                 design, j = chunk[k // slots], k % slots
@@ -344,10 +357,12 @@ def _write(builder: Builder, out: Path, *, batch_size: int, workers: int, resume
                 file = f"{IMAGES}/{it.id}.png"
                 # the sidecar is on disk before the image's manifest line can be written
                 side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
+                mask = masks[k]
+                lay = {MASK: write_mask(out, it.id, mask.numpy())} if mask is not None else {}
 
                 def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side,
-                              control: str = control, twin: str = twin) -> str:
-                    return _entry_line(it, file, sha, recipe.seed, design, side, control, twin)
+                              control: str = control, twin: str = twin, lay: dict = lay) -> str:
+                    return _entry_line(it, file, sha, recipe.seed, design, side, control, twin, lay)
 
                 sink.submit(it.index * slots + j, out / file, arrays[k], make_line)
             sink.flush()

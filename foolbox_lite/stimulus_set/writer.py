@@ -33,11 +33,13 @@ PARTIAL = MANIFEST + ".partial"
 LOCK = "recipe.lock.yaml"
 DATASHEET = "DATASHEET.md"
 IMAGES = "images"
+#: Folder of per-item layers such as ``masks/<id>.png`` (see :mod:`foolbox_lite.stimulus_set.layers`).
+MASKS = "masks"
 #: Files a build owns besides those its manifest lists (``--force`` removes only these, see stimulus_set.outputs).
 OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET)
-#: Names a build gives its per-item files: ``images/<id>.png``, ``images/<id>.f32.npy``, ``<layer>/<id>.png``.
-#: file names a build writes: item ids, with ``-<cue>`` for control twins
-OWNED_PATTERNS = {IMAGES: r"\d+(-\w+)?(\.png|\.f32\.npy)", "masks": r"\d+(-\w+)?\.png"}
+#: Names a build gives its per-item files: ``images/<id>.png``, ``images/<id>.f32.npy``, ``masks/<id>.png``,
+#: where ids are item numbers, with ``-<cue>`` for control twins.
+OWNED_PATTERNS = {IMAGES: r"\d+(-\w+)?(\.png|\.f32\.npy)", MASKS: r"\d+(-\w+)?\.png"}
 
 
 #: zlib level of the PNGs: 1 encodes 2-4x faster than 6 for files only ~5% larger.
@@ -45,13 +47,13 @@ PNG_LEVEL = 1
 
 
 def encode_png(arr: np.ndarray) -> bytes:
-    """``(H, W, 3)`` RGB uint8 -> PNG bytes with OpenCV's libpng (releases the GIL, so writer threads overlap).
+    """``(H, W, 3)`` RGB (or ``(H, W)`` grey) uint8 -> PNG bytes with OpenCV's libpng (releases the GIL, so writer threads overlap).
 
     Deterministic for a given opencv-python-headless version (its bundled libpng and zlib).
     """
     import cv2
 
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1] if arr.ndim == 3 else arr), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
     if not ok:  # pragma: no cover - OpenCV only fails on invalid arrays
         raise InputError(f"PNG encoding failed for an image of shape {arr.shape}")
     return buf.tobytes()
@@ -63,7 +65,7 @@ def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
 
 
 def _remove_temps(folder: Path) -> None:
-    for d in (folder, folder / IMAGES):
+    for d in (folder, folder / IMAGES, folder / MASKS):
         if d.is_dir():
             for p in d.glob(".*.tmp"):
                 p.unlink(missing_ok=True)
