@@ -2,8 +2,9 @@
 
 The device is chosen once; images are decoded into a preallocated uint8 buffer
 by a background thread while the models run on the previous batch; each model
-normalises into its own reused float buffer (channels-last) under
-``torch.inference_mode``.  Every batch is decoded once and shown to all models.
+normalises into its own reused float buffer under ``torch.inference_mode`` and runs in
+the engine :mod:`~foolbox_lite.evaluator.engine` picks (ONNX Runtime on the CPU when
+installed, else channels-last torch).  Every batch is decoded once and shown to all models.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..allocator import tune_allocator
 from ..assets.io import read_pil
 from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
 from .cues import Trial, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
+from .engine import make_forward
 from .mappings import LabelMapping, get_mapping
 from .metrics import summarize
 from .observers import StimulusInfo, read_observers
@@ -33,8 +36,8 @@ __all__ = ["DEFAULT_BATCH_SIZE", "Evaluation", "evaluate_set", "infer_batches", 
 
 #: Best measured on 2 CPU cores with EfficientNet-Lite0 (see benchmarks/evaluate.py).
 DEFAULT_BATCH_SIZE = 16
-#: Channels-last memory format for the models and their input buffers (measured: see benchmarks/evaluate.py).
-CHANNELS_LAST = False
+#: Channels-last memory format for torch models and their input buffers (measured: see benchmarks/evaluate.py).
+CHANNELS_LAST = True
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -143,12 +146,10 @@ class _BatchReader:
 class _Runner:
     """One classifier with its decision rule and reused input buffer."""
 
-    def __init__(self, clf: Classifier, decider: Decider, device: torch.device, batch_size: int) -> None:
+    def __init__(self, clf: Classifier, decider: Decider, device: torch.device, batch_size: int, backend: str = "auto") -> None:
         self.clf, self.decider, self.device, self.bs = clf, decider, device, batch_size
-        self.memory_format = torch.channels_last if CHANNELS_LAST else torch.contiguous_format
-        if isinstance(clf.model, torch.nn.Module):
-            clf.model.to(device, memory_format=self.memory_format)
-            clf.model.eval()
+        self.forward = make_forward(clf, device, backend, channels_last=CHANNELS_LAST)
+        self.memory_format = self.forward.memory_format
         self.a, self.b = clf.preprocessing.affine(torch.float32, device, input_scale=255.0)
         self.buf: torch.Tensor | None = None
 
@@ -165,7 +166,7 @@ class _Runner:
             x = self.buf[:n]
             x.copy_(batch, non_blocking=True)
             x.mul_(self.a).add_(self.b)
-        return self.clf.model(x)
+        return self.forward.run(x)
 
     def _resize(self, img: torch.Tensor) -> torch.Tensor:
         x = img.to(self.device, torch.float32).div_(255.0).unsqueeze(0)
@@ -181,10 +182,15 @@ def infer_batches(
     device: torch.device | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: object = None,
+    backend: str = "auto",
 ) -> list[list[str]]:
-    """Decisions of each classifier for uint8 batches ``(B, 3, H, W)`` (or lists of ``(3, H, W)``)."""
+    """Decisions of each classifier for uint8 batches ``(B, 3, H, W)`` (or lists of ``(3, H, W)``).
+
+    ``backend``: ``auto`` (ONNX Runtime on the CPU when installed, else torch), ``torch`` or
+    ``onnxruntime`` (see :mod:`foolbox_lite.evaluator.engine`).
+    """
     device = device or resolve_device(None)
-    runners = [_Runner(c, d, device, batch_size) for c, d in zip(classifiers, deciders)]
+    runners = [_Runner(c, d, device, batch_size, backend) for c, d in zip(classifiers, deciders)]
     out: list[list[str]] = [[] for _ in runners]
     with torch.inference_mode():
         for batch in batches:
@@ -236,8 +242,13 @@ def evaluate_set(
     device: str | torch.device | None = None,
     observers: str | None = None,
     progress: bool = True,
+    backend: str = "auto",
 ) -> Evaluation:
-    """Run every model over the set (manifest order) and attribute each decision to a cue."""
+    """Run every model over the set (manifest order) and attribute each decision to a cue.
+
+    ``backend`` picks the forward engine (see :func:`infer_batches`).
+    """
+    tune_allocator()  # batches reuse freed heap memory instead of page-faulting fresh mmaps
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not models and not observers:
@@ -268,7 +279,7 @@ def evaluate_set(
 
         reader = _BatchReader([loaded.folder / e.file for e in loaded.entries], batch_size)
         with tqdm(total=len(loaded.entries), desc=f"evaluating {', '.join(names)}", unit="img", disable=not progress, leave=False) as bar:
-            decisions = infer_batches(classifiers, deciders, reader, device=dev, batch_size=batch_size, progress=bar)
+            decisions = infer_batches(classifiers, deciders, reader, device=dev, batch_size=batch_size, progress=bar, backend=backend)
         for name, ds in zip(names, decisions):
             trials[name] = [
                 Trial(

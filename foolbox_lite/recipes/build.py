@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ..allocator import tune_allocator
 from ..errors import FoolboxLiteError, InputError, ParameterError
 from ..stimuli import MASK, Item, Stimuli
 from ..stimulus_set.atomic import sha256_bytes
@@ -234,6 +235,7 @@ def build_recipe(
     # One torch thread: results then cannot depend on the machine's core count (parallel
     # reductions split work by thread), and an oversubscribed OpenMP pool is much slower
     # than one thread on busy machines; the PNG writer threads use the other cores.
+    tune_allocator()  # batches reuse freed heap memory instead of page-faulting fresh mmaps
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
