@@ -8,9 +8,9 @@ that, not the arithmetic, set the speed (half the evaluator's time was system ti
 heap and keep freed memory for reuse, so a freed batch is handed out again without
 page faults.  Reuse happens inside ``malloc``: no tensor can see memory another one uses.
 
-The command line, :func:`~foolbox_lite.evaluator.evaluate_set` and
-:func:`~foolbox_lite.recipes.build.build_recipe` call it; library users may call it once
-at start-up.  Set ``FOOLBOX_LITE_ALLOCATOR=system`` to leave the allocator alone.  On
+The command line calls it at start-up, and the first operator call,
+:func:`~foolbox_lite.evaluator.evaluate_set` and :func:`~foolbox_lite.recipes.build.build_recipe`
+call it too (once per process; later calls return at once).  Set ``FOOLBOX_LITE_ALLOCATOR=system`` to leave the allocator alone.  On
 other C libraries (macOS, musl) it does nothing and returns ``False``.
 """
 
@@ -57,6 +57,9 @@ def tune_allocator() -> bool:
     Returns whether the settings are in effect.  Memory freed by Python is then kept by
     the process (up to 1 GiB at the top of the heap) rather than returned to the system.
     """
+    done = _state.get("tuned")
+    if done is not None:
+        return done
     with _lock:
         if "tuned" in _state:
             return _state["tuned"]

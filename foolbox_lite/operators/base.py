@@ -23,6 +23,7 @@ from typing import Any, ClassVar, final
 
 import torch
 
+from ..allocator import tune_allocator
 from ..errors import InputError, ParameterError
 from ..params import check_number
 from ..seeding import item_generator
@@ -114,6 +115,7 @@ class Operator(abc.ABC):
         pipeline (it is part of every item's random stream and of its record).
         """
         self._validate(stim)
+        tune_allocator()  # once per process: fresh outputs then reuse freed heap memory (see foolbox_lite.allocator)
         seed = self.default_seed if seed is None else int(check_number("seed", seed, integer=True))
         return self._run(stim, seed=seed, path=path if path is not None else self.root_path)
 
