@@ -16,10 +16,13 @@ construction, measured apart); timings on 2 shared cores are noisy.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp, as `import foolbox_lite` does
+
 import argparse
 import io
 import math
-import os
 import resource
 import statistics
 import subprocess

@@ -21,8 +21,11 @@ on stdout, and every rate with its [min-max] spread on stderr.
 
 from __future__ import annotations
 
-import argparse
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp, as `import foolbox_lite` does
+
+import argparse
 import statistics
 import subprocess
 import sys
@@ -106,8 +109,9 @@ def main() -> None:
     log = sys.stderr
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_set(Path(tmp) / "set", n)
-        from foolbox_lite.assets.io import read_pil
         import numpy as np
+
+        from foolbox_lite.assets.io import read_pil
 
         u8 = torch.stack([torch.from_numpy(np.array(read_pil(p).convert("RGB"))).permute(2, 0, 1) for p in sorted(folder.glob("images/*.png"))])
         x = clf.preprocessing(u8.float() / 255.0)

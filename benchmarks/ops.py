@@ -16,6 +16,10 @@ peers get numpy uint8 HWC copies through :func:`numpy_batch`).
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp, as `import foolbox_lite` does
+
 import argparse
 import importlib
 import sys
@@ -41,7 +45,10 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--only", default=None, help="run only cases whose name contains this")
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's; builds use 1)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     repeats = 3 if args.quick else 7
     tune_allocator()
     images, masks = disc_scene(args.batch, 224)

@@ -20,4 +20,4 @@ def test_png_is_lossless_and_deterministic():
         data = encode_png(arr)
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), arr)
         with ThreadPoolExecutor(2) as pool:
-            assert set(pool.map(lambda _: encode_png(arr), range(4))) == {data}
+            assert set(pool.map(encode_png, [arr] * 4)) == {data}

@@ -23,7 +23,7 @@ __all__ = ["empty_cpu", "empty_output", "offer_output", "reusable", "shares_memo
 
 
 class _Offer:
-    __slots__ = ("tensor", "taken")
+    __slots__ = ("taken", "tensor")
 
     def __init__(self, tensor: torch.Tensor) -> None:
         self.tensor = tensor
