@@ -3,8 +3,8 @@
     python benchmarks/evaluate.py --quick        # one line on stdout (details on stderr)
     python benchmarks/evaluate.py [--n 128] [--repeats 5] [--batch-sizes 16 32 64]
 
-Writes ``--n`` ImageNet photos from ../shared as 224x224 PNGs (a stimulus set with a
-manifest) to a temporary folder, then measures, interleaved in each repeat so that load
+Writes ``--n`` ImageNet photos from ../shared as 224x224 PNGs encoded as builds encode them
+(a stimulus set with a manifest) to a temporary folder, then measures, interleaved in each repeat so that load
 from other processes hits all alike:
 
 - ``evaluator``: :func:`~foolbox_lite.evaluator.evaluate_set` end to end with its defaults
@@ -63,7 +63,9 @@ print(len(paths) / (time.perf_counter() - t0))
 
 def make_set(folder: Path, n: int) -> Path:
     import foolbox_lite as fl
+    from foolbox_lite.assets.io import to_uint8
     from foolbox_lite.stimulus_set import ManifestEntry, SetInfo, manifest_line, sha256_file, write_set_info
+    from foolbox_lite.stimulus_set.writer import encode_png
 
     files = sorted((SHARED / "data" / "imagenet-samples").glob("*.JPEG"))
     if not files:
@@ -72,7 +74,9 @@ def make_set(folder: Path, n: int) -> Path:
     lines = []
     for i, f in enumerate(files):
         wnid = f.name.split("_")[0]
-        p = fl.save_image(fl.load_image(f, 224, "crop"), folder / "images" / f"{i:04d}_{wnid}.png")
+        p = folder / "images" / f"{i:04d}_{wnid}.png"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(encode_png(to_uint8(fl.load_image(f, 224, "crop")).permute(1, 2, 0).numpy()))  # as a build writes them
         lines.append(manifest_line(ManifestEntry(id=p.stem, file=f"images/{p.name}", sha256=sha256_file(p), seed=0, index=i, cues={"shape": wnid})))
     (folder / "manifest.jsonl").write_text("".join(lines))
     write_set_info(folder, SetInfo(name="bench", cues=["shape"], n=len(lines)))

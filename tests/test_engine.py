@@ -94,3 +94,32 @@ def test_bad_backends_are_refused() -> None:
     with pytest.raises(ParameterError, match="torch.nn.Module"):
         make_forward(clf, CPU, "onnxruntime")
     assert make_forward(clf, CPU, "auto").backend == "torch"  # a plain callable runs as it is
+
+
+def test_png_decoding_matches_pil_for_every_png_type(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from foolbox_lite.evaluator.run import _decode, _decode_rgb8_png
+    from foolbox_lite.stimulus_set.writer import encode_png
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (21, 34, 3), dtype=np.uint8)
+    (tmp_path / "built.png").write_bytes(encode_png(rgb))
+    Image.fromarray(rgb).save(tmp_path / "pil.png")
+    Image.fromarray(rgb).save(tmp_path / "interlaced.png", interlace=1)
+    Image.fromarray(rgb).convert("RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(rgb).convert("L").save(tmp_path / "grey.png")
+    Image.fromarray(rgb).convert("P").save(tmp_path / "palette.png")
+    Image.fromarray(rgb).save(tmp_path / "photo.jpg", quality=90)
+    for name in ("built.png", "pil.png", "interlaced.png"):
+        assert _decode_rgb8_png(tmp_path / name) is not None, name  # the fast path
+    for name in ("rgba.png", "grey.png", "palette.png", "photo.jpg"):
+        assert _decode_rgb8_png(tmp_path / name) is None, name  # left to PIL
+    for p in sorted(tmp_path.iterdir()):
+        want = np.array(Image.open(p).convert("RGB"))
+        assert np.array_equal(_decode(p).permute(1, 2, 0).numpy(), want), p.name
+    assert np.array_equal(_decode(tmp_path / "built.png").permute(1, 2, 0).numpy(), rgb)
+    (tmp_path / "cut.png").write_bytes(encode_png(rgb)[:60])  # truncated: PIL's clear error
+    with pytest.raises(fl.FoolboxLiteError, match="cut.png"):
+        _decode(tmp_path / "cut.png")
