@@ -130,31 +130,30 @@ def _decode(path: Path) -> torch.Tensor:
 
 
 class _BatchReader:
-    """Decodes batch ``k + 1`` in a background thread while batch ``k`` is used (two reused buffers)."""
+    """Decodes batch ``k + 1`` in the background while batch ``k`` is used (two reused buffers).
+
+    The images of a batch are decoded by two threads (OpenCV and PIL release the GIL), so the
+    first batch, which nothing overlaps, waits half as long.
+    """
 
     def __init__(self, paths: Sequence[Path], batch_size: int) -> None:
         self.paths = list(paths)
         self.bs = batch_size
         self.buffers: list[torch.Tensor | None] = [None, None]
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foolbox-lite-decode")
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foolbox-lite-batch")
+        self.decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="foolbox-lite-decode")
 
     def _load(self, k: int) -> torch.Tensor | list[torch.Tensor]:
-        chunk = self.paths[k * self.bs : (k + 1) * self.bs]
-        first = _decode(chunk[0])
+        imgs = list(self.decoders.map(_decode, self.paths[k * self.bs : (k + 1) * self.bs]))
+        shape = imgs[0].shape
+        if any(img.shape != shape for img in imgs):
+            return imgs  # ragged: each image is resized on its own
         buf = self.buffers[k % 2]
-        if buf is None or buf.shape[1:] != first.shape:
-            buf = self.buffers[k % 2] = torch.empty((self.bs, *first.shape), dtype=torch.uint8)
-        buf[0].copy_(first)
-        ragged: list[torch.Tensor] | None = None
-        for i, p in enumerate(chunk[1:], 1):
-            img = _decode(p)
-            if ragged is None and img.shape != first.shape:
-                ragged = [buf[j].clone() for j in range(i)]
-            if ragged is not None:
-                ragged.append(img)
-            else:
-                buf[i].copy_(img)
-        return ragged if ragged is not None else buf[: len(chunk)]
+        if buf is None or buf.shape[1:] != shape:
+            buf = self.buffers[k % 2] = torch.empty((self.bs, *shape), dtype=torch.uint8)
+        for i, img in enumerate(imgs):
+            buf[i].copy_(img)
+        return buf[: len(imgs)]
 
     def __iter__(self) -> Iterator[torch.Tensor | list[torch.Tensor]]:
         n_batches = math.ceil(len(self.paths) / self.bs)
@@ -166,6 +165,7 @@ class _BatchReader:
                 yield batch
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
+            self.decoders.shutdown(wait=True, cancel_futures=True)
 
 
 class _Runner:
