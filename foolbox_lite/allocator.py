@@ -21,7 +21,7 @@ import ctypes.util
 import os
 import threading
 
-__all__ = ["tune_allocator", "allocator_tuned", "ALLOCATOR_ENV"]
+__all__ = ["ALLOCATOR_ENV", "allocator_tuned", "tune_allocator"]
 
 #: Environment variable: ``system`` leaves the C allocator as it is.
 ALLOCATOR_ENV = "FOOLBOX_LITE_ALLOCATOR"

@@ -28,7 +28,7 @@ import torch
 from ..classifiers import Classifier
 from ..errors import ModelError, ParameterError
 
-__all__ = ["BACKENDS", "Backend", "Forward", "ORT_ATOL", "make_forward", "onnxruntime_available"]
+__all__ = ["BACKENDS", "ORT_ATOL", "Backend", "Forward", "make_forward", "onnxruntime_available"]
 
 Backend = Literal["auto", "torch", "onnxruntime"]
 BACKENDS: tuple[str, ...] = ("auto", "torch", "onnxruntime")
@@ -119,7 +119,7 @@ def make_forward(clf: Classifier, device: torch.device, backend: str = "auto", *
     if backend != "torch" and (backend == "onnxruntime" or clf.traceable) and ort_possible and onnxruntime_available():
         try:
             sess = _session(clf, max(1, torch.get_num_threads()))
-        except Exception as exc:  # noqa: BLE001 - export support varies by architecture
+        except Exception as exc:
             if backend == "onnxruntime":
                 raise ModelError(f"model {clf.name!r} could not be exported to ONNX: {exc}", hint="use --backend torch") from exc
             warnings.warn(f"model {clf.name!r}: ONNX export failed ({exc}); evaluating in torch", stacklevel=2)
