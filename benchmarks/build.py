@@ -5,19 +5,24 @@ recipe is turned into ``N`` random draws of its factors and built to disk; the p
 the straightforward script a researcher writes today: a Python loop over images doing
 the same work with PIL/numpy and ``Image.save`` per image (assets decoded once).
 
-    python benchmarks/build.py                 # speed, N=256, workers 0 and 2
+    python benchmarks/build.py                 # speed, N=256, one writer thread per core
+    python benchmarks/build.py --workers 0 2   # one line per worker count
     python benchmarks/build.py --memory        # peak RSS for 1,000 vs 10,000 images (slow)
 
-Reports images/s (median of repeats and the spread) and the start-up time (asset
-rendering, pipeline construction) separately; timings on 2 shared cores are noisy.
+Prints ``recipe=<name> ours=<img/s> peer=<img/s> ratio=<ours/peer>`` per recipe (medians of
+interleaved repeats), then the spreads and the start-up time (asset rendering, pipeline
+construction, measured apart); timings on 2 shared cores are noisy.
 """
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp, as `import foolbox_lite` does
+
 import argparse
 import io
 import math
-import os
 import resource
 import statistics
 import subprocess
@@ -140,24 +145,31 @@ PEERS = {"cue-conflict-16": peer_cue_conflict, "zebra-toilet-seat": peer_flagshi
 
 
 def speed(names: list[str], n: int, repeats: int, batch_size: int, workers: list[int]) -> None:
+    """One line per recipe and worker count: ``recipe=<name> ours=<img/s> peer=<img/s> ratio=<x>`` (medians, spreads after)."""
     import torch
 
     torch.set_num_threads(2)
-    print(f"# build speed, {n} images at 224x224 written as PNG, {repeats} repeats (median [min-max] images/s), cpu threads={torch.get_num_threads()}")
+    print(f"# build speed, {n} images at 224x224 written as PNG, {repeats} interleaved repeats (median, [min-max] img/s), "
+          f"cpu threads={torch.get_num_threads()}, cpu count={os.cpu_count()}")
     for name in names:
         if name == "cue-conflict-16" and not (SHARED / "data").is_dir():
-            print(f"{name}: skipped (no ../shared)")
+            print(f"# {name}: skipped (no ../shared)")
             continue
         with tempfile.TemporaryDirectory() as td:
             tmp = Path(td)
             start = time_ours(variant(name, 1, tmp), tmp / "warm", workers=0, batch_size=batch_size)
             rec = variant(name, n, tmp)
-            for w in workers:  # a fresh folder per run: --force's clean-up is not part of the build
-                rates = [n / time_ours(rec, tmp / f"o{w}-{k}", workers=w, batch_size=batch_size) for k in range(repeats)]
-                print(f"{name:18s} ours workers={w} batch={batch_size}: {statistics.median(rates):7.1f} [{min(rates):.1f}-{max(rates):.1f}] img/s "
-                      f"(first build incl. start-up {start:.1f} s for 1 image)")
-            peer = [n / PEERS[name](n, tmp / f"peer-{k}") for k in range(repeats)]
-            print(f"{name:18s} per-image PIL script : {statistics.median(peer):7.1f} [{min(peer):.1f}-{max(peer):.1f}] img/s")
+            ours: dict[int, list[float]] = {w: [] for w in workers}
+            peer: list[float] = []
+            for k in range(repeats):  # interleaved: load from other processes hits both alike
+                for w in workers:  # a fresh folder per run: --force's clean-up is not part of the build
+                    ours[w].append(n / time_ours(rec, tmp / f"o{w}-{k}", workers=w, batch_size=batch_size))
+                peer.append(n / PEERS[name](n, tmp / f"peer-{k}"))
+            p = statistics.median(peer)
+            for w, r in ours.items():
+                o = statistics.median(r)
+                print(f"recipe={name} ours={o:.1f} peer={p:.1f} ratio={o / p:.2f} workers={w} batch={batch_size} "
+                      f"spread_ours=[{min(r):.1f}-{max(r):.1f}] spread_peer=[{min(peer):.1f}-{max(peer):.1f}] startup={start:.1f}s", flush=True)
 
 
 def memory_child(name: str, n: int, workers: int) -> None:
@@ -181,7 +193,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--workers", type=int, nargs="*", default=[0, 2])
+    ap.add_argument("--workers", type=int, nargs="*", default=[os.cpu_count() or 2], help="PNG writer threads (several: one line each)")
     ap.add_argument("--memory", action="store_true", help="measure peak RSS for --sizes images instead of speed")
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
     ap.add_argument("--memory-child", nargs=3, metavar=("RECIPE", "N", "WORKERS"), help=argparse.SUPPRESS)

@@ -1,120 +1,165 @@
-"""The evaluator's images/s against a bare ``model(batch)`` loop on the same preloaded tensors.
+"""The evaluator's images/s against the loop a user would write, and against the fastest bare forward.
 
-    python benchmarks/evaluate.py [--n 64] [--batch-sizes 16 32 64] [--repeats 3] [--channels-last both]
+    python benchmarks/evaluate.py --quick        # one line on stdout (details on stderr)
+    python benchmarks/evaluate.py [--n 128] [--repeats 5] [--batch-sizes 16 32 64]
 
-Writes a small set of ImageNet photos from ../shared (224x224 PNGs) to a temporary
-folder, then for each batch size measures, interleaved so that load from other
-processes hits all three alike:
+Writes ``--n`` ImageNet photos from ../shared as 224x224 PNGs encoded as builds encode them
+(a stimulus set with a manifest) to a temporary folder, then measures, interleaved in each repeat so that load
+from other processes hits all alike:
 
-- ``bare``: ``model(x[i:i+bs])`` over preloaded, already normalised float tensors;
-- ``evaluator-mem``: the evaluator's inference path (uint8 -> reused normalised buffer ->
-  model -> decisions) over the same images preloaded as uint8;
-- ``evaluator-disk``: ``evaluate_set`` end to end (manifest, sha256 check, PNG decoding in a
-  background thread, decisions, cue attribution).
+- ``evaluator``: :func:`~foolbox_lite.evaluator.evaluate_set` end to end with its defaults
+  (manifest, sha256 check, PNG decoding overlapped with inference, decisions, cue attribution);
+- ``naive``: in a fresh process with default settings (glibc's allocator as it comes, torch's
+  threads), the loop a user writes: per image ``PIL.open`` + ``convert`` + tensor +
+  ``classifier.prepare``, ``torch.stack`` of 64, eager ``model(x)`` under ``no_grad``, argmax;
+- ``bare``: forward passes alone over preloaded normalised tensors, for each engine and
+  batch size tried (eager torch, channels-last torch, ONNX Runtime); ``best_bare`` is the fastest.
 
-Prints the median images/s with the spread and the overhead relative to ``bare``.
+Prints ``evaluator=<img/s> naive=<img/s> best_bare=<img/s> ratio=<evaluator/naive>`` (medians)
+on stdout, and every rate with its [min-max] spread on stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
+
+USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # the naive loop runs with the user's settings
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp, as `import foolbox_lite` does
+
+import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FOOLBOX_LITE_SHARED", ROOT.parent / "shared"))
+
+NAIVE = r'''
+import sys, time, torch
+from pathlib import Path
+from PIL import Image
+import numpy as np
+from foolbox_lite.classifiers import load_classifier
+clf = load_classifier("efficientnet_lite0")
+clf.model.eval()
+paths = sorted(Path(sys.argv[1]).glob("images/*.png"))
+def run(paths):
+    for i in range(0, len(paths), 64):
+        xs = []
+        for p in paths[i:i + 64]:
+            im = Image.open(p).convert("RGB")
+            x = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0).permute(2, 0, 1)
+            xs.append(clf.prepare(x[None])[0])
+        with torch.no_grad():
+            clf.model(torch.stack(xs)).argmax(1).tolist()
+run(paths[:16])  # warm-up
+t0 = time.perf_counter()
+run(paths)
+print(len(paths) / (time.perf_counter() - t0))
+'''
 
 
 def make_set(folder: Path, n: int) -> Path:
     import foolbox_lite as fl
+    from foolbox_lite.assets.io import to_uint8
     from foolbox_lite.stimulus_set import ManifestEntry, SetInfo, manifest_line, sha256_file, write_set_info
+    from foolbox_lite.stimulus_set.writer import encode_png
 
-    shared = Path(os.environ.get("FOOLBOX_LITE_SHARED", ROOT.parent / "shared")) / "data" / "imagenet-samples"
-    files = sorted(shared.glob("*.JPEG"))
+    files = sorted((SHARED / "data" / "imagenet-samples").glob("*.JPEG"))
     if not files:
-        sys.exit(f"no ImageNet samples under {shared}")
+        sys.exit(f"no ImageNet samples under {SHARED}/data/imagenet-samples (set FOOLBOX_LITE_SHARED)")
     files = files[:: max(1, len(files) // n)][:n]
     lines = []
     for i, f in enumerate(files):
         wnid = f.name.split("_")[0]
-        p = fl.save_image(fl.load_image(f, 224, "crop"), folder / "images" / f"{i:04d}_{wnid}.png")
+        p = folder / "images" / f"{i:04d}_{wnid}.png"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(encode_png(to_uint8(fl.load_image(f, 224, "crop")).permute(1, 2, 0).numpy()))  # as a build writes them
         lines.append(manifest_line(ManifestEntry(id=p.stem, file=f"images/{p.name}", sha256=sha256_file(p), seed=0, index=i, cues={"shape": wnid})))
     (folder / "manifest.jsonl").write_text("".join(lines))
     write_set_info(folder, SetInfo(name="bench", cues=["shape"], n=len(lines)))
     return folder
 
 
+def naive_rate(folder: Path) -> float:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env.pop("FOOLBOX_LITE_ALLOCATOR", None)
+    if USER_OMP_WAIT_POLICY is None:
+        env.pop("OMP_WAIT_POLICY", None)
+    out = subprocess.run([sys.executable, "-c", NAIVE, str(folder)], env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=64)
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--channels-last", choices=["off", "on", "both"], default="off")
-    ap.add_argument("--no-equalise", action="store_true", help="do not give the bare loop the helper-thread OpenMP state (see source)")
+    ap.add_argument("--quick", action="store_true", help="64 images, 3 repeats, the likely best bare configurations only")
+    ap.add_argument("--n", type=int, default=None, help="images (default 64 with --quick, else 128)")
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="batch sizes tried for the bare forwards")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    n = args.n or (64 if args.quick else 128)
+    repeats = args.repeats or (3 if args.quick else 5)
+    sizes = args.batch_sizes or ([16, 32] if args.quick else [16, 32, 64])
 
-    from foolbox_lite.assets.io import read_pil
+    import torch
+
+    from foolbox_lite.allocator import tune_allocator
     from foolbox_lite.classifiers import load_classifier
-    from foolbox_lite.evaluator import decisions, run
-    from foolbox_lite.stimulus_set import read_manifest
+    from foolbox_lite.evaluator.engine import make_forward
+    from foolbox_lite.evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set
 
+    tune_allocator()  # what the command line and evaluate_set do at start-up
     clf = load_classifier("efficientnet_lite0")
-    if not args.no_equalise:
-        # The evaluator decodes in a helper thread that runs torch ops; a second OpenMP team makes
-        # libgomp throttle its spin-waiting, which on an oversubscribed machine alone speeds the
-        # model up 2-3x.  Give the bare loop the same runtime state so that only our code differs.
-        from concurrent.futures import ThreadPoolExecutor
-
-        # (the thread must stay alive: the effect ends when it exits)
-        keep = ThreadPoolExecutor(1, thread_name_prefix="omp-state")
-        keep.submit(lambda: torch.ones(1 << 20).mul(2).sum()).result()  # large enough to run in parallel
+    log = sys.stderr
     with tempfile.TemporaryDirectory() as tmp:
-        folder = make_set(Path(tmp) / "set", args.n)
-        entries = read_manifest(folder)
+        folder = make_set(Path(tmp) / "set", n)
         import numpy as np
 
-        u8 = torch.stack([torch.from_numpy(np.array(read_pil(folder / e.file).convert("RGB"))).permute(2, 0, 1) for e in entries])
+        from foolbox_lite.assets.io import read_pil
+
+        u8 = torch.stack([torch.from_numpy(np.array(read_pil(p).convert("RGB"))).permute(2, 0, 1) for p in sorted(folder.glob("images/*.png"))])
         x = clf.preprocessing(u8.float() / 255.0)
-        decider = decisions.make_decider(clf.labels)
-        modes = {"off": [False], "on": [True], "both": [False, True]}[args.channels_last]
-        print(f"lite0, {args.n} images 224x224, torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}")
-        for cl in modes:
-            run.CHANNELS_LAST = cl
-            fmt = torch.channels_last if cl else torch.contiguous_format
+        ort = make_forward(clf, torch.device("cpu"), "auto")
+        engines = {"onnxruntime": (ort.run, torch.contiguous_format)} if ort.backend == "onnxruntime" else {}
+        engines["torch-channels-last"] = (clf.model, torch.channels_last)
+        if not args.quick:
+            engines["torch"] = (clf.model, torch.contiguous_format)
+
+        def bare(engine: str, bs: int) -> float:
+            fn, fmt = engines[engine]
             clf.model.to(memory_format=fmt)
-            for bs in args.batch_sizes:
-                xb = [x[i : i + bs].contiguous(memory_format=fmt) for i in range(0, len(x), bs)]
-                ub = [u8[i : i + bs] for i in range(0, len(u8), bs)]
+            xb = [x[i : i + bs].contiguous(memory_format=fmt) for i in range(0, n, bs)]
+            with torch.inference_mode():
+                fn(xb[0])
+                t0 = time.perf_counter()
+                for b in xb:
+                    fn(b)
+            return n / (time.perf_counter() - t0)
 
-                def bare(xb: list[torch.Tensor] = xb) -> None:
-                    with torch.inference_mode():
-                        for b in xb:
-                            clf.model(b)
+        def evaluator() -> float:
+            evaluate_set(folder, [clf], progress=False)  # warm (export cached, buffers sized)
+            t0 = time.perf_counter()
+            evaluate_set(folder, [clf], progress=False)
+            return n / (time.perf_counter() - t0)
 
-                def mem(ub: list[torch.Tensor] = ub, bs: int = bs) -> None:
-                    run.infer_batches([clf], [decider], ub, batch_size=bs)
-
-                def disk(bs: int = bs) -> None:
-                    run.evaluate_set(folder, [clf], batch_size=bs, progress=False)
-
-                bare()  # warm-up
-                rates: dict[str, list[float]] = {"bare": [], "evaluator-mem": [], "evaluator-disk": []}
-                for _ in range(args.repeats):
-                    for name, fn in (("bare", bare), ("evaluator-mem", mem), ("evaluator-disk", disk)):
-                        t0 = time.perf_counter()
-                        fn()
-                        rates[name].append(args.n / (time.perf_counter() - t0))
-                ref = statistics.median(rates["bare"])
-                for name, r in rates.items():
-                    med = statistics.median(r)
-                    print(f"channels_last={cl} bs={bs} {name:15s} {med:6.1f} img/s [{min(r):.1f}-{max(r):.1f}]  vs bare {100 * (med / ref - 1):+.1f}%", flush=True)
+        print(f"# lite0, {n} PNGs 224x224, {repeats} interleaved repeats, torch threads {torch.get_num_threads()}, "
+              f"cpu count {os.cpu_count()}, evaluator batch {DEFAULT_BATCH_SIZE}, engine {ort.backend}", file=log, flush=True)
+        rates: dict[str, list[float]] = {}
+        for _ in range(repeats):
+            rates.setdefault("naive", []).append(naive_rate(folder))
+            rates.setdefault("evaluator", []).append(evaluator())
+            for engine in engines:
+                for bs in sizes:
+                    rates.setdefault(f"bare {engine} bs={bs}", []).append(bare(engine, bs))
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        for k, v in rates.items():
+            print(f"# {k:32s} {med[k]:7.1f} img/s [{min(v):.1f}-{max(v):.1f}]  x{med[k] / med['naive']:.2f} naive", file=log, flush=True)
+        best = max((k for k in med if k.startswith("bare")), key=med.__getitem__)
+        print(f"# best bare: {best}; evaluator / best_bare = {med['evaluator'] / med[best]:.2f}", file=log, flush=True)
+        print(f"evaluator={med['evaluator']:.1f} naive={med['naive']:.1f} best_bare={med[best]:.1f} ratio={med['evaluator'] / med['naive']:.2f}")
 
 
 if __name__ == "__main__":

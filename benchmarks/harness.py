@@ -46,21 +46,50 @@ def rate(fn: Callable[[], object], n_images: int, *, repeats: int = 5, warmup: i
 
 @dataclass
 class Case:
-    """One line of ``benchmarks/ops.py``: our operator against the fastest per-image peer."""
+    """One line of ``benchmarks/ops.py``: our operator against the fastest per-image peer.
+
+    ``planes``: float32 image planes our operator must at least read plus write per image
+    (RGB in + RGB out = 6; warps also move the mask: 8); with the machine's copy bandwidth
+    it gives the bytes-moved limit of a float32 operator that a uint8 peer does not have.
+    """
 
     name: str
     ours: Callable[[], object]
     peer_name: str
     peer: Callable[[], object]
+    planes: int = 6
 
 
-def report(case: Case, n_images: int, repeats: int) -> str:
+def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 7) -> float:
+    """Bytes/s moved (read + written) by a copy of ``nbytes`` between warm buffers (median of ``repeats``).
+
+    Large enough to leave the caches; the median, because single copies on shared cores vary 10x.
+    """
+    import torch
+
+    src = torch.ones(nbytes // 4)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        rates.append(2 * nbytes / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def report(case: Case, n_images: int, repeats: int, *, bandwidth: float | None = None, pixels: int = 224 * 224) -> str:
+    """One line: ours, the peer, their ratio and spreads; with ``bandwidth``, our bytes-moved limit too."""
     ours = rate(case.ours, n_images, repeats=repeats)
     peer = rate(case.peer, n_images, repeats=repeats)
-    return (
+    line = (
         f"op={case.name} ours={ours} peer={case.peer_name}:{peer} ratio={ours.median / peer.median:.2f} "
         f"spread_ours={ours.spread} spread_peer={peer.spread}"
     )
+    if bandwidth:
+        limit = bandwidth / (case.planes * pixels * 4)
+        line += f" bytes_limit={limit:.0f} of_limit={ours.median / limit:.2f}"
+    return line
 
 
 def operator_runner(op, stim, device: str) -> Callable[[], None]:

@@ -44,8 +44,8 @@ def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:
             cv2.flip(im, 1)
 
     return [
-        Case("rotate", run(fl.ops.Rotate(angle=(-30, 30))), "opencv.warpAffine", peer_rotate),
-        Case("tilt", run(tilt_op), "opencv.warpPerspective", peer_tilt),
-        Case("scale_translate", run(fl.ops.ScaleTranslate(scale=(0.8, 1.2), tx=(-0.1, 0.1))), "opencv.warpAffine", peer_rotate),
-        Case("flip", run(fl.ops.Flip(horizontal=1.0)), "opencv.flip", peer_flip),
+        Case("rotate", run(fl.ops.Rotate(angle=(-30, 30))), "opencv.warpAffine", peer_rotate, planes=8),
+        Case("tilt", run(tilt_op), "opencv.warpPerspective", peer_tilt, planes=8),
+        Case("scale_translate", run(fl.ops.ScaleTranslate(scale=(0.8, 1.2), tx=(-0.1, 0.1))), "opencv.warpAffine", peer_rotate, planes=8),
+        Case("flip", run(fl.ops.Flip(horizontal=1.0)), "opencv.flip", peer_flip, planes=8),
     ]

@@ -3,13 +3,22 @@
     python benchmarks/ops.py [--quick] [--device cuda] [--only NAME]
 
 Prints ``op=<name> ours=<img/s> peer=<name>:<img/s> ratio=<ours/peer>`` for a batch
-of 64 224x224 images.  Each operator family contributes its cases from a module
+of 64 224x224 images, with the spreads and, on the CPU, ``bytes_limit``: the images/s at
+which a float32 operator that only reads its input planes and writes its output planes once
+would run at the copy bandwidth measured in the same run (``of_limit`` = ours / that limit).
+A uint8 peer moves a quarter of those bytes, so a float32 operator cannot reach it when
+``bytes_limit`` is below the peer's rate.  The process tunes the allocator at start-up, as
+the command line does.  Each operator family contributes its cases from a module
 ``benchmarks/opcases_<family>.py`` exposing ``cases(images, masks, device) -> list[Case]``
 (images ``(64, 3, 224, 224)`` float32 in [0, 1] on ``device``, masks ``(64, 1, 224, 224)``;
 peers get numpy uint8 HWC copies through :func:`numpy_batch`).
 """
 
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp, as `import foolbox_lite` does
 
 import argparse
 import importlib
@@ -22,8 +31,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import report  # noqa: E402
+from harness import copy_bandwidth, report  # noqa: E402
 
+from foolbox_lite.allocator import tune_allocator  # noqa: E402
 from foolbox_lite.assets.synthetic import disc_scene  # noqa: E402
 
 FAMILIES = ("color", "geometry", "composite", "noise", "structure", "perturbation", "texture")
@@ -35,11 +45,17 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--only", default=None, help="run only cases whose name contains this")
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's; builds use 1)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     repeats = 3 if args.quick else 7
+    tune_allocator()
     images, masks = disc_scene(args.batch, 224)
     images, masks = images.to(args.device), masks.to(args.device)
-    print(f"# batch={args.batch} size=224 device={args.device} threads={torch.get_num_threads()} torch={torch.__version__}")
+    bandwidth = copy_bandwidth() if args.device == "cpu" else None
+    print(f"# batch={args.batch} size=224 device={args.device} threads={torch.get_num_threads()} torch={torch.__version__}"
+          + (f" copy_bandwidth={bandwidth / 1e9:.1f}GB/s" if bandwidth else ""))
     t0 = time.perf_counter()
     for fam in FAMILIES:
         path = Path(__file__).with_name(f"opcases_{fam}.py")
@@ -50,7 +66,7 @@ def main() -> None:
         for case in mod.cases(images, masks, args.device):
             if args.only and args.only not in case.name:
                 continue
-            print(report(case, args.batch, repeats), flush=True)
+            print(report(case, args.batch, repeats, bandwidth=bandwidth), flush=True)
     print(f"# total {time.perf_counter() - t0:.1f} s")
 
 

@@ -13,7 +13,14 @@ stimulus sets on disk -> evaluator -> report.
 from __future__ import annotations
 
 import importlib
+import os as _os
 from typing import TYPE_CHECKING, Any
+
+# OpenMP threads sleep instead of spinning while they wait for work. libgomp reads this when
+# torch loads it, so it only takes effect when foolbox_lite is imported before torch (the command
+# line always is); on cores shared with other processes spinning threads made simple operators
+# 5x slower.  An OMP_WAIT_POLICY set by the user wins (see docs/performance.md).
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ._version import __version__
 from .errors import AssetError, FoolboxLiteError, InputError, ModelError, ParameterError

@@ -15,10 +15,15 @@ import torch
 
 from .errors import ParameterError
 from .operators.base import Operator, SampleContext, records_at, scatter
+from .operators.buffers import offer_output, reusable
 from .params import check_number
 from .stimuli import Stimuli
 
 __all__ = ["Pipeline", "OneOf"]
+
+
+def _tensors(stim: Stimuli) -> list[torch.Tensor]:
+    return [stim.images, *stim.layers.values()]
 
 
 def _child_path(path: str, k: int) -> str:
@@ -63,10 +68,11 @@ class Pipeline(Operator):
         raise NotImplementedError("a Pipeline applies its children; call it or use replay()")
 
     def _run(self, stim: Stimuli, *, seed: int, path: str) -> Stimuli:
-        for k, op in enumerate(self.ops):
-            op._validate(stim)
-            stim = op._run(stim, seed=seed, path=_child_path(path, k))
-        return stim
+        def step(k: int, op: Operator, s: Stimuli) -> Stimuli:
+            op._validate(s)
+            return op._run(s, seed=seed, path=_child_path(path, k))
+
+        return self._chain(stim, step)
 
     def replay(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]] | None = None, *, path: str = "") -> Stimuli:  # type: ignore[override]
         """Apply the recorded parameters again; ``history`` is each item's ``params`` list."""
@@ -75,8 +81,23 @@ class Pipeline(Operator):
         return self._replay_tree(stim, history, path)
 
     def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
+        return self._chain(stim, lambda k, op, s: op._replay_tree(s, history, _child_path(path, k)))
+
+    def _chain(self, stim: Stimuli, step: Callable[[int, Operator, Stimuli], Stimuli]) -> Stimuli:
+        """Run ``step`` for every child in order, offering each the images of the batch two steps back.
+
+        That batch is an intermediate of this call that nothing else can reach once the next
+        step has its input; it is offered only when it shares no memory with that input or
+        with the caller's batch (see :func:`~foolbox_lite.operators.buffers.reusable`).
+        """
+        caller = _tensors(stim)
+        dead: Stimuli | None = None
         for k, op in enumerate(self.ops):
-            stim = op._replay_tree(stim, history, _child_path(path, k))
+            buf = dead.images if dead is not None and reusable(dead.images, [*_tensors(stim), *caller]) else None
+            with offer_output(buf):
+                out = step(k, op, stim)
+            dead = stim if k > 0 else None
+            stim = out
         return stim
 
 

@@ -47,7 +47,16 @@ class Item:
     params: list[dict[str, Any]] = field(default_factory=list)
 
     def copy(self) -> Item:
-        return Item(self.id, self.index, dict(self.cues), dict(self.sources), copy.deepcopy(self.params))
+        """A copy whose lists and dicts can be changed freely; the records themselves are shared.
+
+        A record is never changed once it is in ``params`` (operators append new ones), so
+        copies share them: copying an item costs O(1) per record, not a deep copy of its history.
+        """
+        return Item(self.id, self.index, dict(self.cues), dict(self.sources), list(self.params))
+
+    def with_record(self, record: dict[str, Any]) -> Item:
+        """A copy with ``record`` appended to its parameter history."""
+        return Item(self.id, self.index, dict(self.cues), dict(self.sources), [*self.params, record])
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "index": self.index, "cues": dict(self.cues), "sources": dict(self.sources), "params": copy.deepcopy(self.params)}

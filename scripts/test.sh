@@ -11,4 +11,4 @@ if [ ! -x /usr/bin/chromium ] && [ -z "${FOOLBOX_LITE_CHROMIUM:-}" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
-python3 -m pytest -q "$@"
+python3 -m pytest -q -m "slow or not slow" "$@"  # slow tests too (deselected by default locally)

@@ -322,18 +322,19 @@ def test_glob_work_is_bounded(tmp_path: Path) -> None:
 def test_ctrl_c_exits_130_with_a_message(command: str, tmp_path: Path) -> None:
     """Ctrl-C during build or evaluate exited 0 with no message."""
     text = RECIPE.replace("size: 32", "size: 96") + "design_repeat_placeholder: 0\n"
-    text = text.replace("design_repeat_placeholder: 0\n", "").replace("    texture: {assets: [stripes, noise]}\n", "    texture: {assets: [stripes, noise]}\n  repeat: 150\n")
+    repeat = 400 if command == "evaluate" else 150  # the evaluator is fast: give it enough images to be caught mid-run
+    text = text.replace("design_repeat_placeholder: 0\n", "").replace("    texture: {assets: [stripes, noise]}\n", f"    texture: {{assets: [stripes, noise]}}\n  repeat: {repeat}\n")
     r = _recipe(tmp_path, text)
     s = tmp_path / "set"
     if command == "evaluate":
         build_recipe(r, s, progress=False, workers=1)
-        args = ["evaluate", str(s), "-o", str(tmp_path / "ev"), "-q", "--batch-size", "4"]
+        args = ["evaluate", str(s), "-o", str(tmp_path / "ev"), "-q", "--batch-size", "2", "--backend", "torch"]
         ready = lambda: False
     else:
         args = ["build", str(r), "-o", str(s), "-q", "--batch-size", "4"]
         ready = lambda: len(list((s / "images").glob("*.png"))) >= 20 if (s / "images").is_dir() else False
     proc = subprocess.Popen([sys.executable, "-m", "foolbox_lite", *args], stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.time() + (12 if command == "evaluate" else 60)
+    deadline = time.time() + (8 if command == "evaluate" else 60)
     while time.time() < deadline and proc.poll() is None and not ready():
         time.sleep(0.05)
     assert proc.poll() is None, "finished before it could be interrupted"

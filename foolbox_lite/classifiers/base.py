@@ -56,6 +56,9 @@ class Classifier:
     labels: LabelSpace = field(default_factory=imagenet_labels)
     #: Resize mode used to bring images to ``input_size``.
     resize_mode: str = "bilinear"
+    #: The model's forward is a fixed graph of tensor ops (no Python state or data-dependent
+    #: branches), so the evaluator may export it to ONNX Runtime (see ``evaluator.engine``).
+    traceable: bool = False
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Resize to the exact input size and normalise (differentiable)."""

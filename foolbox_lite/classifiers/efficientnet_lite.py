@@ -46,4 +46,4 @@ def load_efficientnet_lite(name: str = "efficientnet_lite0") -> Classifier:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return Classifier(name=name, model=model, input_size=(size, size), preprocessing=TF_LITE_PREPROCESSING)
+    return Classifier(name=name, model=model, input_size=(size, size), preprocessing=TF_LITE_PREPROCESSING, traceable=True)

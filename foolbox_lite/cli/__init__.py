@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from .._version import __version__
+from ..allocator import tune_allocator
 from ..errors import FoolboxLiteError
 from . import assets, build, evaluate, explain, export, import_, models, noise_threshold, run, uap
 
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``foolbox-lite`` command; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    tune_allocator()  # large tensors from the heap, not fresh mmaps (see foolbox_lite.allocator)
     try:
         code = app(args=args, standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into Exit(130) and returns it in non-standalone mode

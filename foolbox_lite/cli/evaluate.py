@@ -49,6 +49,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("out/evaluation"), "-o", "--out", help="Output folder (trials.csv, summary.json, plots, report.html)."),
         batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="Images per forward pass (default: the measured best)."),
         device: str = typer.Option("auto", "--device", help=DEVICE_HELP, autocompletion=complete_device),
+        backend: str = typer.Option("auto", "--backend", help="Forward engine: auto (ONNX Runtime on the CPU for the built-in models, else torch), torch (the eager model's logits exactly) or onnxruntime.",
+                                    **choice(("auto", "torch", "onnxruntime"))),
         decision: str = typer.Option("auto", "--decision", help="auto, top1, restricted (only classes the cues name) or mapping.", **choice(DECISIONS)),
         mapping: str | None = typer.Option(None, "--mapping", help="Label mapping to decide through; an imagenet1k set is then read in its categories (cue labels mapped too)."),
         reference_cue: str | None = typer.Option(None, "--reference-cue", help="Cue that counts as 'right' for accuracy and error consistency (default: the set's)."),
@@ -80,6 +82,7 @@ def register(app: typer.Typer) -> None:
                 accuracy_cue=accuracy_cue,
                 on_mismatch=on_mismatch,  # type: ignore[arg-type]
                 device=device,
+                backend=backend,
                 observers=observers,
                 progress=not quiet,
                 allow_torchscript=allow_torchscript,

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, final
 
 import torch
 
+from ..allocator import tune_allocator
 from ..errors import InputError, ParameterError
 from ..params import check_number
 from ..seeding import item_generator
@@ -114,6 +115,7 @@ class Operator(abc.ABC):
         pipeline (it is part of every item's random stream and of its record).
         """
         self._validate(stim)
+        tune_allocator()  # once per process: fresh outputs then reuse freed heap memory (see foolbox_lite.allocator)
         seed = self.default_seed if seed is None else int(check_number("seed", seed, integer=True))
         return self._run(stim, seed=seed, path=path if path is not None else self.root_path)
 
@@ -147,9 +149,11 @@ class Operator(abc.ABC):
             sub = self.apply(stim.select(idx), [records[i]["params"] for i in idx])
             out = scatter(stim, sub, idx, f"operator {self.name!r} with p < 1")
         self._check_output(stim, out)
-        items = [it.copy() for it in out.items]
-        for it, r in zip(items, records):
-            it.params.append({"op": r["op"], "path": r["path"], "applied": bool(r.get("applied", True)), "params": _jsonable(r["params"], self.name)})
+        params = _jsonable([r["params"] for r in records], self.name)  # one round trip per batch
+        items = [
+            it.with_record({"op": r["op"], "path": r["path"], "applied": bool(r.get("applied", True)), "params": p})
+            for it, r, p in zip(out.items, records, params)
+        ]
         return Stimuli(out.images, out.layers, items)
 
     # ------------------------------------------------------------------ checks
@@ -197,9 +201,13 @@ def scatter(stim: Stimuli, sub: Stimuli, idx: Sequence[int], what: str) -> Stimu
     return Stimuli(images, layers, items)
 
 
-def _jsonable(params: Mapping[str, Any], name: str) -> dict[str, Any]:
+_ENCODER = json.JSONEncoder(allow_nan=False)
+
+
+def _jsonable(params: Sequence[Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
+    """Fresh JSON-normalised copies of a batch's parameter dicts (tuples become lists), in one round trip."""
     try:
-        json.dumps(params, allow_nan=False)
+        text = _ENCODER.encode(list(params))
     except (TypeError, ValueError) as exc:
         raise RuntimeError(f"operator {name!r} sampled parameters that are not JSON-serialisable: {exc}") from exc
-    return json.loads(json.dumps(params))
+    return json.loads(text)

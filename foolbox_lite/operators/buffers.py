@@ -1,60 +1,93 @@
-"""Output allocation for operators.
+"""Output allocation for operators, with explicit reuse of buffers a pipeline knows are dead.
 
-Allocation, not arithmetic, dominates simple operators on the CPU: every fresh
-38 MB float batch is a new ``mmap`` whose pages fault in one by one (10-50 ms,
-more than the arithmetic).  CPU outputs are therefore numpy-backed buffers from a
-small pool: a buffer is handed out again only once no tensor, view or array uses
-it any more (its reference count says so), so reuse is invisible to callers.
+Operators allocate their outputs with :func:`empty_output` / :func:`empty_cpu`.  Outside
+a reuse scope these are plain ``torch.empty`` tensors: nothing is ever shared with a
+tensor the caller still holds (the allocator tuned by :mod:`foolbox_lite.allocator`
+recycles freed memory without page faults).
+
+Inside :func:`offer_output` a caller that *owns* a dead tensor -- :class:`~foolbox_lite.pipeline.Pipeline`
+offers the images of the intermediate batch two steps back, which nothing else can
+reach -- hands it to the next allocation of the same shape, dtype and device, once.
+Reuse therefore depends on who owns what, never on reference counts.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 
-import numpy as np
 import torch
 
-__all__ = ["empty_cpu", "empty_output", "POOL_BYTES"]
-
-_NP = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16, torch.uint8: np.uint8}
-
-#: Most memory the pool keeps for reuse (buffers beyond it are left to the allocator).
-POOL_BYTES = 512 * 1024 * 1024
-#: Buffers smaller than this are not pooled (page faults do not matter for them).
-_MIN_POOLED = 1 << 20
-
-_lock = threading.Lock()
-_pool: list[np.ndarray] = []
-# references to a pooled array held by: the pool list, the loop variable, getrefcount's argument
-_FREE_REFCOUNT = 3
+__all__ = ["empty_cpu", "empty_output", "offer_output", "reusable", "shares_memory"]
 
 
-def _take(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if nbytes < _MIN_POOLED:
-        return np.empty(shape, dtype=dtype)
-    with _lock:
-        for arr in _pool:
-            if arr.shape == shape and arr.dtype == dtype and sys.getrefcount(arr) <= _FREE_REFCOUNT:
-                return arr
-        arr = np.empty(shape, dtype=dtype)
-        _pool.append(arr)
-        total = sum(a.nbytes for a in _pool)
-        while total > POOL_BYTES and len(_pool) > 1:
-            total -= _pool.pop(0).nbytes  # forget the oldest; it lives on while used
-        return arr
+class _Offer:
+    __slots__ = ("taken", "tensor")
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self.tensor = tensor
+        self.taken = False
+
+
+_OFFER: ContextVar[_Offer | None] = ContextVar("foolbox_lite_output_offer", default=None)
+
+
+@contextlib.contextmanager
+def offer_output(buffer: torch.Tensor | None) -> Iterator[None]:
+    """Let the next matching :func:`empty_output` in this context return ``buffer`` (at most once).
+
+    The caller guarantees that nothing reads ``buffer`` any more (see :func:`reusable`);
+    ``None`` offers nothing, and also hides any offer of an enclosing scope.
+    """
+    token = _OFFER.set(_Offer(buffer) if buffer is not None else None)
+    try:
+        yield
+    finally:
+        _OFFER.reset(token)
+
+
+def _take(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
+    offer = _OFFER.get()
+    if offer is None or offer.taken:
+        return None
+    t = offer.tensor
+    if tuple(t.shape) != shape or t.dtype != dtype or t.device != device:
+        return None
+    offer.taken = True
+    return t
 
 
 def empty_cpu(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
-    """An uninitialised contiguous CPU tensor backed by pooled numpy memory (cannot be ``resize_``d)."""
-    return torch.from_numpy(_take(tuple(int(s) for s in shape), _NP[dtype]))
+    """An uninitialised contiguous CPU tensor (the offered buffer when one matches)."""
+    shape = tuple(int(s) for s in shape)
+    taken = _take(shape, dtype, torch.device("cpu"))
+    return taken if taken is not None else torch.empty(shape, dtype=dtype)
 
 
 def empty_output(like: torch.Tensor, shape: Sequence[int] | None = None) -> torch.Tensor:
-    """An uninitialised contiguous output with ``like``'s dtype and device (pooled on the CPU)."""
-    shape = tuple(like.shape if shape is None else shape)
-    if like.device.type == "cpu" and like.dtype in _NP:
-        return empty_cpu(shape, like.dtype)
-    return torch.empty(shape, dtype=like.dtype, device=like.device)
+    """An uninitialised contiguous output with ``like``'s dtype and device (the offered buffer when one matches)."""
+    shape = tuple(int(s) for s in (like.shape if shape is None else shape))
+    taken = _take(shape, like.dtype, like.device)
+    return taken if taken is not None else torch.empty(shape, dtype=like.dtype, device=like.device)
+
+
+def _base_ptr(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr()
+
+
+def shares_memory(t: torch.Tensor, others: Sequence[torch.Tensor]) -> bool:
+    """Whether ``t``'s storage is (part of) the storage of any of ``others``."""
+    p = _base_ptr(t)
+    return any(_base_ptr(o) == p for o in others)
+
+
+def reusable(t: torch.Tensor, live: Sequence[torch.Tensor]) -> bool:
+    """Whether a dead tensor ``t`` may be offered: it owns its whole storage, shares none with ``live`` and no graph saved it."""
+    if t.requires_grad or any(o.requires_grad for o in live):
+        return False  # autograd may have saved it for backward
+    if torch.is_inference_mode_enabled() != t.is_inference():
+        return False  # inference tensors cannot be written outside inference mode (and vice versa for clarity)
+    if not t.is_contiguous() or t.storage_offset() != 0 or t.untyped_storage().nbytes() != t.numel() * t.element_size():
+        return False
+    return not shares_memory(t, live)

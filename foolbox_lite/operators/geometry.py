@@ -274,13 +274,16 @@ def _flip_cv2(x: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Ten
 
     out = empty_cpu(x.shape, torch.float32)
     s, o = x.contiguous().numpy(), out.numpy()
+    b, c, h, w = s.shape
     for i, p in enumerate(params):
         code = {(True, False): 1, (False, True): 0, (True, True): -1}.get((p["horizontal"], p["vertical"]))
         if code is None:
             o[i] = s[i]
-            continue
-        for c in range(s.shape[1]):
-            cv2.flip(s[i, c], code, dst=o[i, c])
+        elif code == 1:  # mirroring rows: all planes of the item in one call
+            cv2.flip(s[i].reshape(c * h, w), 1, dst=o[i].reshape(c * h, w))
+        else:
+            for k in range(c):
+                cv2.flip(s[i, k], code, dst=o[i, k])
     return out
 
 

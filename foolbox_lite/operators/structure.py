@@ -64,7 +64,13 @@ def patch_scramble(x: torch.Tensor, grid: int, perms: torch.Tensor | Sequence[Se
 def silhouette(masks: torch.Tensor, *, threshold: float | None = None, fg: float = 0.0, bg: float = 1.0) -> torch.Tensor:
     """``(B, 1, H, W)`` masks -> ``(B, 3, H, W)`` images ``fg * m + bg * (1 - m)`` (black object on white)."""
     m = masks if threshold is None else (masks >= threshold).to(masks.dtype)
-    return _grey3(bg + (fg - bg) * m)
+    if m.requires_grad and torch.is_grad_enabled():
+        return _grey3(bg + (fg - bg) * m)
+    out = empty_output(m, (m.shape[0], 3, *m.shape[2:]))  # no temporaries: the same arithmetic into channel 0
+    y = out[:, 0:1]
+    torch.mul(m, fg - bg, out=y).add_(bg)
+    out[:, 1:3].copy_(y.expand(-1, 2, -1, -1))
+    return out
 
 
 #: Fixed-point scale of the derivatives handed to ``cv2.Canny`` (int16; |Sobel| <= 4 on [0, 1] images).

