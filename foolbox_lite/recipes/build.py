@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -23,16 +24,16 @@ from ..errors import FoolboxLiteError, InputError, ParameterError
 from ..stimuli import MASK, Item, Stimuli
 from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
-from ..stimulus_set.format import ManifestEntry, SetInfo, manifest_line, write_set_info
+from ..stimulus_set.format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
-from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, OrderedSink, prepare_folder, read_resumable, write_atomic
+from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, SHARDS, OrderedSink, prepare_folder, read_resumable, write_atomic
 from .assets import RecipeAsset, resolve_assets
 from .design import DesignItem, DesignPlan, plan_design
 from .load import canonical_label, load_recipe
 from .pipeline import PipelineFactory
 from .schema import Recipe
 
-__all__ = ["Builder", "build_recipe"]
+__all__ = ["Builder", "build_items", "build_recipe", "finish_set", "open_output", "set_meta"]
 
 
 def _check_device(device: str) -> str:
@@ -213,6 +214,92 @@ def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int]:
     return conditions, cues, n
 
 
+class ItemSink(Protocol):
+    """Where :func:`build_items` hands each encoded item: an :class:`OrderedSink`, or a Ray worker's collector."""
+
+    def submit(self, index: int, path: Path, arr: Any, make_line: Callable[[str], str]) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+def build_items(builder: Builder, out: Path, indices: Sequence[int], sink: ItemSink, *, batch_size: int,
+                on_batch: Callable[[int], None] | None = None) -> None:
+    """Build the design's items ``indices`` (ascending) into ``out``: images and sidecars written
+    atomically, one manifest line per item handed to ``sink``.  Any split of the items gives the same bytes."""
+    recipe = builder.recipe
+    for start in range(0, len(indices), batch_size):
+        chunk = [builder.plan.item(i) for i in indices[start:start + batch_size]]
+        u8, items, _, floats = builder.run_batch(chunk)
+        arrays = u8.numpy()
+        for k, (it, design) in enumerate(zip(items, chunk)):
+            file = f"{IMAGES}/{it.id}.png"
+            # the sidecar is on disk before the image's manifest line can be written
+            side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
+
+            def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side) -> str:
+                return _entry_line(it, file, sha, recipe.seed, design, side)
+
+            sink.submit(it.index, out / file, arrays[k], make_line)
+        sink.flush()
+        if on_batch is not None:
+            on_batch(len(chunk))
+
+
+def set_meta(builder: Builder) -> dict[str, Any]:
+    """What finishing a set needs besides its manifest and lock (JSON-able, so shards can hand it to ``merge``)."""
+    r = builder.recipe
+    return {
+        "name": r.name, "label_space": r.label_space, "cues": list(r.cues), "reference_cue": r.reference_cue,
+        "description": r.description, "models": list(r.models), "n": builder.plan.n,
+        "assets": [a.lock_entry() for lst in builder.assets.values() for a in lst],
+        "citations": [r.citation] + [a.citation for lst in builder.assets.values() for a in lst],
+    }
+
+
+def open_output(builder: Builder, out: Path, lock: dict[str, Any], *, resume: bool, force: bool) -> dict[int, str]:
+    """Prepare ``out`` for a whole build; the manifest lines of a resumed build's verified items, by index.
+
+    A resume also picks up the items of shard builds (``shards/*.jsonl``) in ``out``: any engine's
+    partial build of the same recipe can be completed by any other.
+    """
+    if resume and out.is_dir() and any(out.iterdir()):
+        check_same_build(out, lock, "--resume only completes the same build; use --force to overwrite it")
+        prepare_folder(out, resume=True, force=False)
+        parts = sorted(p.relative_to(out).as_posix() for p in (out / SHARDS).glob("*.jsonl*")) if (out / SHARDS).is_dir() else []
+        return {i: line for i, line in read_resumable(out, files=[MANIFEST, PARTIAL, *parts]).items() if i < builder.plan.n}
+    prepare_folder(out, resume=resume, force=force)
+    write_lock(out, lock)
+    return {}
+
+
+def check_same_build(out: Path, lock: dict[str, Any], hint: str) -> None:
+    """Refuse ``out`` unless its lock file records the same ``build_key`` as ``lock``."""
+    if read_lock(out).get("build_key") != lock["build_key"]:
+        raise InputError(f"{str(out)!r} was built from another recipe, other assets, other package versions or another device", hint=hint)
+
+
+def finish_set(out: Path, meta: dict[str, Any], lock: dict[str, Any], manifest: Path) -> int:
+    """Write ``set.json``, ``DATASHEET.md`` and (when missing or from another engine) the lock, from the
+    complete item-ordered ``manifest``; returns its number of lines.  The caller then renames it into place."""
+    conditions, cue_counts, n = _stats(manifest)
+    if n != meta["n"]:
+        raise RuntimeError(f"the manifest has {n} lines for {meta['n']} items")
+    cue_names = list(meta["cues"]) + sorted(set(cue_counts) - set(meta["cues"]))
+    info = SetInfo(name=meta["name"], label_space=meta["label_space"], cues=cue_names, reference_cue=meta["reference_cue"], n=n, description=meta["description"],
+                   extra={"recipe": lock["recipe_file"], "build_key": lock["build_key"], "models": list(meta["models"])})
+    write_set_info(out, info)
+    sheet = render_datasheet(
+        name=meta["name"], description=meta["description"], n=n, label_space=meta["label_space"], reference_cue=meta["reference_cue"],
+        conditions=conditions, cue_counts={c: cue_counts.get(c, Counter()) for c in cue_names},
+        assets=meta["assets"], citations=meta["citations"],
+        versions=lock["versions"], device=lock["device"], recipe_name=lock["recipe_file"], reproducibility=REPRODUCIBILITY,
+    )
+    write_atomic(out / DATASHEET, sheet.encode("utf-8"), fsync=True)
+    if not (out / LOCK).is_file() or read_lock(out).get("engine") != lock.get("engine"):
+        write_lock(out, lock)
+    return n
+
+
 def build_recipe(
     recipe_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -229,85 +316,55 @@ def build_recipe(
     ``batch_size`` items are computed together; ``workers`` threads encode and write
     PNGs meanwhile.  Neither changes a byte of the result.  A non-empty ``out_dir`` is
     refused unless ``resume`` (complete an interrupted build of the same recipe) or
-    ``force`` (overwrite).
+    ``force`` (overwrite).  To build on a Ray cluster or as shards, see :mod:`foolbox_lite.scale`.
     """
-    # One torch thread: results then cannot depend on the machine's core count (parallel
-    # reductions split work by thread), and an oversubscribed OpenMP pool is much slower
-    # than one thread on busy machines; the PNG writer threads use the other cores.
+    with one_torch_thread():
+        return _build(recipe_path, out_dir, batch_size=batch_size, device=device, workers=workers, resume=resume, force=force, progress=progress)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run a build with one torch thread.
+
+    Results then cannot depend on the machine's core count (parallel reductions split work
+    by thread), and an oversubscribed OpenMP pool is much slower than one thread on busy
+    machines; the PNG writer threads use the other cores.
+    """
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _build(recipe_path, out_dir, batch_size=batch_size, device=device, workers=workers, resume=resume, force=force, progress=progress)
+        yield
     finally:
         torch.set_num_threads(prev_threads)
 
 
-def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, batch_size: int, device: str, workers: int, resume: bool, force: bool, progress: bool) -> Path:
+def check_build_args(batch_size: int, workers: int = 0) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise InputError(f"workers must be an integer >= 0, got {workers!r}")
+
+
+def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, batch_size: int, device: str, workers: int, resume: bool, force: bool, progress: bool) -> Path:
+    check_build_args(batch_size, workers)
     recipe = load_recipe(recipe_path)
     builder = Builder(recipe, device=device)
     out = Path(out_dir)
     lock = builder.lock()
-    old: dict[int, str] = {}
-    if resume and out.is_dir() and any(out.iterdir()):
-        prev = read_lock(out)
-        if prev.get("build_key") != lock["build_key"]:
-            raise InputError(
-                f"{str(out)!r} was built from another recipe, other assets, other package versions or another device",
-                hint="--resume only completes the same build; use --force to overwrite it",
-            )
-        prepare_folder(out, resume=True, force=False)
-        n = builder.plan.n
-        old = {i: line for i, line in read_resumable(out).items() if i < n}
-    else:
-        prepare_folder(out, resume=resume, force=force)
-        write_lock(out, lock)
+    old = open_output(builder, out, lock, resume=resume, force=force)
     todo = [i for i in range(builder.plan.n) if i not in old]
     sink = OrderedSink(out, builder.plan.n, workers=workers, old=old, max_pending=max(2 * batch_size, 64))
     from tqdm.auto import tqdm
 
     bar = tqdm(total=builder.plan.n, initial=len(old), unit="img", desc=f"build {recipe.name}", disable=not progress, dynamic_ncols=True)
     try:
-        for start in range(0, len(todo), batch_size):
-            chunk = [builder.plan.item(i) for i in todo[start:start + batch_size]]
-            u8, items, _, floats = builder.run_batch(chunk)
-            arrays = u8.numpy()
-            for k, (it, design) in enumerate(zip(items, chunk)):
-                file = f"{IMAGES}/{it.id}.png"
-                # the sidecar is on disk before the image's manifest line can be written
-                side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
-
-                def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side) -> str:
-                    return _entry_line(it, file, sha, recipe.seed, design, side)
-
-                sink.submit(it.index, out / file, arrays[k], make_line)
-            sink.flush()
-            bar.update(len(chunk))
+        build_items(builder, out, todo, sink, batch_size=batch_size, on_batch=bar.update)
         sink.drain()
     except BaseException:
         sink.abort()
         bar.close()
         raise
     bar.close()
-    conditions, cue_counts, n = _stats(out / PARTIAL)
-    if n != builder.plan.n:
-        raise RuntimeError(f"the manifest has {n} lines for {builder.plan.n} items")
-    cue_names = list(recipe.cues) + sorted(set(cue_counts) - set(recipe.cues))
-    info = SetInfo(name=recipe.name, label_space=recipe.label_space, cues=cue_names, reference_cue=recipe.reference_cue, n=n, description=recipe.description,
-                   extra={"recipe": lock["recipe_file"], "build_key": lock["build_key"], "models": list(recipe.models)})
-    write_set_info(out, info)
-    cites = [recipe.citation] + [a.citation for lst in builder.assets.values() for a in lst]
-    sheet = render_datasheet(
-        name=recipe.name, description=recipe.description, n=n, label_space=recipe.label_space, reference_cue=recipe.reference_cue,
-        conditions=conditions, cue_counts={c: cue_counts.get(c, Counter()) for c in cue_names},
-        assets=[a.lock_entry() for lst in builder.assets.values() for a in lst], citations=cites,
-        versions=lock["versions"], device=lock["device"], recipe_name=lock["recipe_file"], reproducibility=REPRODUCIBILITY,
-    )
-    write_atomic(out / DATASHEET, sheet.encode("utf-8"), fsync=True)
-    if not (out / LOCK).is_file():
-        write_lock(out, lock)
+    finish_set(out, set_meta(builder), lock, out / PARTIAL)
     sink.commit()
     return out
