@@ -14,7 +14,7 @@ import typer
 
 from .._version import __version__
 from ..errors import FoolboxLiteError
-from . import build, evaluate, export, import_, models, noise_threshold, run, uap
+from . import build, evaluate, export, import_, merge, models, noise_threshold, run, uap
 
 __all__ = ["app", "main"]
 
@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = (build, run, evaluate, export, import_, uap, noise_threshold, models)
+_COMMAND_MODULES = (build, run, evaluate, merge, export, import_, uap, noise_threshold, models)
 for _module in _COMMAND_MODULES:
     _module.register(app)
 

@@ -29,7 +29,7 @@ from .mappings import LabelMapping, get_mapping
 from .metrics import summarize
 from .observers import StimulusInfo, read_observers
 
-__all__ = ["DEFAULT_BATCH_SIZE", "Evaluation", "evaluate_set", "infer_batches", "load_stimulus_set", "resolve_device"]
+__all__ = ["DEFAULT_BATCH_SIZE", "EvalSetup", "Evaluation", "decide_locally", "evaluate_set", "infer_batches", "load_stimulus_set", "prepare_evaluation", "resolve_device"]
 
 #: Best measured on 2 CPU cores with EfficientNet-Lite0 (see benchmarks/evaluate.py).
 DEFAULT_BATCH_SIZE = 16
@@ -58,6 +58,8 @@ class LoadedSet:
     stimuli: list[StimulusInfo]
     cues: list[str]
     problems: list[str] = field(default_factory=list)
+    #: the cue labels of the whole set (decision rules restricted to the cues' classes use them)
+    cue_labels: list[str] = field(default_factory=list)
 
     def by_name(self) -> dict[str, StimulusInfo]:
         """Stimuli keyed by file name (raises if two share a name, as observers could not be matched)."""
@@ -70,8 +72,13 @@ class LoadedSet:
         return out
 
 
-def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", "skip"] = "error") -> LoadedSet:
-    """Read a set's header and manifest and verify every image's sha256 (``on_mismatch``: error, warn or skip)."""
+def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", "skip"] = "error", *,
+                      part: tuple[int, int] | None = None, verify: bool = True) -> LoadedSet:
+    """Read a set's header and manifest and verify every image's sha256 (``on_mismatch``: error, warn or skip).
+
+    ``part=(start, stop)`` keeps (and verifies) only those manifest positions, with the cue
+    order and labels of the whole set, so a shard decides as the whole run would.
+    """
     folder = Path(folder)
     info = read_set_info(folder)
     entries = read_manifest(folder)
@@ -79,11 +86,19 @@ def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", 
         raise InputError(f"the manifest of {str(folder)!r} lists no images")
     if on_mismatch not in ("error", "warn", "skip"):
         raise ParameterError(f"on_mismatch must be error, warn or skip, got {on_mismatch!r}")
-    entries, problems = verify_entries(folder, entries, on_mismatch)
+    context = entries
+    if part is not None:
+        entries = entries[part[0]:part[1]]
+    problems: list[str] = []
+    if verify:
+        entries, problems = verify_entries(folder, entries, on_mismatch)
     if not entries:
         raise InputError(f"no image of {str(folder)!r} passed verification", hint="; ".join(problems[:3]))
+    if part is None:
+        context = entries
     stimuli = [StimulusInfo(e.id, e.file, dict(e.cues), str(e.condition or "")) for e in entries]
-    return LoadedSet(folder, info, entries, stimuli, cue_order(info.cues, [e.cues for e in entries]), problems)
+    labels = sorted({v for e in context for v in e.cues.values()})
+    return LoadedSet(folder, info, entries, stimuli, cue_order(info.cues, [e.cues for e in context]), problems, labels)
 
 
 def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
@@ -92,7 +107,7 @@ def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
     cat = {labels.wnids[i]: c for c, members in mapping.categories.items() for i in members}
     stimuli = [StimulusInfo(s.id, s.file, {k: cat.get(v, v) for k, v in s.cues.items()}, s.condition) for s in loaded.stimuli]
     info = replace(loaded.info, label_space=mapping.name)
-    return replace(loaded, info=info, stimuli=stimuli)
+    return replace(loaded, info=info, stimuli=stimuli, cue_labels=sorted({cat.get(v, v) for v in loaded.cue_labels}))
 
 
 def _decode(path: Path) -> torch.Tensor:
@@ -224,53 +239,23 @@ class Evaluation:
         return list(found)
 
 
-def evaluate_set(
-    folder: str | Path,
-    models: Sequence[str | Classifier] = ("efficientnet_lite0",),
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    decision: DecisionRule = "auto",
-    mapping: str | None = None,
-    reference_cue: str | None = None,
-    on_mismatch: Literal["error", "warn", "skip"] = "error",
-    device: str | torch.device | None = None,
-    observers: str | None = None,
-    progress: bool = True,
-) -> Evaluation:
-    """Run every model over the set (manifest order) and attribute each decision to a cue."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not models and not observers:
-        raise ParameterError("nothing to evaluate: give at least one model or an observers glob")
-    loaded = load_stimulus_set(folder, on_mismatch)
-    if mapping is not None:
-        m = get_mapping(mapping)
-        if loaded.info.label_space == "imagenet1k":
-            loaded = _map_cues(loaded, m)
-        elif loaded.info.label_space != m.name:
-            raise ParameterError(
-                f"the set's labels are in {loaded.info.label_space!r}; they cannot be read through mapping {m.name!r}",
-                hint="leave out --mapping: a mapping set is decided through its own mapping",
-            )
-    info = loaded.info
-    ref = reference_cue or info.reference_cue or "shape"
-    dev = resolve_device(device)
-    classifiers = [m if isinstance(m, Classifier) else load_classifier(m) for m in models]
-    names = [c.name for c in classifiers]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ParameterError(f"model {dup[0]!r} is listed twice")
-    cue_labels = sorted({v for s in loaded.stimuli for v in s.cues.values()})
-    deciders = [make_decider(c.labels, info.label_space, decision, cue_labels=cue_labels) for c in classifiers]
-    trials: dict[str, list[Trial]] = {}
-    if classifiers:
-        from tqdm.auto import tqdm
+@dataclass
+class EvalSetup:
+    """A set ready to evaluate: verified stimuli, reference cue, device, classifiers and their decision rules."""
 
-        reader = _BatchReader([loaded.folder / e.file for e in loaded.entries], batch_size)
-        with tqdm(total=len(loaded.entries), desc=f"evaluating {', '.join(names)}", unit="img", disable=not progress, leave=False) as bar:
-            decisions = infer_batches(classifiers, deciders, reader, device=dev, batch_size=batch_size, progress=bar)
-        for name, ds in zip(names, decisions):
-            trials[name] = [
+    set: LoadedSet
+    reference_cue: str
+    device: torch.device
+    classifiers: list[Classifier]
+    deciders: list[Decider]
+    #: the classifiers' names (also when their decisions were made elsewhere and merged)
+    names: list[str] = field(default_factory=list)
+
+    def trials(self, decisions: Sequence[Sequence[str]]) -> dict[str, list[Trial]]:
+        """Each classifier's trials from its decisions (one per stimulus, in manifest order)."""
+        loaded, ref = self.set, self.reference_cue
+        return {
+            name: [
                 Trial(
                     observer=name,
                     stimulus=Path(s.file).name,
@@ -286,9 +271,91 @@ def evaluate_set(
                 )
                 for i, (s, d) in enumerate(zip(loaded.stimuli, ds))
             ]
-    ev = Evaluation(loaded, trials, ref, names)
-    if observers:
-        ev.add_observers(observers)
-    return ev
+            for name, ds in zip(self.names, decisions)
+        }
+
+    def evaluation(self, decisions: Sequence[Sequence[str]], observers: str | None = None) -> Evaluation:
+        ev = Evaluation(self.set, self.trials(decisions), self.reference_cue, self.names)
+        if observers:
+            ev.add_observers(observers)
+        return ev
 
 
+def prepare_evaluation(
+    folder: str | Path,
+    models: Sequence[str | Classifier] = ("efficientnet_lite0",),
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    decision: DecisionRule = "auto",
+    mapping: str | None = None,
+    reference_cue: str | None = None,
+    on_mismatch: Literal["error", "warn", "skip"] = "error",
+    device: str | torch.device | None = None,
+    observers: str | None = None,
+    part: tuple[int, int] | None = None,
+    verify: bool = True,
+    names: Sequence[str] | None = None,
+) -> EvalSetup:
+    """Check the arguments, read (and verify) the set, load the classifiers and their decision rules.
+
+    ``names``: merge decisions made elsewhere by these classifiers (none is loaded here).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not models and not observers and not names:
+        raise ParameterError("nothing to evaluate: give at least one model or an observers glob")
+    loaded = load_stimulus_set(folder, on_mismatch, part=part, verify=verify)
+    if mapping is not None:
+        m = get_mapping(mapping)
+        if loaded.info.label_space == "imagenet1k":
+            loaded = _map_cues(loaded, m)
+        elif loaded.info.label_space != m.name:
+            raise ParameterError(
+                f"the set's labels are in {loaded.info.label_space!r}; they cannot be read through mapping {m.name!r}",
+                hint="leave out --mapping: a mapping set is decided through its own mapping",
+            )
+    info = loaded.info
+    ref = reference_cue or info.reference_cue or "shape"
+    dev = resolve_device(device)
+    if names is not None:
+        return EvalSetup(loaded, ref, dev, [], [], list(names))
+    classifiers = [m if isinstance(m, Classifier) else load_classifier(m) for m in models]
+    found = [c.name for c in classifiers]
+    dup = sorted({n for n in found if found.count(n) > 1})
+    if dup:
+        raise ParameterError(f"model {dup[0]!r} is listed twice")
+    deciders = [make_decider(c.labels, info.label_space, decision, cue_labels=loaded.cue_labels) for c in classifiers]
+    return EvalSetup(loaded, ref, dev, classifiers, deciders, found)
+
+
+def decide_locally(setup: EvalSetup, batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True) -> list[list[str]]:
+    """Every classifier's decision for every stimulus of the set, in this process."""
+    if not setup.classifiers:
+        return []
+    from tqdm.auto import tqdm
+
+    reader = _BatchReader([setup.set.folder / e.file for e in setup.set.entries], batch_size)
+    with tqdm(total=len(setup.set.entries), desc=f"evaluating {', '.join(setup.names)}", unit="img", disable=not progress, leave=False) as bar:
+        return infer_batches(setup.classifiers, setup.deciders, reader, device=setup.device, batch_size=batch_size, progress=bar)
+
+
+def evaluate_set(
+    folder: str | Path,
+    models: Sequence[str | Classifier] = ("efficientnet_lite0",),
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    decision: DecisionRule = "auto",
+    mapping: str | None = None,
+    reference_cue: str | None = None,
+    on_mismatch: Literal["error", "warn", "skip"] = "error",
+    device: str | torch.device | None = None,
+    observers: str | None = None,
+    progress: bool = True,
+) -> Evaluation:
+    """Run every model over the set (manifest order) and attribute each decision to a cue.
+
+    To evaluate on a Ray cluster or as shards, see :mod:`foolbox_lite.scale`.
+    """
+    setup = prepare_evaluation(folder, models, batch_size=batch_size, decision=decision, mapping=mapping, reference_cue=reference_cue,
+                               on_mismatch=on_mismatch, device=device, observers=observers)
+    return setup.evaluation(decide_locally(setup, batch_size, progress), observers)
