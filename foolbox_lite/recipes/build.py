@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -366,5 +367,11 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         raise
     bar.close()
     finish_set(out, set_meta(builder), lock, out / PARTIAL)
-    sink.commit()
+    commit(out, sink)
     return out
+
+
+def commit(out: Path, sink: OrderedSink) -> None:
+    """Rename the complete manifest into place, then drop the parts of shard builds it completed."""
+    sink.commit()
+    shutil.rmtree(out / SHARDS, ignore_errors=True)

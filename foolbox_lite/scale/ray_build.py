@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FoolboxLiteError, InputError
-from ..recipes.build import Builder, build_items, check_build_args, finish_set, one_torch_thread, open_output, set_meta
+from ..recipes.build import Builder, build_items, check_build_args, commit, finish_set, one_torch_thread, open_output, set_meta
 from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.writer import PARTIAL, OrderedSink, encode_png, write_atomic
@@ -159,5 +159,5 @@ def build_on_ray(
         raise
     bar.close()
     finish_set(out, set_meta(builder), lock, out / PARTIAL)
-    sink.commit()
+    commit(out, sink)
     return out
