@@ -283,7 +283,8 @@ def test_ray_build_interrupted_then_resumed_locally(tiny: Path, tmp_path: Path) 
     out = tmp_path / "ray"
     env = dict(os.environ, RAY_ADDRESS="")
     cmd = [sys.executable, "-m", "foolbox_lite", "build", str(recipe), "-o", str(out), "--engine", "ray", "--batch-size", "4", "-q"]
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    # a shell's background job ignores SIGINT, and Python then never raises KeyboardInterrupt: restore it
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         partial = out / "manifest.jsonl.partial"

@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into exit code 130 and returns it
+            raise KeyboardInterrupt
     except FoolboxLiteError as exc:
         if debug:
             raise
