@@ -9,6 +9,7 @@ trials, ``trials.csv`` and ``summary.json`` as a local run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -84,6 +85,8 @@ def evaluate_on_ray(
                                on_mismatch=on_mismatch, device="cpu", observers=observers)
     ray = connect(address)
     ray.data.DataContext.get_current().enable_progress_bars = progress
+    if not progress:
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     paths = [str((setup.set.folder / e.file).absolute()) for e in setup.set.entries]
     ds = ray.data.from_items([{"pos": i, "path": p} for i, p in enumerate(paths)])
     ds = ds.map_batches(_decode_batch, batch_size=batch_size, num_cpus=1)

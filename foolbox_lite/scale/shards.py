@@ -31,7 +31,7 @@ from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import atomic_write_text
 from ..stimulus_set.format import MANIFEST
 from ..stimulus_set.lock import LOCK, write_lock
-from ..stimulus_set.writer import SHARDS, OrderedSink, prepare_folder, read_resumable
+from ..stimulus_set.writer import IMAGES, SHARDS, OrderedSink, prepare_folder, read_resumable
 
 __all__ = ["build_shard", "parse_shard", "shard_files", "shard_range"]
 
@@ -71,29 +71,45 @@ def shard_engine(n: int) -> dict[str, Any]:
 def _open_shard(builder: Builder, out: Path, lock: dict[str, Any], k: int, n: int, *, resume: bool, force: bool) -> dict[int, str]:
     """Prepare ``out`` for shard ``k``/``n``; the verified lines of its earlier items when resuming.
 
-    A folder holding other shards of the same build is expected (a shared ``OUT``); one holding
-    another build is refused unless ``force``.  Temporary files are left alone: other shards may be writing.
+    A folder holding other shards of the same build is expected (a shared ``OUT``; shards that
+    start together all write the same lock file); one holding another build is refused unless
+    ``force``.  Temporary files are left alone: other shards may be writing.
     """
-    header, part, partial = shard_files(out, k, n)
-    if out.is_dir() and any(out.iterdir()) and not (force and not _same_build(out, lock)):
-        if not (out / LOCK).is_file():
-            prepare_folder(out, resume=resume, force=force)  # the usual "not empty" error
-        check_same_build(out, lock, "a shared OUT holds shards of one build only; use another folder, or --force to overwrite it")
-        if (out / MANIFEST).is_file():
-            raise InputError(f"{str(out)!r} is already a complete stimulus set", hint="build shards into another folder, or use --force to overwrite it")
-        mine = part.is_file() or partial.is_file()
-        if mine and not (resume or force):
-            raise InputError(f"shard {k}/{n} was already built into {str(out)!r}", hint="pass --resume to complete it, or --force to rebuild it")
+    _, part, partial = shard_files(out, k, n)
+    starting = _starting(out)
+    if not starting and force and not _same_build(out, lock):
+        prepare_folder(out, resume=False, force=True, shared=True)
+        starting = True
+    if starting:
         prepare_folder(out, resume=True, force=False, shared=True)
-        if force:
-            part.unlink(missing_ok=True)
-            partial.unlink(missing_ok=True)
-            return {}
-        files = [p.relative_to(out).as_posix() for p in (part, partial) if p.is_file()]
-        return read_resumable(out, files=files) if resume else {}
-    prepare_folder(out, resume=resume, force=force, shared=True)
-    write_lock(out, lock)
-    return {}
+        write_lock(out, lock)
+        return {}
+    if not (out / LOCK).is_file() and not resume:
+        prepare_folder(out, resume=False, force=False)  # the usual "not empty" error
+    check_same_build(out, lock, "a shared OUT holds shards of one build only; use another folder, or --force to overwrite it")
+    if (out / MANIFEST).is_file():
+        raise InputError(f"{str(out)!r} is already a complete stimulus set", hint="build shards into another folder, or use --force to overwrite it")
+    if (part.is_file() or partial.is_file()) and not (resume or force):
+        raise InputError(f"shard {k}/{n} was already built into {str(out)!r}", hint="pass --resume to complete it, or --force to rebuild it")
+    prepare_folder(out, resume=True, force=False, shared=True)
+    if force:
+        part.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+        return {}
+    files = [p.relative_to(out).as_posix() for p in (part, partial) if p.is_file()]
+    return read_resumable(out, files=files) if resume else {}
+
+
+def _starting(out: Path) -> bool:
+    """``out`` is missing, empty, or holds only what shards starting right now write before the lock."""
+    if not out.is_dir():
+        return True
+    if (out / LOCK).is_file():
+        return False
+    def temp(p: Path) -> bool:
+        return p.name.startswith(".") and p.name.endswith(".tmp")
+
+    return all(temp(p) or (p.name in (IMAGES, SHARDS) and p.is_dir() and all(map(temp, p.iterdir()))) for p in out.iterdir())
 
 
 def _same_build(out: Path, lock: dict[str, Any]) -> bool:
