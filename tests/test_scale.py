@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -95,7 +96,7 @@ def test_contiguous_ranges_tile_the_items() -> None:
         for n in (1, 3, 8):
             ranges = [shard_range(n_items, k, n) for k in range(n)]
             assert ranges[0][0] == 0 and ranges[-1][1] == n_items
-            assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
             assert max(b - a for a, b in ranges) - min(b - a for a, b in ranges) <= 1
 
 
@@ -144,7 +145,7 @@ def test_merge_refuses_missing_overlapping_unfinished_and_mixed_shards(tiny: Pat
 
 def test_merge_refuses_a_tampered_image(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parts = [build_shard(tiny, tmp_path / f"s{k}", f"{k}/2", progress=False).parents[1] for k in range(2)]
-    png = sorted((parts[1] / "images").glob("*.png"))[0]
+    png = min((parts[1] / "images").glob("*.png"))
     png.write_bytes(png.read_bytes()[:-8])
     assert main(["merge", *map(str, parts), "-o", str(tmp_path / "m"), "-q"]) == 2
     err = capsys.readouterr().err
@@ -257,11 +258,11 @@ def test_ray_build_survives_a_killed_worker(ray_local, tiny: Path, tmp_path: Pat
         deadline = time.time() + 60
         while time.time() < deadline and not killed:
             for proc in psutil.process_iter(["pid", "cmdline"]):
-                if any("foolbox_lite_build_range" in part for part in (proc.info["cmdline"] or [])):
-                    if len(list((tmp_path / "ray" / "images").glob("*.png"))) >= 20:
-                        os.kill(proc.info["pid"], signal.SIGKILL)
-                        killed.append(proc.info["pid"])
-                        return
+                running = any("foolbox_lite_build_range" in part for part in (proc.info["cmdline"] or []))
+                if running and len(list((tmp_path / "ray" / "images").glob("*.png"))) >= 20:
+                    os.kill(proc.info["pid"], signal.SIGKILL)
+                    killed.append(proc.info["pid"])
+                    return
             time.sleep(0.02)
 
     t = threading.Thread(target=kill_one)
@@ -284,7 +285,7 @@ def test_ray_build_interrupted_then_resumed_locally(tiny: Path, tmp_path: Path) 
     env = dict(os.environ, RAY_ADDRESS="")
     cmd = [sys.executable, "-m", "foolbox_lite", "build", str(recipe), "-o", str(out), "--engine", "ray", "--batch-size", "4", "-q"]
     # a shell's background job ignores SIGINT, and Python then never raises KeyboardInterrupt: restore it
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         partial = out / "manifest.jsonl.partial"

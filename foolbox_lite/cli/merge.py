@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,11 +11,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def merge(
         parts: list[Path] = typer.Argument(..., metavar="PART...", help="Folders that 'build --shard' or 'evaluate --shard' wrote (one shared folder is fine)."),
-        out: Optional[Path] = typer.Option(None, "-o", "--out", help="The merged set or results (default: the single PART, in place)."),
+        out: Path | None = typer.Option(None, "-o", "--out", help="The merged set or results (default: the single PART, in place)."),
         force: bool = typer.Option(False, "--force", help="Overwrite a non-empty OUT (sets only)."),
         report: bool = typer.Option(True, "--report/--no-report", help="Evaluations: write plots and report.html."),
         gallery: int = typer.Option(300, "--gallery", help="Evaluations: stimuli shown in the report's gallery."),
-        accuracy_cue: Optional[str] = typer.Option(None, "--accuracy-cue", help="Evaluations: cue to report accuracy against."),
+        accuracy_cue: str | None = typer.Option(None, "--accuracy-cue", help="Evaluations: cue to report accuracy against."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Join shards into exactly what one run gives: a stimulus set, or trials.csv and summary.json."""

@@ -27,14 +27,24 @@ from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
-from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, SHARDS, OrderedSink, prepare_folder, read_resumable, write_atomic
+from ..stimulus_set.writer import (
+    DATASHEET,
+    IMAGES,
+    LOCK,
+    PARTIAL,
+    SHARDS,
+    OrderedSink,
+    prepare_folder,
+    read_resumable,
+    write_atomic,
+)
 from .assets import RecipeAsset, resolve_assets
 from .design import DesignItem, DesignPlan, plan_design
 from .load import canonical_label, load_recipe
 from .pipeline import PipelineFactory
 from .schema import Recipe
 
-__all__ = ["Builder", "build_items", "build_recipe", "finish_set", "open_output", "set_meta"]
+__all__ = ["Builder", "build_items", "build_recipe", "build_with_progress", "complete", "finish_set", "open_output", "set_meta"]
 
 
 def _check_device(device: str) -> str:
@@ -355,23 +365,28 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     old = open_output(builder, out, lock, resume=resume, force=force)
     todo = [i for i in range(builder.plan.n) if i not in old]
     sink = OrderedSink(out, builder.plan.n, workers=workers, old=old, max_pending=max(2 * batch_size, 64))
+    build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=len(old), desc=f"build {recipe.name}", progress=progress)
+    complete(builder, out, lock, sink)
+    return out
+
+
+def build_with_progress(builder: Builder, out: Path, todo: Sequence[int], sink: OrderedSink, *, batch_size: int, initial: int, desc: str, progress: bool) -> None:
+    """:func:`build_items` under a progress bar, then drain ``sink``; on an error or Ctrl-C the sink keeps what is finished."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=builder.plan.n, initial=len(old), unit="img", desc=f"build {recipe.name}", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=initial + len(todo), initial=initial, unit="img", desc=desc, disable=not progress, dynamic_ncols=True)
     try:
         build_items(builder, out, todo, sink, batch_size=batch_size, on_batch=bar.update)
         sink.drain()
     except BaseException:
         sink.abort()
-        bar.close()
         raise
-    bar.close()
+    finally:
+        bar.close()
+
+
+def complete(builder: Builder, out: Path, lock: dict[str, Any], sink: OrderedSink) -> None:
+    """Finish a whole build: set.json, datasheet and lock, the manifest renamed into place, shard parts it completed dropped."""
     finish_set(out, set_meta(builder), lock, out / PARTIAL)
-    commit(out, sink)
-    return out
-
-
-def commit(out: Path, sink: OrderedSink) -> None:
-    """Rename the complete manifest into place, then drop the parts of shard builds it completed."""
     sink.commit()
     shutil.rmtree(out / SHARDS, ignore_errors=True)

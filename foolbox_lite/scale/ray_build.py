@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FoolboxLiteError, InputError
-from ..recipes.build import Builder, build_items, check_build_args, commit, finish_set, one_torch_thread, open_output, set_meta
+from ..recipes.build import Builder, build_items, check_build_args, complete, one_torch_thread, open_output
 from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import sha256_bytes
-from ..stimulus_set.writer import PARTIAL, OrderedSink, encode_png, write_atomic
+from ..stimulus_set.writer import OrderedSink, encode_png, write_atomic
 
 __all__ = ["build_on_ray", "connect", "ray_engine", "unwrap_task_error"]
 
@@ -142,7 +142,7 @@ def build_on_ray(
                 k = inflight.pop(ref)
                 try:
                     done[k] = ray.get(ref)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a Ray task error: re-raised as the project's own error when it is one
                     raise unwrap_task_error(exc) from None
                 bar.update(len(ranges[k]))
             while written in done:
@@ -155,9 +155,8 @@ def build_on_ray(
         for ref in inflight:
             ray.cancel(ref)
         sink.abort()
-        bar.close()
         raise
-    bar.close()
-    finish_set(out, set_meta(builder), lock, out / PARTIAL)
-    commit(out, sink)
+    finally:
+        bar.close()
+    complete(builder, out, lock, sink)
     return out

@@ -105,7 +105,7 @@ def evaluate_on_ray(
             for j, d in enumerate(decisions):
                 for p, r in zip(pos.tolist(), batch[f"m{j}"].tolist()):
                     d[p] = str(r)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a Ray task error: re-raised as the project's own error when it is one
         raise unwrap_task_error(exc) from None
     if not seen.all():  # pragma: no cover - Ray Data delivers every row once
         raise RuntimeError(f"Ray returned no decision for {int((~seen).sum())} images")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..recipes.build import Builder, build_items, check_build_args, check_same_build, one_torch_thread, set_meta
+from ..recipes.build import Builder, build_with_progress, check_build_args, check_same_build, one_torch_thread, set_meta
 from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import atomic_write_text
 from ..stimulus_set.format import MANIFEST
@@ -150,15 +150,5 @@ def build_shard(
         part.unlink(missing_ok=True)
         todo = [i for i in range(start, stop) if i not in old]
         sink = OrderedSink(out, stop, workers=workers, old=old, max_pending=max(2 * batch_size, 64), start=start, path=partial, final=part)
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=stop - start, initial=len(old), unit="img", desc=f"build {recipe.name} shard {k}/{n}", disable=not progress, dynamic_ncols=True)
-        try:
-            build_items(builder, out, todo, sink, batch_size=batch_size, on_batch=bar.update)
-            sink.drain()
-        except BaseException:
-            sink.abort()
-            bar.close()
-            raise
-        bar.close()
+        build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=len(old), desc=f"build {recipe.name} shard {k}/{n}", progress=progress)
         return sink.commit()
