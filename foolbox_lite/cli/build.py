@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Overwrite a non-empty OUT."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
         shard: str | None = typer.Option(None, "--shard", metavar="K/N", help="Build only the K-th of N contiguous parts (K from 0); join them with 'foolbox-lite merge'."),
-        engine: str = typer.Option("local", "--engine", help="local, or ray (a Ray cluster; pip install 'foolbox-lite[ray]')."),
+        engine: str = typer.Option("local", "--engine", help="local, or ray (a Ray cluster; pip install 'foolbox-lite\\[ray]')."),
         address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: $RAY_ADDRESS, else a new local instance)."),
         ray_cpus: float = typer.Option(1.0, "--ray-cpus", min=0.01, help="CPUs per Ray task (each builds a range of items)."),
     ) -> None:

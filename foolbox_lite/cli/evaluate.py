@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         gallery: int = typer.Option(300, "--gallery", help="Stimuli shown in the report's gallery."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
         shard: str | None = typer.Option(None, "--shard", metavar="K/N", help="Decide only the K-th of N contiguous parts (K from 0) into OUT; join them with 'foolbox-lite merge'."),
-        engine: str = typer.Option("local", "--engine", help="local, or ray (Ray Data; pip install 'foolbox-lite[ray]')."),
+        engine: str = typer.Option("local", "--engine", help="local, or ray (Ray Data; pip install 'foolbox-lite\\[ray]')."),
         address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: $RAY_ADDRESS, else a new local instance)."),
         replicas: int = typer.Option(1, "--replicas", min=1, help="Ray: model replicas (actors), each with every model."),
         ray_cpus: float = typer.Option(1.0, "--ray-cpus", min=0.01, help="Ray: CPUs per replica (its torch threads)."),

@@ -23,7 +23,7 @@ from ..errors import FoolboxLiteError, InputError
 from ..recipes.build import Builder, build_items, check_build_args, complete, one_torch_thread, open_output
 from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import sha256_bytes
-from ..stimulus_set.writer import OrderedSink, encode_png, write_atomic
+from ..stimulus_set.writer import OrderedSink, encode_png, prepare_folder, write_atomic
 
 __all__ = ["build_on_ray", "connect", "ray_engine", "unwrap_task_error"]
 
@@ -158,5 +158,7 @@ def build_on_ray(
         raise
     finally:
         bar.close()
+    # every range is done: drop the temporary file a worker killed mid-write (its range was re-run) left
+    prepare_folder(out, resume=True, force=False)
     complete(builder, out, lock, sink)
     return out
