@@ -12,13 +12,46 @@ stimulus sets on disk -> evaluator -> report.
 
 from __future__ import annotations
 
-from . import ops
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .assets.io import load_image, load_mask, save_image
 from .errors import AssetError, FoolboxLiteError, InputError, ModelError, ParameterError
-from .operators import Operator, available_operators, build_operator, get_operator
-from .pipeline import OneOf, Pipeline
-from .stimuli import Item, Stimuli
+
+if TYPE_CHECKING:
+    from . import ops
+    from .assets.io import load_image, load_mask, save_image
+    from .controls import control_twins
+    from .operators import Operator, available_operators, build_operator, get_operator
+    from .pipeline import OneOf, Pipeline
+    from .stimuli import Item, Stimuli
+
+#: names that import torch, loaded on first use so that ``foolbox-lite --version``/``--help`` stay fast
+_LAZY = {
+    "ops": (".ops", None),
+    "load_image": (".assets.io", "load_image"),
+    "load_mask": (".assets.io", "load_mask"),
+    "save_image": (".assets.io", "save_image"),
+    "control_twins": (".controls", "control_twins"),
+    "Operator": (".operators", "Operator"),
+    "available_operators": (".operators", "available_operators"),
+    "build_operator": (".operators", "build_operator"),
+    "get_operator": (".operators", "get_operator"),
+    "OneOf": (".pipeline", "OneOf"),
+    "Pipeline": (".pipeline", "Pipeline"),
+    "Item": (".stimuli", "Item"),
+    "Stimuli": (".stimuli", "Stimuli"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'foolbox_lite' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = importlib.import_module(module, __name__)
+    value = value if attr is None else getattr(value, attr)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "__version__",
@@ -28,6 +61,7 @@ __all__ = [
     "Operator",
     "Pipeline",
     "OneOf",
+    "control_twins",
     "load_image",
     "load_mask",
     "save_image",

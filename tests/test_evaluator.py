@@ -210,8 +210,8 @@ def test_trials_csv_round_trip(tmp_path: Path) -> None:
     trials = read_observer_csv(f, _stimuli(), label_space="geirhos16")["s1"]
     out = write_trials_csv(tmp_path / "t.csv", trials, ["shape", "texture"])
     text = out.read_text()
-    assert text.splitlines()[0] == "subj,session,trial,rt,object_response,category,condition,imagename,cue_shape,cue_texture,followed_cue"
-    assert text.splitlines()[1] == "s1,1,1,500.0,elephant,cat,0,cat1-elephant2.png,cat,elephant,texture"
+    assert text.splitlines()[0] == "subj,session,trial,rt,object_response,category,condition,imagename,cue_shape,cue_texture,followed_cue,control,twin,valid"
+    assert text.splitlines()[1] == "s1,1,1,500.0,elephant,cat,0,cat1-elephant2.png,cat,elephant,texture,,,"
     again = read_observer_csv(out, _stimuli(), label_space="geirhos16")["s1"]
     assert [(t.stimulus, t.response, t.followed, t.rt) for t in again] == [(t.stimulus, t.response, t.followed, t.rt) for t in trials]
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from foolbox_lite.assets.synthetic import disc_scene
-from foolbox_lite.backends.grabcut import grabcut_array, grabcut_mask, to_rgb_uint8
+from foolbox_lite.backends.grabcut import grabcut_array, to_rgb_uint8
+from foolbox_lite.backends.photo_masks import grabcut_mask
 from foolbox_lite.errors import InputError, ParameterError
 
 

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import foolbox_lite as fl
-from foolbox_lite.backends.grabcut import threshold_array, threshold_mask
+from foolbox_lite.backends.grabcut import threshold_array
 from foolbox_lite.backends.mask_cache import MaskCache, image_digest, mask_key
 from foolbox_lite.backends.mask_cleanup import Cleanup, as_cleanup, clean_mask, fill_holes, largest_component, quantise
+from foolbox_lite.backends.photo_masks import threshold_mask
 from foolbox_lite.backends.segment import method_settings, segment_array
 from foolbox_lite.errors import AssetError, ParameterError
 from foolbox_lite.operators.segmentation import ForegroundMask

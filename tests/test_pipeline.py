@@ -13,7 +13,8 @@ def test_derive_seed_is_stable_and_distinct():
     assert len({derive_seed(7, i, "0") for i in range(100)}) == 100
     assert derive_seed(1, "2") != derive_seed("1", 2)
     # a fixed value pins the hash across machines and versions
-    assert derive_seed(0) == derive_seed(0) and isinstance(derive_seed(0), int)
+    assert derive_seed(0) == 2640579788076731180
+    assert derive_seed(0, 1, "a") == 8690606166950585934
 
 
 def test_probability_records_and_partial_application(batch):

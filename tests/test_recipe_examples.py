@@ -10,6 +10,7 @@ import yaml
 from foolbox_lite.recipes.build import build_recipe
 from foolbox_lite.recipes.load import load_recipe
 from foolbox_lite.stimulus_set import read_manifest, read_set_info
+from foolbox_lite.stimulus_set.export.model_vs_human import texture_category
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 EXPECTED = {"zebra-toilet-seat", "cue-conflict-16", "backgrounds", "unusual-angles", "noise-sweep", "scramble"}
@@ -49,7 +50,8 @@ def test_every_example_is_present_and_valid() -> None:
 def test_flagship_zebra_toilet_seat(tmp_path: Path) -> None:
     out = build_recipe(_small("zebra-toilet-seat", tmp_path), tmp_path / "out", batch_size=8, workers=1, progress=False)
     entries = read_manifest(out)
-    assert len(entries) == 2 * 2  # pitch x angle levels kept
+    assert len(entries) == 2 * 2 * 3  # pitch x angle levels kept, each with a shape and a texture twin
+    assert [e.control for e in entries[:3]] == ["", "shape", "texture"]
     scenes = {"n09193705", "n09332890", "n09428293", "n09468604"}  # alp, lakeside, seashore, valley
     for e in entries:
         assert e.cues["shape"] == "n04447861" and e.cues["texture"] == "n02391049" and e.cues["background"] in scenes
@@ -86,5 +88,25 @@ def test_cue_conflict_16(shared_dir: Path, tmp_path: Path) -> None:
     from foolbox_lite.stimulus_set.export import export_set
 
     mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
-    names = sorted(p.relative_to(mvh).as_posix() for p in mvh.rglob("*.png"))
+    names = sorted(p.relative_to(mvh / "datasets" / info.name).as_posix() for p in mvh.rglob("*.png"))
     assert len(names) == 48 and "knife/knife1-bicycle1.png" in names  # silhouette numbers kept from the file names
+
+
+@pytest.mark.shared
+def test_cue_conflict_16_with_controls_exports_twins_by_name(shared_dir: Path, tmp_path: Path) -> None:
+    r = _small("cue-conflict-16", tmp_path, shared=shared_dir)
+    r.write_text(r.read_text() + "controls: [shape, texture]\n")
+    out = build_recipe(r, tmp_path / "out", batch_size=16, progress=False)
+    entries = read_manifest(out)
+    assert len(entries) == 16 * 3 * 3 and [e.control for e in entries[:3]] == ["", "shape", "texture"]
+    same_silhouette = [e for e in entries if e.control == "shape" and e.cues["shape"] == "airplane"]
+    assert len({e.sha256 for e in same_silhouette}) == 1  # the grey silhouette does not depend on the texture it replaced
+    from foolbox_lite.stimulus_set.export import export_set
+
+    mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
+    exported = {e.id: e.file for e in read_manifest(mvh)}
+    item = next(e for e in entries if not e.control and e.cues["shape"] == "knife" and e.cues["texture"] == "bicycle")
+    trio = [exported[i] for i in (item.id, f"{item.id}-shape", f"{item.id}-texture")]
+    assert len(set(trio)) == 3 and all((mvh / f).is_file() for f in trio)
+    # model-vs-human's rule still reads shape (folder) and texture (file name) from each of the three names
+    assert [(Path(f).parent.name, texture_category(Path(f).name)) for f in trio] == [("knife", "bicycle")] * 3

@@ -19,7 +19,8 @@ import foolbox_lite as fl
 from foolbox_lite.assets.synthetic import disc_scene
 from foolbox_lite.backends import model_store as ms
 from foolbox_lite.backends.grabcut import to_rgb_uint8
-from foolbox_lite.backends.rembg_masks import mask_from_photo, model_hashes
+from foolbox_lite.backends.photo_masks import mask_from_photo
+from foolbox_lite.backends.rembg_masks import model_hashes
 from foolbox_lite.backends.segment import method_settings, segment_array
 from foolbox_lite.cli import main as cli_main
 from foolbox_lite.errors import AssetError

@@ -217,7 +217,8 @@ def flagship(ray_local, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
 def test_flagship_is_byte_identical_locally_on_ray_and_as_shards(flagship: dict[str, Path]) -> None:
     import ray
 
-    assert len(list((flagship["local"] / "images").glob("*.png"))) == 96
+    lines = [json.loads(line) for line in (flagship["local"] / "manifest.jsonl").read_text().splitlines()]
+    assert len(lines) == 288 and len({e["index"] for e in lines}) == 96  # 96 items, each with a shape and a texture twin
     _same_set(flagship["local"], flagship["ray"], {"name": "ray", "ray": ray.__version__})
     _same_set(flagship["local"], flagship["shards"], {"name": "shards", "shards": 3})
 
@@ -233,7 +234,7 @@ def test_flagship_evaluation_is_the_same_locally_on_ray_and_as_shards(flagship: 
         evaluate_shard(folder, [lite0], f"{k}/3", tmp_path / "parts", progress=False)
     merge_results([tmp_path / "parts"], report=False)
     local = (tmp_path / "local" / "trials.csv").read_bytes()
-    assert local.count(b"\n") == 97
+    assert local.count(b"\n") == 289
     for other in ("ray", "parts"):
         assert (tmp_path / other / "trials.csv").read_bytes() == local
         assert (tmp_path / other / "summary.json").read_bytes() == (tmp_path / "local" / "summary.json").read_bytes()

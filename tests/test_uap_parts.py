@@ -236,7 +236,6 @@ def test_load_rejects_tampered_or_missing_files(tmp_path):
 
 
 def test_perturbation_operator_adds_the_saved_tensor(tmp_path):
-    pytest.importorskip("foolbox_lite.operators.perturbation")
     import foolbox_lite as fl
 
     d = project(torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4)), "linf", 0.05)

@@ -19,7 +19,7 @@ from ..classifiers import Classifier
 from ..params import check_number
 from ._model import FastClassifier, prepare_classifier
 from .budget import Budget
-from .uap import UAPResult, _Stopper, _validate_common
+from .fitting import Stopper, UAPResult, validate_fit_args
 
 __all__ = ["deepfool", "fit_uap_deepfool"]
 
@@ -101,11 +101,11 @@ def fit_uap_deepfool(
 
     fast = prepare_classifier(clf)
     size = fast.input_size
-    _validate_common(images, size, batch_size, epochs, max_seconds, target_fooling_rate)
+    validate_fit_args(images, size, batch_size, epochs, max_seconds, target_fooling_rate)
     check_number("num_classes", num_classes, low=2, integer=True)
     check_number("overshoot", overshoot, low=0.0, high=1.0)
     check_number("max_iter", max_iter, low=1, integer=True)
-    stopper = _Stopper(epochs, max_seconds, target_fooling_rate)
+    stopper = Stopper(epochs, max_seconds, target_fooling_rate)
     g = torch.Generator().manual_seed(int(seed))
     dev = fast.device
     n = images.shape[0]

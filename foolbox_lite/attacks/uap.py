@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -25,8 +25,9 @@ import torch.nn.functional as F
 from ..classifiers import Classifier
 from ..errors import InputError, ParameterError
 from ..params import check_number
-from ._model import FastClassifier, as_images, check_images, prepare_classifier
+from ._model import FastClassifier, as_images, prepare_classifier
 from .budget import Budget, EpsLike
+from .fitting import Stopper, UAPResult, validate_fit_args
 
 __all__ = ["Augment", "UAPResult", "augment_batch", "fit_uap", "fit_uap_sgd", "resolve_target"]
 
@@ -68,24 +69,6 @@ def augment_batch(x: torch.Tensor, aug: Augment, g: torch.Generator) -> torch.Te
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-@dataclass
-class UAPResult:
-    """A fitted universal perturbation and how it was obtained."""
-
-    delta: torch.Tensor
-    budget: Budget
-    method: str
-    seed: int
-    target: int | None
-    fit_fooling_rate: float
-    epochs: int
-    steps: int
-    seconds: float
-    stopped: str
-    settings: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
 def resolve_target(clf: Classifier, target: int | str | None) -> int | None:
     """A class index from an index, a wnid or a class name (``None`` = untargeted)."""
     if target is None:
@@ -106,44 +89,6 @@ def _loss(logits: torch.Tensor, labels: torch.Tensor, target: int | None, clip: 
         return F.cross_entropy(logits, labels, reduction="none").clamp(max=clip)
     t = torch.full_like(labels, target)
     return -F.cross_entropy(logits, t, reduction="none")
-
-
-class _Stopper:
-    """Epoch, time and fooling-rate limits."""
-
-    def __init__(self, epochs: int | None, max_seconds: float | None, target_rate: float | None) -> None:
-        if epochs is None and max_seconds is None and target_rate is None:
-            raise ParameterError("give at least one stopping rule: epochs, max_seconds or target_fooling_rate")
-        self.epochs, self.max_seconds, self.target_rate = epochs, max_seconds, target_rate
-        self.t0 = time.perf_counter()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def out_of_time(self) -> bool:
-        return self.max_seconds is not None and self.elapsed() >= self.max_seconds
-
-    def done(self, epoch: int, rate: float) -> str:
-        if self.target_rate is not None and rate >= self.target_rate:
-            return "fooling_rate"
-        if self.epochs is not None and epoch >= self.epochs:
-            return "epochs"
-        if self.out_of_time():
-            return "time"
-        return ""
-
-
-def _validate_common(images: torch.Tensor, size: tuple[int, int], batch_size: int, epochs: int | None, max_seconds: float | None, target_fooling_rate: float | None) -> None:
-    check_images(images, size, "fit images")
-    check_number("batch_size", batch_size, low=1, integer=True)
-    if epochs is not None:
-        check_number("epochs", epochs, low=1, integer=True)
-    if max_seconds is not None:
-        check_number("max_seconds", max_seconds, low=0.0)
-        if max_seconds <= 0:
-            raise ParameterError(f"max_seconds must be positive, got {max_seconds!r}")
-    if target_fooling_rate is not None:
-        check_number("target_fooling_rate", target_fooling_rate, low=0.0, high=1.0)
 
 
 def fit_uap_sgd(
@@ -183,14 +128,14 @@ def fit_uap_sgd(
 
     fast = prepare_classifier(clf)
     size = fast.input_size
-    _validate_common(images, size, batch_size, epochs, max_seconds, target_fooling_rate)
+    validate_fit_args(images, size, batch_size, epochs, max_seconds, target_fooling_rate)
     for name, v in (("lr", lr), ("lr_final", lr_final)):
         check_number(name, v, low=0.0, high=10.0)
     check_number("momentum", momentum, low=0.0, high=1.0)
     check_number("loss_clip", loss_clip, low=0.0)
     if momentum >= 1:
         raise ParameterError(f"momentum must be below 1, got {momentum!r}")
-    stopper = _Stopper(epochs, max_seconds, target_fooling_rate)
+    stopper = Stopper(epochs, max_seconds, target_fooling_rate)
     g = torch.Generator().manual_seed(int(seed))
     dev = fast.device
     n = images.shape[0]
@@ -250,7 +195,7 @@ def fit_uap_sgd(
     return UAPResult(delta, budget, "sgd", int(seed), target, fit_rate, epoch, step, stopper.elapsed(), stopped, settings, history)
 
 
-def _progress_fraction(step: int, total_steps: int | None, stopper: _Stopper) -> float:
+def _progress_fraction(step: int, total_steps: int | None, stopper: Stopper) -> float:
     """How far along the schedule we are, in ``[0, 1]``: by steps when an epoch limit is set, else by time."""
     if total_steps:
         return min(1.0, step / total_steps)

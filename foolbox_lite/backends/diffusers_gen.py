@@ -35,6 +35,7 @@ import torch
 
 from ..errors import InputError, ModelError, ParameterError
 from ..params import check_number
+from .model_store import USED_GENERATORS, sha256_file
 
 __all__ = [
     "TINY_MODEL",
@@ -55,7 +56,6 @@ TINY_MODEL = "foolbox-lite/tiny-random-sd"
 OFFLINE_ENV = "FOOLBOX_LITE_OFFLINE"
 
 _PIPES: dict[tuple[str, str, str], Any] = {}
-_USED: dict[str, str] = {}
 _LOCK = threading.RLock()
 _KINDS = ("text2img", "img2img", "inpaint")
 
@@ -230,8 +230,7 @@ def model_hashes(*models: str) -> dict[str, str]:
     list of a local folder or of the hub snapshot in the cache.
     """
     if not models:
-        with _LOCK:
-            return dict(sorted(_USED.items()))
+        return USED_GENERATORS.all()
     out = {}
     for m in models:
         out[m] = _model_digest(m)
@@ -239,9 +238,8 @@ def model_hashes(*models: str) -> dict[str, str]:
 
 
 def _model_digest(model: str) -> str:
-    with _LOCK:
-        if model in _USED:
-            return _USED[model]
+    if (known := USED_GENERATORS.get(model)) is not None:
+        return known
     if model == TINY_MODEL:
         digest = "sha256:" + hashlib.sha256(b"foolbox-lite tiny-random-sd v1 seed 0").hexdigest()
     else:
@@ -254,15 +252,13 @@ def _model_digest(model: str) -> str:
                 folder = Path(snapshot_download(model, local_files_only=True))
             except Exception as exc:
                 raise ModelError(f"hub model {model!r} is not in the local cache, so it cannot be hashed") from exc
-        from .model_store import sha256_file
 
         files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
         h = hashlib.sha256()
         for p in files:
             h.update(f"{p.relative_to(folder).as_posix()}:{sha256_file(p)}\n".encode())
         digest = "sha256:" + h.hexdigest()
-    with _LOCK:
-        _USED[model] = digest
+    USED_GENERATORS.record(model, digest)
     return digest
 
 

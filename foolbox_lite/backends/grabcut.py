@@ -8,8 +8,8 @@
 - :func:`threshold_array` is for objects on a plain background (silhouettes,
   product shots): the colour distance to the median border colour, split by Otsu.
 
-:func:`grabcut_mask` and :func:`threshold_mask` are the asset-source entry points
-(a file or tensor in, ``(image (3, H, W), mask (1, H, W))`` out).
+The photo-level entry points (a file or tensor in, ``(image, mask)`` out) are in
+:mod:`~foolbox_lite.backends.photo_masks`.
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ from typing import Union
 import numpy as np
 import torch
 
-from ..assets.io import Fit
 from ..errors import InputError, ParameterError
 from ..params import check_number
-from .mask_cleanup import CleanupLike
 
-__all__ = ["Box", "grabcut_array", "threshold_array", "grabcut_mask", "threshold_mask", "to_rgb_uint8", "GRABCUT_RNG_SEED"]
+__all__ = ["Box", "ImageLike", "grabcut_array", "threshold_array", "to_rgb_uint8", "GRABCUT_RNG_SEED"]
 
 #: A box ``(x0, y0, x1, y1)``: in pixels, or as fractions of width/height when all are in [0, 1] and floats.
 Box = Sequence[float]
@@ -110,40 +108,3 @@ def threshold_array(rgb: np.ndarray, threshold: float | None = None, *, border: 
         return (d8 > t).astype(np.float32)
     check_number("threshold", threshold, low=0.0, high=1.0)
     return (dist > threshold).astype(np.float32)
-
-
-def grabcut_mask(
-    image: ImageLike,
-    box: Box | None = None,
-    *,
-    margin: float = 0.1,
-    iterations: int = 5,
-    cleanup: CleanupLike = True,
-    size: int | tuple[int, int] | None = None,
-    fit: Fit = "resize",
-    cache: bool | str | os.PathLike[str] = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut the object out of a photo with GrabCut: ``(image (3, H, W), mask (1, H, W))``.
-
-    ``box`` seeds it (pixels or fractions); without one, the centre box leaving
-    ``margin`` on each side.  The mask is computed at full resolution, cleaned, then
-    both are brought to ``size``.  An empty result raises :class:`AssetError`.
-    """
-    from .segment import segment_photo
-
-    return segment_photo(image, method="grabcut", box=box, margin=margin, iterations=iterations, cleanup=cleanup, size=size, fit=fit, cache=cache)
-
-
-def threshold_mask(
-    image: ImageLike,
-    threshold: float | None = None,
-    *,
-    cleanup: CleanupLike = True,
-    size: int | tuple[int, int] | None = None,
-    fit: Fit = "resize",
-    cache: bool | str | os.PathLike[str] = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut an object off a plain background by colour distance: ``(image (3, H, W), mask (1, H, W))``."""
-    from .segment import segment_photo
-
-    return segment_photo(image, method="threshold", threshold=threshold, cleanup=cleanup, size=size, fit=fit, cache=cache)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,3 +312,37 @@ def cached_sha256(path: Path) -> str:
                 digest = None
         _HASH_CACHE[key] = digest or sha256_file(path)
     return _HASH_CACHE[key]
+
+
+class UsedModels:
+    """The digest of every model a backend used in this process: what a recipe's lock file records.
+
+    One instance per backend (:data:`USED_SEGMENTERS`, :data:`USED_GENERATORS`); thread-safe.
+    Digests are stored as ``"sha256:<hex>"``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._digests: dict[str, str] = {}
+
+    def record(self, label: str, digest: str) -> str:
+        """Remember ``label``'s digest (a bare hex digest gets the ``sha256:`` prefix); returns the prefixed digest."""
+        digest = digest if digest.startswith("sha256:") else "sha256:" + digest
+        with self._lock:
+            self._digests[label] = digest
+        return digest
+
+    def get(self, label: str) -> str | None:
+        with self._lock:
+            return self._digests.get(label)
+
+    def all(self) -> dict[str, str]:
+        """``{label: "sha256:<hex>"}`` of every model recorded so far, sorted by label."""
+        with self._lock:
+            return dict(sorted(self._digests.items()))
+
+
+#: rembg/ONNX segmentation models used in this process
+USED_SEGMENTERS = UsedModels()
+#: diffusers pipelines used in this process
+USED_GENERATORS = UsedModels()

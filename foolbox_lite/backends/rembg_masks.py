@@ -20,19 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..assets.io import Fit
 from ..errors import ModelError
-from .model_store import cached_sha256, check_onnx, model_path
+from .model_store import USED_SEGMENTERS, cached_sha256, check_onnx, model_path
 
-__all__ = ["rembg_session", "rembg_array", "mask_from_photo", "model_hashes", "resolve_model", "ORT_THREADS_ENV"]
+__all__ = ["rembg_session", "rembg_array", "model_hashes", "resolve_model", "ORT_THREADS_ENV"]
 
 #: Environment variable setting onnxruntime's intra-op threads (default 1: reproducible and polite on shared CPUs).
 ORT_THREADS_ENV = "FOOLBOX_LITE_ORT_THREADS"
 
 _SESSIONS: dict[tuple[str, str], Any] = {}
-_USED: dict[str, str] = {}
 _LOCK = threading.Lock()
 
 
@@ -62,7 +59,7 @@ def rembg_session(model: str | os.PathLike[str] = "u2netp") -> Any:
     key = (str(path.resolve()), digest)
     with _LOCK:
         if key in _SESSIONS:
-            _USED[label] = digest
+            USED_SEGMENTERS.record(label, digest)
             return _SESSIONS[key]
     check_onnx(path)  # a clear error for foreign or truncated files, before rembg sees them
     rs = _import_rembg()
@@ -88,7 +85,7 @@ def rembg_session(model: str | os.PathLike[str] = "u2netp") -> Any:
         raise ModelError(f"could not open the segmentation model {str(path)!r}: {exc}") from exc
     with _LOCK:
         _SESSIONS[key] = sess
-        _USED[label] = digest
+    USED_SEGMENTERS.record(label, digest)
     return sess
 
 
@@ -118,28 +115,4 @@ def model_hashes(*models: str | os.PathLike[str]) -> dict[str, str]:
             label, path = resolve_model(m)
             out[label] = "sha256:" + cached_sha256(path)
         return out
-    with _LOCK:
-        return {k: "sha256:" + v for k, v in sorted(_USED.items())}
-
-
-def mask_from_photo(
-    image_path: str | os.PathLike[str] | torch.Tensor,
-    model: str | os.PathLike[str] = "u2netp",
-    *,
-    cleanup: Any = True,
-    size: int | tuple[int, int] | None = None,
-    fit: Fit = "resize",
-    cache: bool | str | os.PathLike[str] = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut the object out of a photo: ``(image (3, H, W), mask (1, H, W))``, float32 in [0, 1].
-
-    ``model`` is a rembg name or an ``.onnx`` path; ``cleanup`` as in
-    :func:`~foolbox_lite.backends.mask_cleanup.as_cleanup`; the mask is computed at
-    the photo's resolution, then both are brought to ``size``.  ``cache``: ``True``
-    uses ``$FOOLBOX_LITE_HOME/cache/masks``, a path another folder, ``False`` none.
-    An empty mask raises :class:`AssetError` naming the photo.
-    """
-    from .segment import segment_photo
-
-    return segment_photo(image_path, method="rembg", model=model, cleanup=cleanup, size=size, fit=fit, cache=cache)
-
+    return USED_SEGMENTERS.all()

@@ -36,21 +36,22 @@ class SourceResult:
 
 
 def _rembg(image: Any, model: str = "u2netp", cleanup: Any = True, size: Any = None, fit: str = "resize", cache: Any = True) -> SourceResult:
-    from .rembg_masks import mask_from_photo, model_hashes
+    from .photo_masks import mask_from_photo
+    from .rembg_masks import model_hashes
 
     img, mask = mask_from_photo(image, model, cleanup=cleanup, size=_size(size), fit=fit, cache=cache)  # type: ignore[arg-type]
     return SourceResult(img, mask, model_hashes(model))
 
 
 def _grabcut(image: Any, box: Any = None, margin: float = 0.1, iterations: int = 5, cleanup: Any = True, size: Any = None, fit: str = "resize", cache: Any = False) -> SourceResult:
-    from .grabcut import grabcut_mask
+    from .photo_masks import grabcut_mask
 
     img, mask = grabcut_mask(image, box, margin=margin, iterations=iterations, cleanup=cleanup, size=_size(size), fit=fit, cache=cache)  # type: ignore[arg-type]
     return SourceResult(img, mask)
 
 
 def _threshold(image: Any, threshold: float | None = None, cleanup: Any = True, size: Any = None, fit: str = "resize", cache: Any = False) -> SourceResult:
-    from .grabcut import threshold_mask
+    from .photo_masks import threshold_mask
 
     img, mask = threshold_mask(image, threshold, cleanup=cleanup, size=_size(size), fit=fit, cache=cache)  # type: ignore[arg-type]
     return SourceResult(img, mask)

@@ -14,7 +14,7 @@ import typer
 
 from .._version import __version__
 from ..errors import FoolboxLiteError
-from . import build, evaluate, export, import_, merge, models, noise_threshold, run, uap
+from . import assets, build, evaluate, export, import_, merge, models, noise_threshold, run, uap
 
 __all__ = ["app", "main"]
 
@@ -22,11 +22,11 @@ app = typer.Typer(
     name="foolbox-lite",
     help="Build cue-conflict and adversarial stimuli, and measure which cue each classifier followed.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = (build, run, evaluate, merge, export, import_, uap, noise_threshold, models)
+_COMMAND_MODULES = (build, run, evaluate, merge, export, import_, uap, noise_threshold, models, assets)
 for _module in _COMMAND_MODULES:
     _module.register(app)
 

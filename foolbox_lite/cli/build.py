@@ -6,14 +6,16 @@ from pathlib import Path
 
 import typer
 
+from .options import DEVICE_HELP, complete_device
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def build(
         recipe: Path = typer.Argument(..., help="The recipe file (YAML)."),
         out: Path = typer.Option(..., "-o", "--out", help="Folder to write the stimulus set to."),
-        batch_size: int = typer.Option(32, "--batch-size", min=1, help="Items computed together (does not change the bytes)."),
-        device: str = typer.Option("cpu", "--device", help="Torch device: cpu, cuda, cuda:0 (GPU and CPU bytes may differ)."),
+        batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Items computed together (does not change the bytes)."),
+        device: str = typer.Option("auto", "--device", help=f"{DEVICE_HELP} GPU and CPU bytes may differ; the lock file records the device.", autocompletion=complete_device),
         workers: int = typer.Option(0, "--workers", min=0, help="Threads encoding and writing PNGs while the next batch is computed."),
         resume: bool = typer.Option(False, "--resume", help="Complete an interrupted build of the same recipe in OUT."),
         force: bool = typer.Option(False, "--force", help="Overwrite a non-empty OUT."),
@@ -25,10 +27,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build the stimulus set RECIPE describes: images, manifest.jsonl, recipe.lock.yaml, DATASHEET.md."""
         from ..errors import InputError
+        from ..evaluator.run import resolve_device
         from ..recipes.build import build_recipe
 
         if engine not in ("local", "ray"):
             raise InputError(f"--engine must be local or ray, got {engine!r}")
+        device = str(resolve_device(device))
         if shard is not None:
             if engine != "local":
                 raise InputError("--shard runs without a cluster manager; it cannot be combined with --engine ray", hint="leave out one of them")

@@ -8,7 +8,11 @@ from typing import Any
 
 import typer
 
-__all__ = ["print_summary", "register"]
+from .options import DEVICE_HELP, choice, complete_device
+
+DECISIONS = ("auto", "top1", "restricted", "mapping")
+
+__all__ = ["DECISIONS", "print_summary", "register"]
 
 
 def print_summary(summary: Mapping[str, Any]) -> None:
@@ -44,12 +48,12 @@ def register(app: typer.Typer) -> None:
         observers: str | None = typer.Option(None, "--observers", help="Glob of model-vs-human raw-data CSVs; each subject becomes an observer."),
         out: Path = typer.Option(Path("out/evaluation"), "-o", "--out", help="Output folder (trials.csv, summary.json, plots, report.html)."),
         batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="Images per forward pass (default: the measured best)."),
-        device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N, mps or auto."),
-        decision: str = typer.Option("auto", "--decision", help="auto, top1, restricted (only classes the cues name) or mapping."),
+        device: str = typer.Option("auto", "--device", help=DEVICE_HELP, autocompletion=complete_device),
+        decision: str = typer.Option("auto", "--decision", help="auto, top1, restricted (only classes the cues name) or mapping.", **choice(DECISIONS)),
         mapping: str | None = typer.Option(None, "--mapping", help="Label mapping to decide through; an imagenet1k set is then read in its categories (cue labels mapped too)."),
         reference_cue: str | None = typer.Option(None, "--reference-cue", help="Cue that counts as 'right' for accuracy and error consistency (default: the set's)."),
         accuracy_cue: str | None = typer.Option(None, "--accuracy-cue", help="Cue to report accuracy against (default: the reference cue)."),
-        on_mismatch: str = typer.Option("error", "--on-mismatch", help="An image missing or not matching its sha256: error (stop), warn (use it) or skip."),
+        on_mismatch: str = typer.Option("error", "--on-mismatch", help="An image missing or not matching its sha256: error (stop), warn (use it) or skip.", **choice(("error", "warn", "skip"))),
         report: bool = typer.Option(True, "--report/--no-report", help="Write plots and report.html."),
         gallery: int = typer.Option(300, "--gallery", help="Stimuli shown in the report's gallery."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
@@ -94,5 +98,9 @@ def register(app: typer.Typer) -> None:
         if not quiet:
             import json
 
-            print_summary(json.loads(paths["summary"].read_text(encoding="utf-8")))
+            from .claims import print_claims
+
+            summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+            print_summary(summary)
+            print_claims(summary)
         typer.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out}")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from .options import DEVICE_HELP, complete_device
+
 
 def _floats(text: str, what: str) -> list[float]:
     from ..errors import ParameterError
@@ -61,16 +63,18 @@ def register(app: typer.Typer) -> None:
     def noise_threshold(
         images: Path = typer.Option(..., "--images", help="Folder of images (or a stimulus set)."),
         out: Path = typer.Option(..., "-o", "--out", help="Output folder: thresholds.csv, curve.csv, summary.json, curve.png."),
-        model: str = typer.Option("efficientnet_lite0", "--model", help="Classifier name."),
+        model: str = typer.Option("efficientnet_lite0", "--model", "-m", help="Classifier name."),
         kinds: str = typer.Option("gaussian,uniform,salt_pepper", help="Noise kinds, comma-separated."),
         steps: int = typer.Option(10, help="Bisection steps (resolution max_level / 2**steps)."),
         levels: str = typer.Option("0,0.02,0.05,0.1,0.2,0.3,0.5", help="Noise levels of the accuracy curve."),
         seed: int = typer.Option(0, help="Seed of the per-image noise patterns."),
         limit: int | None = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
-        batch_size: int = typer.Option(64, "--batch-size"),
+        batch_size: int = typer.Option(64, "--batch-size", "-b"),
         threads: int | None = typer.Option(None, help="CPU threads for torch."),
         plot: bool = typer.Option(True, "--plot/--no-plot", help="Write curve.png."),
+        device: str = typer.Option("auto", "--device", help=DEVICE_HELP, autocompletion=complete_device),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (same as --no-progress)."),
     ) -> None:
         """For each image, the smallest Gaussian / uniform / salt-and-pepper noise that changes its decision."""
         import torch
@@ -89,7 +93,10 @@ def register(app: typer.Typer) -> None:
         level_list = _floats(levels, "--levels")
         if threads is not None:
             torch.set_num_threads(max(1, threads))
-        clf = load_classifier(model)
+        from ..evaluator.run import resolve_device
+
+        progress = progress and not quiet
+        clf = load_classifier(model).to(resolve_device(device))
         fast = prepare_classifier(clf)
         data = load_image_folder(images, clf.input_size, limit=limit, progress=progress)
         rows: list[dict[str, object]] = [

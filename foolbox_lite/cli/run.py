@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from .evaluate import DECISIONS
+from .options import DEVICE_HELP, choice, complete_device
+
 __all__ = ["register"]
 
 
@@ -16,23 +19,26 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "-o", "--out", help="Output folder: DIR/set (the stimuli) and DIR/evaluation (default out/<recipe name>)."),
         model: list[str] | None = typer.Option(None, "--model", "-m", help="Classifier(s) instead of the recipe's models (repeatable)."),
         observers: str | None = typer.Option(None, "--observers", help="Glob of model-vs-human raw-data CSVs to evaluate beside the models."),
-        decision: str = typer.Option("auto", "--decision", help="auto, top1, restricted (only classes the cues name) or mapping."),
+        decision: str = typer.Option("auto", "--decision", help="auto, top1, restricted (only classes the cues name) or mapping.", **choice(DECISIONS)),
         batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="Images per forward pass when evaluating."),
-        device: str = typer.Option("cpu", "--device", help="Device to build and evaluate on (cpu, cuda, ...); the bytes of a build depend on it."),
+        device: str = typer.Option("auto", "--device", help=f"Device to build and evaluate on: {DEVICE_HELP} The bytes of a build depend on it.", autocompletion=complete_device),
         workers: int = typer.Option(0, "--workers", min=0, help="Threads writing PNGs during the build."),
         force: bool = typer.Option(False, "--force", help="Rebuild DIR/set even if it holds another build."),
         report: bool = typer.Option(True, "--report/--no-report", help="Write plots and report.html."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
-        """Build RECIPE (or finish/reuse an identical build), evaluate it, and print the cue fractions per observer."""
+        """Build RECIPE (or finish/reuse an identical build), evaluate it, and print the cue fractions per observer
+        (and, for a recipe with controls:, how often each control twin was recognised, overall and per numeric factor)."""
         import json
 
-        from ..evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set
+        from ..evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set, resolve_device
         from ..recipes.build import build_recipe
         from ..recipes.load import load_recipe
         from ..report import write_evaluation
+        from .claims import print_claims
         from .evaluate import print_summary
 
+        device = str(resolve_device(device))
         spec = load_recipe(recipe)
         root = out if out is not None else Path("out") / spec.name
         set_dir = root / "set"
@@ -49,5 +55,7 @@ def register(app: typer.Typer) -> None:
             progress=not quiet,
         )
         paths = write_evaluation(ev, root / "evaluation", report=report)
-        print_summary(json.loads(paths["summary"].read_text(encoding="utf-8")))
+        summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+        print_summary(summary)
+        print_claims(summary)
         typer.echo(f"stimuli in {set_dir}; results in {root / 'evaluation'}" + (f" (open {paths['report']})" if "report" in paths else ""))

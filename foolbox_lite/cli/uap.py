@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from .options import DEVICE_HELP, choice, complete_device
+
 uap_app = typer.Typer(help="Universal adversarial perturbations: fit one for a classifier, or measure its fooling rate.", no_args_is_help=True)
 
 
@@ -33,23 +35,25 @@ def _scale(eps_scale: str) -> float:
 def fit(
     images: Path = typer.Option(..., "--images", help="Folder of images (or a stimulus set) to fit on."),
     out: Path = typer.Option(..., "-o", "--out", help="Tensor file to write (FILE.pt; metadata goes to FILE.json)."),
-    model: str = typer.Option("efficientnet_lite0", "--model", help="Classifier name."),
-    norm: str = typer.Option("linf", help="Budget norm: linf or l2."),
+    model: str = typer.Option("efficientnet_lite0", "--model", "-m", help="Classifier name."),
+    norm: str = typer.Option("linf", help="Budget norm.", **choice(("linf", "l2"))),
     eps: str = typer.Option("10/255", help="Budget radius, e.g. 10/255 or 0.04 (see --eps-scale)."),
     eps_scale: str = typer.Option("1", "--eps-scale", help="Scale of a plain eps number: 1 ([0, 1] pixels) or 255 (8-bit levels)."),
-    method: str = typer.Option("sgd", help="sgd (fast, default) or deepfool (the original algorithm)."),
+    method: str = typer.Option("sgd", help="sgd (fast, default) or deepfool (the original algorithm).", **choice(("sgd", "deepfool"))),
     target: str | None = typer.Option(None, help="Target class (index, wnid or name) for a targeted perturbation."),
     epochs: int | None = typer.Option(10, help="Epoch limit (0 = none)."),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help="Time limit in minutes."),
     target_fooling_rate: float | None = typer.Option(None, "--target-fooling-rate", help="Stop once the fooling rate on the fit images reaches this."),
     augment: bool = typer.Option(False, "--augment/--no-augment", help="Random crops and flips while fitting (sgd)."),
-    batch_size: int = typer.Option(32, "--batch-size"),
+    batch_size: int = typer.Option(32, "--batch-size", "-b"),
     holdout: Path | None = typer.Option(None, help="Folder of held-out images to report the fooling rate on."),
     holdout_fraction: float = typer.Option(0.0, "--holdout-fraction", help="Keep this fraction of --images out of the fit (seeded split) to report on."),
     limit: int | None = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
     seed: int = typer.Option(0, help="Seed of the minibatch order, augmentation and split."),
     threads: int | None = typer.Option(None, help="CPU threads for torch."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP, autocompletion=complete_device),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (same as --no-progress)."),
 ) -> None:
     """Fit a universal perturbation for MODEL on the images and save it with its metadata."""
     import torch
@@ -68,7 +72,10 @@ def fit(
     if method not in ("sgd", "deepfool"):
         raise ParameterError(f"method {method!r} is not supported", hint="use 'sgd' (default) or 'deepfool'")
     Budget.make(norm, eps, scale=_scale(eps_scale))  # bad budgets fail before anything is loaded
-    clf = load_classifier(model)
+    from ..evaluator.run import resolve_device
+
+    progress = progress and not quiet
+    clf = load_classifier(model).to(resolve_device(device))
     fast = prepare_classifier(clf)
     data = load_image_folder(images, clf.input_size, limit=limit, progress=progress)
     held = None
@@ -134,12 +141,14 @@ def fit(
 def evaluate(
     file: Path = typer.Argument(..., help="Perturbation tensor file written by 'uap fit' (or its .json)."),
     images: Path = typer.Option(..., "--images", help="Folder of images (or a stimulus set)."),
-    model: str | None = typer.Option(None, "--model", help="Classifier name (default: the one it was fitted for)."),
-    size_rule: str = typer.Option("error", "--size-rule", help="For another input size: resize or tile (error refuses)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Classifier name (default: the one it was fitted for)."),
+    size_rule: str = typer.Option("error", "--size-rule", help="For another input size: resize or tile (error refuses).", **choice(("error", "resize", "tile"))),
     allow_other_model: bool = typer.Option(False, "--allow-other-model", help="Evaluate on another model than the one it was fitted for (transfer)."),
     limit: int | None = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
     threads: int | None = typer.Option(None, help="CPU threads for torch."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP, autocompletion=complete_device),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (same as --no-progress)."),
 ) -> None:
     """Print the fooling rate and accuracy drop of a saved perturbation on the images, as JSON."""
     from ..assets.folder import load_image_folder
@@ -151,7 +160,10 @@ def evaluate(
         raise ParameterError(f"--size-rule must be error, resize or tile, got {size_rule!r}")
     _threads(threads)
     pert = load_perturbation(file)
-    clf = load_classifier(model or str(pert.meta.get("model")))
+    from ..evaluator.run import resolve_device
+
+    progress = progress and not quiet
+    clf = load_classifier(model or str(pert.meta.get("model"))).to(resolve_device(device))
     delta = pert.for_classifier(clf, size_rule=size_rule, allow_other_model=allow_other_model)  # type: ignore[arg-type]
     data = load_image_folder(images, clf.input_size, limit=limit, progress=progress)
     target = pert.meta.get("target")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["OTHER", "Trial", "cue_order", "followed_cue"]
 
@@ -52,3 +53,13 @@ class Trial:
     session: int = 1
     rt: float = math.nan
     stimulus_id: str = ""
+    #: for a control twin: the cue it keeps and its conflict item's id (empty for conflict items)
+    control: str = ""
+    twin: str = ""
+    #: the stimulus's design factors (level per factor), from the manifest
+    factors: dict[str, Any] = field(default_factory=dict)
+    #: graded evidence per cue name: rank of its label (1 = the decision) and its probability (models only)
+    ranks: dict[str, int] = field(default_factory=dict)
+    probs: dict[str, float] = field(default_factory=dict)
+    #: a conflict trial whose twins this observer recognised (None: no controls, or no twin trial)
+    valid: bool | None = None

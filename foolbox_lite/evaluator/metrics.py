@@ -139,8 +139,12 @@ def summarize(
     texture: str = "texture",
 ) -> dict[str, object]:
     """The ``summary.json`` object: per observer (and per condition) fractions, shape bias and accuracy, and
-    error consistency of every pair of observers ("right" = the ``reference_cue`` label)."""
+    error consistency of every pair of observers ("right" = the ``reference_cue`` label).
+
+    Trials on control twins (``Trial.control`` set) are left out of every figure here: they
+    measure the cues one at a time (see :mod:`foolbox_lite.evaluator.validity`)."""
     acc_cue = accuracy_cue or reference_cue
+    trials = {name: [t for t in ts if not t.control] for name, ts in trials.items()}
     observers: dict[str, object] = {}
     for name, ts in trials.items():
         entry = _observer_summary(ts, cues, acc_cue, shape, texture)

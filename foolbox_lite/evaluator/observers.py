@@ -14,8 +14,9 @@ import glob as globlib
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..classifiers.labels import imagenet_labels
 from ..errors import InputError, ParameterError
@@ -24,7 +25,7 @@ from .cues import OTHER, Trial, followed_cue
 from .decisions import NA
 from .mappings import get_mapping
 
-__all__ = ["RAW_COLUMNS", "StimulusInfo", "read_observer_csv", "read_observers", "stimulus_name", "write_trials_csv"]
+__all__ = ["RAW_COLUMNS", "StimulusInfo", "raw_data_name", "read_observer_csv", "read_observers", "stimulus_name", "write_raw_data", "write_trials_csv"]
 
 RAW_COLUMNS = ("subj", "session", "trial", "rt", "object_response", "category", "condition", "imagename")
 
@@ -37,6 +38,9 @@ class StimulusInfo:
     file: str
     cues: Mapping[str, str]
     condition: str = ""
+    control: str = ""
+    twin: str = ""
+    factors: Mapping[str, Any] = field(default_factory=dict)
 
 
 def stimulus_name(imagename: str) -> str:
@@ -123,6 +127,9 @@ def read_observer_csv(
                 session=session,
                 rt=rt,
                 stimulus_id=info.id,
+                control=info.control,
+                twin=info.twin,
+                factors=dict(info.factors),
             )
         )
     if not out:
@@ -154,17 +161,55 @@ def _fmt(v: float) -> str:
     return "NaN" if math.isnan(v) else repr(v)
 
 
+def _opt(v: object) -> str:
+    return "" if v is None else (repr(v) if isinstance(v, float) else str(v))
+
+
 def trials_csv_text(trials: Sequence[Trial], cues: Sequence[str]) -> str:
-    """The text of a trials CSV: model-vs-human columns, then ``cue_<name>`` per cue, then ``followed_cue``."""
+    """The text of a trials CSV: model-vs-human columns, then ``cue_<name>`` per cue, ``followed_cue``,
+    ``control``/``twin`` (control twins), ``valid`` (1/0, empty when unknown), ``rank_<cue>``/``prob_<cue>``
+    (graded evidence; only when some trial has it, i.e. a model was evaluated) and ``factor_<name>`` per design factor."""
     cue_names = [c for c in cues if c != OTHER]
+    factors = list(dict.fromkeys(f for t in trials for f in t.factors))
+    graded = cue_names if any(t.ranks for t in trials) else []
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*RAW_COLUMNS, *(f"cue_{c}" for c in cue_names), "followed_cue"])
+    w.writerow([*RAW_COLUMNS, *(f"cue_{c}" for c in cue_names), "followed_cue", "control", "twin", "valid",
+                *(f"rank_{c}" for c in graded), *(f"prob_{c}" for c in graded), *(f"factor_{f}" for f in factors)])
     for t in trials:
-        w.writerow([t.observer, t.session, t.trial, _fmt(t.rt), t.response, t.reference, t.condition, t.stimulus, *(t.cues.get(c, "") for c in cue_names), t.followed])
+        valid = "" if t.valid is None else int(t.valid)
+        w.writerow([t.observer, t.session, t.trial, _fmt(t.rt), t.response, t.reference, t.condition, t.stimulus, *(t.cues.get(c, "") for c in cue_names), t.followed,
+                    t.control, t.twin, valid, *(_opt(t.ranks.get(c)) for c in graded), *(_opt(t.probs.get(c)) for c in graded),
+                    *(_opt(t.factors.get(f)) for f in factors)])
     return buf.getvalue()
 
 
 def write_trials_csv(path: str | Path, trials: Sequence[Trial], cues: Sequence[str]) -> Path:
     """Write trials atomically as CSV (readable by model-vs-human and by :func:`read_observer_csv`)."""
     return atomic_write_text(path, trials_csv_text(trials, cues))
+
+
+def raw_data_name(dataset: str, subject: str, session: int = 1) -> str:
+    """model-vs-human's raw-data file name: ``<dataset>_<subject>_session-<s>.csv`` (names made file-safe)."""
+    from ..stimulus_set.export.common import safe_name
+
+    return f"{safe_name(dataset)}_{safe_name(subject)}_session-{int(session)}.csv"
+
+
+def write_raw_data(trials: Mapping[str, Sequence[Trial]], folder: str | Path, dataset: str) -> list[Path]:
+    """One model-vs-human raw-data CSV per subject and session in ``folder`` (only the 8 raw-data columns;
+    ``imagename`` is each trial's stimulus file name); returns the files written."""
+    folder = Path(folder)
+    by_file: dict[str, list[Trial]] = {}
+    for subj, ts in trials.items():
+        for t in ts:
+            by_file.setdefault(raw_data_name(dataset, subj, t.session), []).append(t)
+    written = []
+    for name, ts in sorted(by_file.items()):
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(RAW_COLUMNS)
+        for t in sorted(ts, key=lambda t: t.trial):
+            w.writerow([t.observer, t.session, t.trial, _fmt(t.rt), t.response, t.reference, t.condition, t.stimulus])
+        written.append(atomic_write_text(folder / name, buf.getvalue()))
+    return written

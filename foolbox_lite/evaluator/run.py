@@ -23,13 +23,16 @@ from ..assets.io import read_pil
 from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
+from .analyses import add_analyses
 from .cues import Trial, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
+from .evidence import EvidenceRecorder
 from .mappings import LabelMapping, get_mapping
 from .metrics import summarize
 from .observers import StimulusInfo, read_observers
+from .validity import mark_validity
 
-__all__ = ["DEFAULT_BATCH_SIZE", "EvalSetup", "Evaluation", "decide_locally", "evaluate_set", "infer_batches", "load_stimulus_set", "prepare_evaluation", "resolve_device"]
+__all__ = ["DEFAULT_BATCH_SIZE", "EvalSetup", "Evaluation", "Evidence", "decide_locally", "evaluate_set", "infer_batches", "load_stimulus_set", "prepare_evaluation", "resolve_device"]
 
 #: Best measured on 2 CPU cores with EfficientNet-Lite0 (see benchmarks/evaluate.py).
 DEFAULT_BATCH_SIZE = 16
@@ -60,6 +63,11 @@ class LoadedSet:
     problems: list[str] = field(default_factory=list)
     #: the cue labels of the whole set (decision rules restricted to the cues' classes use them)
     cue_labels: list[str] = field(default_factory=list)
+
+    @property
+    def controls(self) -> list[str]:
+        """The cues the set has control twins for, in manifest order (empty: no controls)."""
+        return list(dict.fromkeys(e.control for e in self.entries if e.control))
 
     def by_name(self) -> dict[str, StimulusInfo]:
         """Stimuli keyed by file name (raises if two share a name, as observers could not be matched)."""
@@ -96,7 +104,7 @@ def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", 
         raise InputError(f"no image of {str(folder)!r} passed verification", hint="; ".join(problems[:3]))
     if part is None:
         context = entries
-    stimuli = [StimulusInfo(e.id, e.file, dict(e.cues), str(e.condition or "")) for e in entries]
+    stimuli = [StimulusInfo(e.id, e.file, dict(e.cues), str(e.condition or ""), e.control, e.twin, dict(e.factors)) for e in entries]
     labels = sorted({v for e in context for v in e.cues.values()})
     return LoadedSet(folder, info, entries, stimuli, cue_order(info.cues, [e.cues for e in context]), problems, labels)
 
@@ -105,7 +113,7 @@ def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
     """An ImageNet-1k set seen through a mapping: each cue's wnid becomes its category (or stays, matching nothing)."""
     labels = imagenet_labels()
     cat = {labels.wnids[i]: c for c, members in mapping.categories.items() for i in members}
-    stimuli = [StimulusInfo(s.id, s.file, {k: cat.get(v, v) for k, v in s.cues.items()}, s.condition) for s in loaded.stimuli]
+    stimuli = [replace(s, cues={k: cat.get(v, v) for k, v in s.cues.items()}) for s in loaded.stimuli]
     info = replace(loaded.info, label_space=mapping.name)
     return replace(loaded, info=info, stimuli=stimuli, cue_labels=sorted({cat.get(v, v) for v in loaded.cue_labels}))
 
@@ -224,8 +232,10 @@ class Evaluation:
         return self.set.cues
 
     def summary(self, accuracy_cue: str | None = None) -> dict[str, object]:
-        """The ``summary.json`` object (see :func:`foolbox_lite.evaluator.metrics.summarize`)."""
-        return summarize(self.trials, self.cues, reference_cue=self.reference_cue, accuracy_cue=accuracy_cue)
+        """The ``summary.json`` object (:func:`foolbox_lite.evaluator.metrics.summarize` plus
+        :func:`foolbox_lite.evaluator.analyses.add_analyses`)."""
+        summary = summarize(self.trials, self.cues, reference_cue=self.reference_cue, accuracy_cue=accuracy_cue)
+        return add_analyses(summary, self.trials, self.cues, controls=self.set.controls, accuracy_cue=accuracy_cue or self.reference_cue)
 
     def add_observers(self, pattern: str) -> list[str]:
         """Add the subjects of model-vs-human CSVs matching ``pattern`` as observers; returns their names."""
@@ -235,8 +245,14 @@ class Evaluation:
         clash = sorted(set(found) & set(self.trials))
         if clash:
             raise InputError(f"observer name(s) {', '.join(clash)} of {pattern!r} clash with observers already evaluated", hint="rename the subjects")
+        for ts in found.values():
+            mark_validity(ts)
         self.trials.update(found)
         return list(found)
+
+
+#: One image's graded evidence: rank and probability of each cue label (see :mod:`.evidence`).
+Evidence = tuple[dict[str, int], dict[str, float]]
 
 
 @dataclass
@@ -251,11 +267,16 @@ class EvalSetup:
     #: the classifiers' names (also when their decisions were made elsewhere and merged)
     names: list[str] = field(default_factory=list)
 
-    def trials(self, decisions: Sequence[Sequence[str]]) -> dict[str, list[Trial]]:
-        """Each classifier's trials from its decisions (one per stimulus, in manifest order)."""
+    def recorders(self) -> list[EvidenceRecorder]:
+        """Fresh deciders that also record each image's evidence (:meth:`EvidenceRecorder.of`)."""
+        return [EvidenceRecorder(d, self.set.cue_labels) for d in self.deciders]
+
+    def trials(self, decisions: Sequence[Sequence[str]], evidence: Sequence[Sequence[Evidence]]) -> dict[str, list[Trial]]:
+        """Each classifier's trials from its decisions and evidence by label (one per stimulus, in manifest order)."""
         loaded, ref = self.set, self.reference_cue
-        return {
-            name: [
+        out: dict[str, list[Trial]] = {}
+        for name, ds, evid in zip(self.names, decisions, evidence):
+            out[name] = [
                 Trial(
                     observer=name,
                     stimulus=Path(s.file).name,
@@ -268,14 +289,19 @@ class EvalSetup:
                     session=1,
                     rt=math.nan,
                     stimulus_id=s.id,
+                    control=s.control,
+                    twin=s.twin,
+                    factors=dict(s.factors),
+                    ranks={k: e[0][v] for k, v in s.cues.items() if v in e[0]},
+                    probs={k: e[1][v] for k, v in s.cues.items() if v in e[1]},
                 )
-                for i, (s, d) in enumerate(zip(loaded.stimuli, ds))
+                for i, (s, d, e) in enumerate(zip(loaded.stimuli, ds, evid))
             ]
-            for name, ds in zip(self.names, decisions)
-        }
+            mark_validity(out[name])
+        return out
 
-    def evaluation(self, decisions: Sequence[Sequence[str]], observers: str | None = None) -> Evaluation:
-        ev = Evaluation(self.set, self.trials(decisions), self.reference_cue, self.names)
+    def evaluation(self, decisions: Sequence[Sequence[str]], evidence: Sequence[Sequence[Evidence]], observers: str | None = None) -> Evaluation:
+        ev = Evaluation(self.set, self.trials(decisions, evidence), self.reference_cue, self.names)
         if observers:
             ev.add_observers(observers)
         return ev
@@ -328,15 +354,17 @@ def prepare_evaluation(
     return EvalSetup(loaded, ref, dev, classifiers, deciders, found)
 
 
-def decide_locally(setup: EvalSetup, batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True) -> list[list[str]]:
-    """Every classifier's decision for every stimulus of the set, in this process."""
+def decide_locally(setup: EvalSetup, batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True) -> tuple[list[list[str]], list[list[Evidence]]]:
+    """Every classifier's decision and evidence for every stimulus of the set, in this process."""
     if not setup.classifiers:
-        return []
+        return [], []
     from tqdm.auto import tqdm
 
+    recorders = setup.recorders()
     reader = _BatchReader([setup.set.folder / e.file for e in setup.set.entries], batch_size)
     with tqdm(total=len(setup.set.entries), desc=f"evaluating {', '.join(setup.names)}", unit="img", disable=not progress, leave=False) as bar:
-        return infer_batches(setup.classifiers, setup.deciders, reader, device=setup.device, batch_size=batch_size, progress=bar)
+        decisions = infer_batches(setup.classifiers, recorders, reader, device=setup.device, batch_size=batch_size, progress=bar)  # type: ignore[arg-type]
+    return decisions, [[rec.of(i) for i in range(len(setup.set.entries))] for rec in recorders]
 
 
 def evaluate_set(
@@ -358,4 +386,5 @@ def evaluate_set(
     """
     setup = prepare_evaluation(folder, models, batch_size=batch_size, decision=decision, mapping=mapping, reference_cue=reference_cue,
                                on_mismatch=on_mismatch, device=device, observers=observers)
-    return setup.evaluation(decide_locally(setup, batch_size, progress), observers)
+    decisions, evidence = decide_locally(setup, batch_size, progress)
+    return setup.evaluation(decisions, evidence, observers)

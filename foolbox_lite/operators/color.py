@@ -14,6 +14,7 @@ import torch
 from ..stimuli import Stimuli
 from .base import Operator
 from .buffers import empty_output
+from .cue_controls import APPEARANCE
 
 __all__ = ["grayscale", "invert", "Grayscale", "Invert", "OPERATORS"]
 
@@ -50,6 +51,7 @@ class Grayscale(Operator):
     """Replace colour by luminance (removes the colour cue, keeps shape and texture)."""
 
     name = "grayscale"
+    cue_controls = APPEARANCE
     differentiable = True
 
     def __init__(self, *, p: float = 1.0) -> None:
@@ -63,6 +65,7 @@ class Invert(Operator):
     """Colour negative."""
 
     name = "invert"
+    cue_controls = APPEARANCE
     differentiable = True
 
     def __init__(self, *, p: float = 1.0) -> None:

@@ -9,10 +9,11 @@ background of the same class, of a random image, or of the next class.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from ..errors import InputError, ParameterError
 from ..params import SpecLike, as_spec, check_number
 from ..stimuli import MASK, Item, Stimuli
 from .base import Operator, SampleContext
+from .cue_controls import NEUTRAL_BACKGROUND, SKIP
 from .homography import about_centre, check_warps, empty_cpu, object_frames, scale_translate_matrix, use_fast_path, warp_many
 
 __all__ = ["FITS", "OPERATORS", "VARIANTS", "BackgroundsChallenge", "Composite", "composite", "feather_masks", "fit_backgrounds"]
@@ -150,6 +152,13 @@ class Composite(Operator):
     name = "composite"
     differentiable = True
     needs_mask = True
+    cue_controls: ClassVar[Mapping[str, str]] = {
+        "shape": "the object placed as in the conflict item (scale, position, feathering) on a uniform neutral grey instead of the scene",
+        "texture": SKIP,
+        "background": "the item's scene alone, fitted to the frame: the object removed, nothing left where it was",
+    }
+    #: The cue this instance keeps when it makes a control twin ("" for the conflict item itself).
+    _keep: str = ""
 
     def __init__(
         self,
@@ -218,6 +227,12 @@ class Composite(Operator):
             self._cache[key] = out
         return out
 
+    def control(self, keep: str) -> Composite:
+        """This operator in the mode that keeps only ``keep`` (see ``cue_controls``); it replays the same records."""
+        twin = copy.copy(self)
+        twin._keep = keep
+        return twin
+
     # -------------------------------------------------------------- sampling
     def _choose(self, g: torch.Generator, ctx: SampleContext) -> int:
         return int(torch.randint(0, len(self.backgrounds), (1,), generator=g).item())
@@ -284,7 +299,12 @@ class Composite(Operator):
         idx = self._check_params(stim, params)
         h, w = stim.size
         bgs = self.fitted(h, w, stim.dtype, stim.device)
+        if self._keep == "shape":
+            bgs = torch.full_like(bgs, NEUTRAL_BACKGROUND)
         fg, layers = self._place(stim, params)
+        if self._keep == "background":
+            scene = bgs.index_select(0, torch.as_tensor(idx, device=bgs.device))
+            return stim.replace(images=scene, layers=layers, items=self._label(stim, idx))
         alpha = feather_masks(layers[MASK], [p["feather"] for p in params])
         if use_fast_path(fg, alpha, bgs):
             # One output allocation, no gathered copy of the backgrounds, and per item three
@@ -309,12 +329,15 @@ class Composite(Operator):
             if lo < 0 or hi > 1:
                 alpha = alpha.clamp(0.0, 1.0)
             out = composite(fg, alpha, bgs.index_select(0, torch.as_tensor(idx, device=bgs.device)))
+        return stim.replace(images=out, layers=layers, items=self._label(stim, idx))
+
+    def _label(self, stim: Stimuli, idx: Sequence[int]) -> list[Item]:
         items = [it.copy() for it in stim.items]
         for it, k in zip(items, idx):
             it.sources["background"] = self.sources[k]
             if self.labels is not None:
                 it.cues["background"] = self.labels[k]
-        return stim.replace(images=out, layers=layers, items=items)
+        return items
 
 
 class BackgroundsChallenge(Operator):

@@ -31,6 +31,7 @@ from ..seeding import draw_seed
 from ..stimuli import Stimuli
 from .buffers import empty_output
 from .base import Operator, SampleContext
+from .cue_controls import APPEARANCE
 
 __all__ = [
     "contrast",
@@ -204,6 +205,7 @@ class Contrast(Operator):
     """Contrast reduction ``c * x + (1 - c) * 0.5`` with ``c`` in [0, 1] (Geirhos et al. 2018)."""
 
     name = "contrast"
+    cue_controls = APPEARANCE
     differentiable = True
 
     def __init__(self, c: SpecLike = 0.3, *, p: float = 1.0) -> None:
@@ -225,6 +227,7 @@ class LowPass(Operator):
     """Gaussian blur with standard deviation ``sigma`` pixels (0 keeps the image)."""
 
     name = "low_pass"
+    cue_controls = APPEARANCE
     differentiable = True
 
     def __init__(self, sigma: SpecLike = 3.0, *, p: float = 1.0) -> None:
@@ -246,6 +249,7 @@ class HighPass(Operator):
     """High-pass ``x - blur(x, sigma) + grey``, clamped to [0, 1] when ``clip`` (the default)."""
 
     name = "high_pass"
+    cue_controls = APPEARANCE
     differentiable = True
 
     def __init__(self, sigma: SpecLike = 3.0, *, grey: float = 0.5, clip: bool = True, p: float = 1.0) -> None:

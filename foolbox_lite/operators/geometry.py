@@ -21,6 +21,7 @@ from ..errors import InputError, ParameterError
 from ..params import SpecLike, as_spec, check_number
 from ..stimuli import MASK, Stimuli
 from .base import Operator, SampleContext
+from .cue_controls import GEOMETRY
 from .homography import (
     BORDERS,
     INTERPOLATIONS,
@@ -81,6 +82,7 @@ class WarpOperator(Operator):
     """
 
     differentiable = True
+    cue_controls = GEOMETRY
 
     def _setup(self, border: str, fill: Any, interpolation: str, centre: str, min_visible: float) -> None:
         self.border = _check_choice("border", border, BORDERS)
@@ -290,6 +292,7 @@ class Flip(Operator):
     """
 
     name = "flip"
+    cue_controls = GEOMETRY
     differentiable = True
 
     def __init__(self, horizontal: float = 0.5, vertical: float = 0.0, *, p: float = 1.0) -> None:

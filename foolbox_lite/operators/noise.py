@@ -31,6 +31,7 @@ from ..params import SpecLike, as_spec
 from ..seeding import draw_seed
 from ..stimuli import Stimuli
 from .base import Operator, SampleContext
+from .cue_controls import APPEARANCE
 
 __all__ = [
     "additive_noise",
@@ -208,6 +209,7 @@ def _level_specs(std: SpecLike | None, snr_db: SpecLike | None, extra: dict[str,
 
 class _AdditiveNoise(Operator):
     differentiable = True
+    cue_controls = APPEARANCE
     _kind = "gaussian"
 
     def __init__(self, std: SpecLike | None = None, *, snr_db: SpecLike | None = None, mono: bool = False, clip: bool = True, p: float = 1.0, **extra: Any) -> None:
@@ -318,6 +320,7 @@ class SaltPepperNoise(Operator):
     """
 
     name = "salt_pepper_noise"
+    cue_controls = APPEARANCE
     differentiable = True
 
     def __init__(self, amount: SpecLike = 0.05, *, salt: SpecLike = 0.5, p: float = 1.0) -> None:

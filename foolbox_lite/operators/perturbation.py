@@ -28,6 +28,7 @@ from ..params import check_number
 from ..stimuli import Stimuli
 from .buffers import empty_output
 from .base import Operator, SampleContext
+from .cue_controls import APPEARANCE
 
 __all__ = ["fit_delta", "project", "add_perturbation", "AddPerturbation", "OPERATORS"]
 
@@ -82,6 +83,7 @@ class AddPerturbation(Operator):
     """
 
     name = "add_perturbation"
+    cue_controls = APPEARANCE
     differentiable = True
 
     def __init__(self, delta: torch.Tensor, *, norm: str = "linf", eps: float | None = None, resize: str = "resize", p: float = 1.0) -> None:

@@ -15,21 +15,23 @@ Kernels live in :mod:`foolbox_lite.textures`; these classes only sample, validat
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from ..errors import ParameterError
 from ..params import SpecLike, as_spec, check_number
 from ..seeding import draw_seed
-from ..stimuli import Item, Stimuli
+from ..stimuli import MASK, Item, Stimuli
 from ..textures.adain import WeightsLike, load_adain_weights, random_adain_weights, style_transfer
 from ..textures.colour import COLOUR_SPACES, colour_transfer, masked_stats, to_space
 from ..textures.fill import check_masks, composite, luminance, shade
 from ..textures.quilting import quilt_transfer
 from ..textures.source import Texture, render_texture
 from .base import Operator, SampleContext
+from .cue_controls import NEUTRAL_BACKGROUND, NEUTRAL_SURFACE
 
 __all__ = [
     "OPERATORS",
@@ -108,6 +110,14 @@ class TextureFill(Operator):
     name = "texture_fill"
     differentiable = True
     needs_mask = True
+    cue_controls: ClassVar[Mapping[str, str]] = {
+        "shape": "the silhouette filled with a plain light-grey surface (shaded where the operator shades), "
+                 "outside it the operator's blank fill, or a neutral grey when it keeps or replaces the background",
+        "texture": "the texture as placed (same scale, angle, offset, colour matching) over the full frame; the mask becomes the full frame",
+        "background": "only what the operator puts outside the silhouette (the image as it was, the blank fill or the background texture) over the full frame",
+    }
+    #: The cue this instance keeps when it makes a control twin ("" for the conflict item itself).
+    _keep: str = ""
 
     def __init__(
         self,
@@ -231,8 +241,34 @@ class TextureFill(Operator):
             tex, _ = colour_transfer(tex, mean, std, mask=m, space="lab")
         return tex
 
+    def control(self, keep: str) -> TextureFill:
+        """This operator in the mode that keeps only ``keep`` (see ``cue_controls``); it replays the same records."""
+        twin = copy.copy(self)
+        twin._keep = keep
+        return twin
+
+    def _neutral_surface(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+        """What replaces the texture inside the silhouette in a shape twin: a plain light grey."""
+        return torch.full_like(stim.images, NEUTRAL_SURFACE)
+
+    def _apply_control(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+        items = self._label(stim, params)
+        if self._keep == "texture":
+            tex = TextureFill._inside(self, stim, self._render(stim, params, self.textures, ""), params)
+            return stim.replace(images=tex, layers={**stim.layers, MASK: torch.ones_like(stim.mask)}, items=items)
+        if self._keep == "background":
+            return stim.replace(images=self._outside(stim, params).contiguous(), items=items)
+        if self.background == "blank":
+            outside = self._outside(stim, params)
+        else:
+            outside = torch.full_like(stim.images, NEUTRAL_BACKGROUND)
+        images = composite(self._neutral_surface(stim, params), outside, stim.mask, reuse_inside=True)
+        return stim.replace(images=images, items=items)
+
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         check_masks(stim.mask, [it.id for it in stim.items], self.name)
+        if self._keep:
+            return self._apply_control(stim, params)
         tex = self._inside(stim, self._render(stim, params, self.textures, ""), params)
         images = composite(tex, self._outside(stim, params), stim.mask, reuse_inside=True)  # tex is always a fresh tensor
         return stim.replace(images=images, items=self._label(stim, params))
@@ -286,7 +322,12 @@ class ShadedTextureFill(TextureFill):
         return params
 
     def _inside(self, stim: Stimuli, tex: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
-        tex = super()._inside(stim, tex, params)
+        return self._shade(stim, super()._inside(stim, tex, params), params)
+
+    def _neutral_surface(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+        return self._shade(stim, super()._neutral_surface(stim, params), params)
+
+    def _shade(self, stim: Stimuli, tex: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
         strength = torch.tensor([float(p["strength"]) for p in params], dtype=stim.dtype, device=stim.device).view(-1, 1, 1, 1)
         edges = torch.tensor([float(p["edges"]) for p in params], dtype=stim.dtype, device=stim.device).view(-1, 1, 1, 1)
         return shade(tex, luminance(stim.images), stim.mask, strength, edges)
@@ -351,6 +392,8 @@ class QuiltTransfer(TextureFill):
 
     name = "texture_quilt"
     differentiable = False
+    #: No control twins: quilting renders the object's own luminance, so shape and texture cannot be separated here.
+    cue_controls: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -426,6 +469,8 @@ class AdaINTransfer(TextureFill):
 
     name = "texture_adain"
     differentiable = False
+    #: No control twins: style transfer mixes the object's content and the texture inseparably.
+    cue_controls: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,

@@ -114,6 +114,8 @@ def _file_loader(path: Path, mask_path: Path | None, spec: AssetSpec, kind: str 
         mim = _read(mask_path) if mask_path is not None else None
         if mim is not None and mim.size != im.size:
             raise AssetError(f"mask {str(mask_path)!r} is {mim.size[0]}x{mim.size[1]} but image {str(path)!r} is {im.size[0]}x{im.size[1]}", hint="a mask must have the size of its image")
+        if spec.region is not None:
+            return _region(im, mim, spec, str(path), size), None
         rgb = fit_pil(im.convert("RGB"), size, spec.fit)
         m: Image.Image | None
         if mim is not None:
@@ -129,6 +131,28 @@ def _file_loader(path: Path, mask_path: Path | None, spec: AssetSpec, kind: str 
         return _pil_u8(rgb), mt
 
     return load
+
+
+def _region(im: Image.Image, mask: Image.Image | None, spec: AssetSpec, where: str, size: tuple[int, int]) -> torch.Tensor:
+    """The texture patch ``spec.region`` cuts out of the photo ``im``, fitted to ``size`` (as ``Texture.from_region``).
+
+    A box is in the photo's pixels; ``mask`` takes the largest rectangle inside the object
+    (the mask file, else the photo's own mask by ``spec.mask``), so no background leaks in.
+    """
+    from ..textures.source import inscribed_box
+
+    w, h = im.size
+    if spec.region == "mask":
+        m = mask if mask is not None else mask_from_pil(im, "auto" if spec.mask == "none" else spec.mask)
+        inside = torch.from_numpy(np.asarray(m.convert("L")) > 127)
+        if not bool(inside.any()):
+            raise AssetError(f"{where}: region: mask, but the photo's mask is empty", hint="give masks: FILES, or a box region: [x0, y0, x1, y1]")
+        x0, y0, x1, y1 = inscribed_box(inside)
+    else:
+        x0, y0, x1, y1 = spec.region  # type: ignore[misc]
+        if x1 > w or y1 > h:
+            raise AssetError(f"{where}: region {[x0, y0, x1, y1]} lies outside the {w}x{h} photo", hint=f"x1 <= {w} and y1 <= {h} (pixels, end exclusive)")
+    return _pil_u8(fit_pil(im.convert("RGB").crop((x0, y0, x1, y1)), size, spec.fit))
 
 
 def _read(path: Path) -> Image.Image:
@@ -278,6 +302,8 @@ def _resolve_skimage(group: str, spec: AssetSpec) -> list[RecipeAsset]:
     sha = hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()
 
     def load(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if spec.region is not None:
+            return _region(im, None, spec, f"skimage:{name}", size), None
         m = None
         if spec.mask not in ("none", "auto") or "A" in im.getbands():
             m = _pil_u8(fit_pil(mask_from_pil(im, "alpha" if spec.mask == "auto" else spec.mask), size, spec.fit, resample=Image.BILINEAR))

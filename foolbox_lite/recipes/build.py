@@ -27,18 +27,9 @@ from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
-from ..stimulus_set.writer import (
-    DATASHEET,
-    IMAGES,
-    LOCK,
-    PARTIAL,
-    SHARDS,
-    OrderedSink,
-    prepare_folder,
-    read_resumable,
-    write_atomic,
-)
+from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, SHARDS, OrderedSink, prepare_folder, read_resumable, write_atomic
 from .assets import RecipeAsset, resolve_assets
+from .controls import TwinMaker, check_controls
 from .design import DesignItem, DesignPlan, plan_design
 from .load import canonical_label, load_recipe
 from .pipeline import PipelineFactory
@@ -74,6 +65,21 @@ class Builder:
                 self.literal_cues[name] = canonical_label(c.label, recipe.label_space)
         self.width = max(6, len(str(self.plan.n - 1)))
         self._validate()
+        check_controls(recipe)
+        #: The cues that get a control twin, and images per item (the item and its twins).
+        self.controls = list(recipe.controls)
+        self.slots = 1 + len(self.controls)
+        self.twins = TwinMaker(self.controls) if self.controls else None
+
+    @property
+    def n_images(self) -> int:
+        """Images in the set: every item and its control twins."""
+        return self.plan.n * self.slots
+
+    def slot(self, raw: dict[str, Any]) -> int:
+        """The manifest position of a manifest line (item-major: the item, then its twins in ``controls`` order)."""
+        control = raw.get("control") or ""
+        return int(raw["index"]) * self.slots + (1 + self.controls.index(control) if control in self.controls else 0)
 
     def _validate(self) -> None:
         """Build the pipelines of every combination of levels now, so bad parameters fail before writing."""
@@ -131,8 +137,10 @@ class Builder:
         return f"{index:0{self.width}d}"
 
     def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None]:
-        """Compute a batch: uint8 ``(B, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
-        and the float32 ``(B, 3, H, W)`` images before rounding when the recipe asks for sidecars."""
+        """Compute a batch: uint8 ``(B * slots, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
+        and the float32 ``(B * slots, 3, H, W)`` images before rounding when the recipe asks for sidecars.
+
+        Outputs are item-major: each item, then its control twins in ``controls`` order."""
         r = self.recipe
         base = r.design.base
         imgs, masks, items = [], [], []
@@ -157,9 +165,23 @@ class Builder:
         groups: dict[tuple[str, ...], list[int]] = {}
         for pos, d in enumerate(ditems):
             groups.setdefault(self.factory.key(d.levels), []).append(pos)
-        out_u8 = torch.empty((len(ditems), self.size[0], self.size[1], 3), dtype=torch.uint8)
-        out_f32 = torch.empty((len(ditems), 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
-        out_items: list[Item | None] = [None] * len(ditems)
+        n_out = len(ditems) * self.slots
+        out_u8 = torch.empty((n_out, self.size[0], self.size[1], 3), dtype=torch.uint8)
+        out_f32 = torch.empty((n_out, 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
+        out_items: list[Item | None] = [None] * n_out
+
+        def store(images: torch.Tensor, items: list[Item], slots: list[int]) -> None:
+            x = images.detach().to("cpu", torch.float32)
+            if not torch.isfinite(x).all():
+                bad = [items[i].id for i in range(len(slots)) if not torch.isfinite(x[i]).all()]
+                raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
+            u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
+            idx = torch.as_tensor(slots, dtype=torch.long)
+            out_u8.index_copy_(0, idx, u8)
+            if out_f32 is not None:
+                out_f32.index_copy_(0, idx, x)
+            for it, k in zip(items, slots):
+                out_items[k] = it
         with torch.inference_mode():
             for pos in groups.values():
                 sub = stim if len(pos) == len(ditems) else stim.select(pos)
@@ -167,34 +189,28 @@ class Builder:
                 res = pipe(sub) if pipe is not None else sub
                 if res.images.shape[-2:] != stim.images.shape[-2:]:
                     raise ParameterError(f"the pipeline changed the image size to {tuple(res.images.shape[-2:])}; a stimulus set has one size ({self.size})")
-                x = res.images.detach().to("cpu", torch.float32)
-                if not torch.isfinite(x).all():
-                    bad = [res.items[i].id for i in range(len(pos)) if not torch.isfinite(x[i]).all()]
-                    raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
-                u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
-                idx = torch.as_tensor(pos, dtype=torch.long)
-                out_u8.index_copy_(0, idx, u8)
-                if out_f32 is not None:
-                    out_f32.index_copy_(0, idx, x)
                 for j, p in enumerate(pos):
                     it = res.items[j]
                     for fname, lv in ditems[p].levels.items():  # the design's asset ids win over what operators noted
                         if lv.asset is not None:
                             it.sources[fname] = lv.asset.id
                             it.sources[f"{fname}.sha256"] = lv.asset.sha256
-                    out_items[p] = it
+                store(res.images, res.items, [p * self.slots for p in pos])
+                if self.twins is not None and pipe is not None:
+                    for j, twins in enumerate(self.twins(pipe, sub, res).values()):
+                        store(twins.images, twins.items, [p * self.slots + 1 + j for p in pos])
         for cname, c in r.cues.items():
             if c.op is not None:
                 for it in out_items:
                     if it is not None and cname not in it.cues:
                         raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
-        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems], out_f32
+        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems for _ in range(self.slots)], out_f32
 
 
-def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", "")) -> str:
+def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "") -> str:
     return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources),
                                        params=item.params, condition=design.condition, factors=design.factors,
-                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1]))
+                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1], control=control, twin=twin))
 
 
 def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, str]:
@@ -211,22 +227,27 @@ def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, s
     return rel, sha256_bytes(data)
 
 
-def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int]:
+def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int, Counter[str]]:
+    """Counts per condition and cue label over the conflict items, the number of lines, and twins per kept cue."""
     conditions: Counter[str] = Counter()
     cues: dict[str, Counter[str]] = {}
+    controls: Counter[str] = Counter()
     n = 0
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             raw = json.loads(line)
             n += 1
+            if raw.get("control"):
+                controls[raw["control"]] += 1
+                continue
             conditions[raw.get("condition", "")] += 1
             for k, v in raw.get("cues", {}).items():
                 cues.setdefault(k, Counter())[v] += 1
-    return conditions, cues, n
+    return conditions, cues, n, controls
 
 
 class ItemSink(Protocol):
-    """Where :func:`build_items` hands each encoded item: an :class:`OrderedSink`, or a Ray worker's collector."""
+    """Where :func:`build_items` hands each encoded image: an :class:`OrderedSink`, or a Ray worker's collector."""
 
     def submit(self, index: int, path: Path, arr: Any, make_line: Callable[[str], str]) -> None: ...
 
@@ -235,25 +256,36 @@ class ItemSink(Protocol):
 
 def build_items(builder: Builder, out: Path, indices: Sequence[int], sink: ItemSink, *, batch_size: int,
                 on_batch: Callable[[int], None] | None = None) -> None:
-    """Build the design's items ``indices`` (ascending) into ``out``: images and sidecars written
-    atomically, one manifest line per item handed to ``sink``.  Any split of the items gives the same bytes."""
-    recipe = builder.recipe
+    """Build the design's items ``indices`` (ascending) and their control twins into ``out``: images and
+    sidecars written atomically, one manifest line per image handed to ``sink`` at its manifest position
+    (``index * slots + j``).  Any split of the items gives the same bytes."""
+    recipe, slots = builder.recipe, builder.slots
     for start in range(0, len(indices), batch_size):
         chunk = [builder.plan.item(i) for i in indices[start:start + batch_size]]
         u8, items, _, floats = builder.run_batch(chunk)
         arrays = u8.numpy()
-        for k, (it, design) in enumerate(zip(items, chunk)):
+        for k, it in enumerate(items):
+            design, j = chunk[k // slots], k % slots
+            control = builder.controls[j - 1] if j else ""
+            twin = builder.item_id(it.index) if j else ""
             file = f"{IMAGES}/{it.id}.png"
             # the sidecar is on disk before the image's manifest line can be written
             side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
 
-            def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side) -> str:
-                return _entry_line(it, file, sha, recipe.seed, design, side)
+            def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side,
+                          control: str = control, twin: str = twin) -> str:
+                return _entry_line(it, file, sha, recipe.seed, design, side, control, twin)
 
-            sink.submit(it.index, out / file, arrays[k], make_line)
+            sink.submit(it.index * slots + j, out / file, arrays[k], make_line)
         sink.flush()
         if on_batch is not None:
             on_batch(len(chunk))
+
+
+def todo_items(builder: Builder, old: dict[int, str], start: int = 0, stop: int | None = None) -> list[int]:
+    """The items of ``[start, stop)`` with an image (the item's or a twin's) not among ``old`` manifest positions."""
+    slots = builder.slots
+    return [i for i in range(start, builder.plan.n if stop is None else stop) if any(i * slots + j not in old for j in range(slots))]
 
 
 def set_meta(builder: Builder) -> dict[str, Any]:
@@ -261,23 +293,24 @@ def set_meta(builder: Builder) -> dict[str, Any]:
     r = builder.recipe
     return {
         "name": r.name, "label_space": r.label_space, "cues": list(r.cues), "reference_cue": r.reference_cue,
-        "description": r.description, "models": list(r.models), "n": builder.plan.n,
+        "description": r.description, "models": list(r.models), "n": builder.plan.n, "n_images": builder.n_images, "controls": list(builder.controls),
         "assets": [a.lock_entry() for lst in builder.assets.values() for a in lst],
         "citations": [r.citation] + [a.citation for lst in builder.assets.values() for a in lst],
     }
 
 
 def open_output(builder: Builder, out: Path, lock: dict[str, Any], *, resume: bool, force: bool) -> dict[int, str]:
-    """Prepare ``out`` for a whole build; the manifest lines of a resumed build's verified items, by index.
+    """Prepare ``out`` for a whole build; the manifest lines of a resumed build's verified images, by manifest position.
 
-    A resume also picks up the items of shard builds (``shards/*.jsonl``) in ``out``: any engine's
+    A resume also picks up the images of shard builds (``shards/*.jsonl``) in ``out``: any engine's
     partial build of the same recipe can be completed by any other.
     """
     if resume and out.is_dir() and any(out.iterdir()):
         check_same_build(out, lock, "--resume only completes the same build; use --force to overwrite it")
         prepare_folder(out, resume=True, force=False)
         parts = sorted(p.relative_to(out).as_posix() for p in (out / SHARDS).glob("*.jsonl*")) if (out / SHARDS).is_dir() else []
-        return {i: line for i, line in read_resumable(out, files=[MANIFEST, PARTIAL, *parts]).items() if i < builder.plan.n}
+        found = read_resumable(out, slot=builder.slot, files=[MANIFEST, PARTIAL, *parts])
+        return {i: line for i, line in found.items() if i < builder.n_images}
     prepare_folder(out, resume=resume, force=force)
     write_lock(out, lock)
     return {}
@@ -291,19 +324,23 @@ def check_same_build(out: Path, lock: dict[str, Any], hint: str) -> None:
 
 def finish_set(out: Path, meta: dict[str, Any], lock: dict[str, Any], manifest: Path) -> int:
     """Write ``set.json``, ``DATASHEET.md`` and (when missing or from another engine) the lock, from the
-    complete item-ordered ``manifest``; returns its number of lines.  The caller then renames it into place."""
-    conditions, cue_counts, n = _stats(manifest)
-    if n != meta["n"]:
-        raise RuntimeError(f"the manifest has {n} lines for {meta['n']} items")
+    complete manifest in order; returns its number of lines.  The caller then renames it into place."""
+    conditions, cue_counts, n, twin_counts = _stats(manifest)
+    if n != meta["n_images"]:
+        raise RuntimeError(f"the manifest has {n} lines for {meta['n_images']} images")
     cue_names = list(meta["cues"]) + sorted(set(cue_counts) - set(meta["cues"]))
+    extra: dict[str, Any] = {"recipe": lock["recipe_file"], "build_key": lock["build_key"], "models": list(meta["models"])}
+    if meta["controls"]:
+        extra["controls"] = list(meta["controls"])
     info = SetInfo(name=meta["name"], label_space=meta["label_space"], cues=cue_names, reference_cue=meta["reference_cue"], n=n, description=meta["description"],
-                   extra={"recipe": lock["recipe_file"], "build_key": lock["build_key"], "models": list(meta["models"])})
+                   extra=extra)
     write_set_info(out, info)
     sheet = render_datasheet(
         name=meta["name"], description=meta["description"], n=n, label_space=meta["label_space"], reference_cue=meta["reference_cue"],
         conditions=conditions, cue_counts={c: cue_counts.get(c, Counter()) for c in cue_names},
         assets=meta["assets"], citations=meta["citations"],
         versions=lock["versions"], device=lock["device"], recipe_name=lock["recipe_file"], reproducibility=REPRODUCIBILITY,
+        controls=twin_counts,
     )
     write_atomic(out / DATASHEET, sheet.encode("utf-8"), fsync=True)
     if not (out / LOCK).is_file() or read_lock(out).get("engine") != lock.get("engine"):
@@ -363,18 +400,18 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     out = Path(out_dir)
     lock = builder.lock()
     old = open_output(builder, out, lock, resume=resume, force=force)
-    todo = [i for i in range(builder.plan.n) if i not in old]
-    sink = OrderedSink(out, builder.plan.n, workers=workers, old=old, max_pending=max(2 * batch_size, 64))
-    build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=len(old), desc=f"build {recipe.name}", progress=progress)
+    todo = todo_items(builder, old)
+    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * builder.slots, 64))
+    build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=builder.plan.n - len(todo), desc=f"build {recipe.name}", progress=progress)
     complete(builder, out, lock, sink)
     return out
 
 
 def build_with_progress(builder: Builder, out: Path, todo: Sequence[int], sink: OrderedSink, *, batch_size: int, initial: int, desc: str, progress: bool) -> None:
-    """:func:`build_items` under a progress bar, then drain ``sink``; on an error or Ctrl-C the sink keeps what is finished."""
+    """:func:`build_items` under a progress bar (in items), then drain ``sink``; on an error or Ctrl-C the sink keeps what is finished."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=initial + len(todo), initial=initial, unit="img", desc=desc, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=initial + len(todo), initial=initial, unit="item", desc=desc, disable=not progress, dynamic_ncols=True)
     try:
         build_items(builder, out, todo, sink, batch_size=batch_size, on_batch=bar.update)
         sink.drain()

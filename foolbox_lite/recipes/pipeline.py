@@ -26,6 +26,7 @@ import torch
 
 from ..errors import FoolboxLiteError, ParameterError
 from ..operators.base import Operator
+from ..operators.cue_controls import APPEARANCE
 from ..operators.registry import get_operator
 from ..pipeline import OneOf, Pipeline
 from .assets import RecipeAsset
@@ -65,6 +66,7 @@ class Skipped(Operator):
     """Stands in for a step whose ``when:`` excludes the item: changes nothing, keeps the paths of later steps."""
 
     name = "skipped"
+    cue_controls = APPEARANCE  # changes nothing, in every twin
 
     def __init__(self, op: str = "") -> None:
         super().__init__(config={"op": op})

@@ -89,6 +89,9 @@ class AssetSpec(_Strict):
     provenance: str | None = None
     citation: str | None = None
     params: dict[str, Scalar] = Field(default_factory=dict)
+    #: cut a texture out of a photo (files, skimage): a box ``[x0, y0, x1, y1]`` in its pixels
+    #: (end exclusive), or ``mask``: the largest rectangle inside the object's mask
+    region: tuple[StrictInt, StrictInt, StrictInt, StrictInt] | Literal["mask"] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> AssetSpec:
@@ -101,6 +104,13 @@ class AssetSpec(_Strict):
             raise ValueError("masks goes with files")
         if self.label is not None and self.label_from is not None:
             raise ValueError("give label or label_from, not both")
+        if self.region is not None:
+            if self.files is None and self.skimage is None:
+                raise ValueError("region cuts a texture out of photos: it goes with files or skimage")
+            if self.region != "mask":
+                x0, y0, x1, y1 = self.region
+                if min(x0, y0) < 0 or x1 <= x0 or y1 <= y0:
+                    raise ValueError(f"region must be [x0, y0, x1, y1] with 0 <= x0 < x1 and 0 <= y0 < y1 (pixels, end exclusive), got {list(self.region)}")
         return self
 
 
@@ -190,6 +200,16 @@ class CueSpec(_Strict):
         return self
 
 
+class ExperimentSpec(_Strict):
+    """Timing of the human experiment (``export --format jspsych``); options given to the export win."""
+
+    stimulus_ms: StrictInt = Field(200, ge=1, le=60_000)
+    mask_ms: StrictInt = Field(200, ge=0, le=60_000)
+    fixation_ms: StrictInt = Field(500, ge=0, le=60_000)
+    practice: StrictInt = Field(4, ge=0)
+    break_every: StrictInt = Field(80, ge=0)
+
+
 class Recipe(_Strict):
     """A whole recipe file, after YAML parsing."""
 
@@ -209,6 +229,10 @@ class Recipe(_Strict):
     design: Design
     pipeline: list[dict[str, Any]] = Field(default_factory=list)
     cues: dict[str, CueSpec] = Field(default_factory=dict)
+    #: cues that get a single-cue control twin per item (see foolbox_lite.controls and docs/recipes.md)
+    controls: list[str] = Field(default_factory=list)
+    #: timing of the human experiment that ``export --format jspsych`` writes
+    experiment: ExperimentSpec | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -8,10 +8,11 @@ from pathlib import Path
 from ..evaluator.observers import write_trials_csv
 from ..evaluator.run import Evaluation
 from ..stimulus_set.atomic import atomic_write_text
+from .factor_plots import factor_plot, numeric_factors
 from .html import display_label, render_report
 from .plots import cue_fraction_plot, kappa_matrix_plot, shape_bias_plot
 
-__all__ = ["cue_fraction_plot", "display_label", "kappa_matrix_plot", "render_report", "shape_bias_plot", "write_evaluation"]
+__all__ = ["cue_fraction_plot", "display_label", "factor_plot", "kappa_matrix_plot", "render_report", "shape_bias_plot", "write_evaluation"]
 
 
 def write_evaluation(ev: Evaluation, out: str | Path, *, report: bool = True, max_gallery: int = 300, accuracy_cue: str | None = None) -> dict[str, Path]:
@@ -28,13 +29,15 @@ def write_evaluation(ev: Evaluation, out: str | Path, *, report: bool = True, ma
     if not report:
         return paths
     plots: dict[str, Path] = {"cue_fractions": cue_fraction_plot(summary, out / "cue_fractions.png")}
-    sb = shape_bias_plot(ev.trials, out / "shape_bias.png")
+    sb = shape_bias_plot(ev.trials, out / "shape_bias.png", label_name=lambda label: display_label(label, ev.set.info.label_space))
     if sb is not None:
         plots["shape_bias"] = sb
     km = kappa_matrix_plot(summary, out / "error_consistency.png")
     if km is not None:
         plots["error_consistency"] = km
+    by_factor = {f: factor_plot(summary, f, out / f"by_{f}.png") for f in numeric_factors(summary)}
     paths.update(plots)
+    paths.update({f"by_{f}": p for f, p in by_factor.items()})
     paths["report"] = render_report(
         summary,
         ev.trials,
@@ -46,5 +49,6 @@ def write_evaluation(ev: Evaluation, out: str | Path, *, report: bool = True, ma
         out=out / "report.html",
         max_gallery=max_gallery,
         problems=ev.set.problems,
+        factor_plots=by_factor,
     )
     return paths

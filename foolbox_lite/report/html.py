@@ -14,6 +14,7 @@ from ..assets.io import read_pil
 from ..errors import FoolboxLiteError
 from ..evaluator.cues import OTHER, Trial
 from ..stimulus_set.atomic import atomic_write_text
+from .analysis_html import analysis_sections
 from .plots import cue_colour
 
 __all__ = ["display_label", "render_report"]
@@ -23,7 +24,8 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1300px}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td.l,th.l{text-align:left}
 .gal{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;padding:4px;width:170px;font-size:11px}
-.card img{width:160px;height:auto;display:block}.ans{display:block;margin:1px 0;padding:1px 3px;border-radius:3px}
+.card img{width:160px;height:auto;display:block}.card.tw{width:350px}.twins{display:flex;gap:4px;margin-top:3px}
+.twins div{width:112px}.twins img{width:112px}.lv{color:#555}.ans{display:block;margin:1px 0;padding:1px 3px;border-radius:3px}
 img.plot{max-width:100%;border:1px solid #eee;margin:.5em 0}
 """
 
@@ -72,8 +74,10 @@ def render_report(
     out: Path,
     max_gallery: int = 300,
     problems: Sequence[str] = (),
+    factor_plots: Mapping[str, Path] | None = None,
 ) -> Path:
-    """Write ``out`` (report.html); the gallery shows the first ``max_gallery`` stimuli in manifest order."""
+    """Write ``out`` (report.html); the gallery shows the first ``max_gallery`` conflict stimuli in manifest order,
+    each with its design factors and its control twins (and every observer's answer to them)."""
     e = html.escape
     cues = list(summary["cues"])
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{_CSS}</style></head><body>"]
@@ -90,26 +94,55 @@ def render_report(
     for key, caption in (("cue_fractions", "Cue fractions"), ("shape_bias", "Shape bias per category"), ("error_consistency", "Error consistency")):
         if key in plots:
             parts.append(f"<h2>{caption}</h2><img class='plot' alt='{e(caption)}' src='{_b64_png(plots[key])}'>")
+    parts += analysis_sections(summary, factor_plots or {}, _b64_png)
     if summary["error_consistency"]:
         parts.append("<table><tr><th class='l'>a</th><th class='l'>b</th><th>n</th><th>kappa</th><th>observed</th><th>expected</th></tr>")
         for p in summary["error_consistency"]:
             parts.append(f"<tr><td class='l'>{e(p['a'])}</td><td class='l'>{e(p['b'])}</td><td>{p['n']}</td><td>{_fmt(p['kappa'])}</td><td>{_fmt(p['observed'])}</td><td>{_fmt(p['expected'])}</td></tr>")
         parts.append("</table>")
-    shown = list(files[:max_gallery])
-    parts.append(f"<h2>Stimuli</h2><p>{len(shown)} of {len(files)} stimuli in manifest order; each answer is coloured by the cue it followed "
-                 + " ".join(f"<span class='ans' style='display:inline;background:{cue_colour(c, i)}'>{e(c)}</span>" for i, c in enumerate(cues)) + "</p><div class='gal'>")
     by_obs = {n: {t.stimulus: t for t in ts} for n, ts in trials.items()}
-    for f in shown:
-        name = Path(f).name
-        any_t = next((d[name] for d in by_obs.values() if name in d), None)
-        cue_txt = ", ".join(f"{k}: {display_label(v, label_space)}" for k, v in (any_t.cues.items() if any_t else []))
-        parts.append(f"<div class='card'><img loading='lazy' alt='{e(name)}' src='{_thumb(set_folder / f)}'><b>{e(name)}</b><br>{e(cue_txt)}")
+    twin_files: dict[str, list[str]] = {}  # conflict id -> its twins' file names
+    twin_names: set[str] = set()
+    for ts in trials.values():
+        for t in ts:
+            if t.control and t.stimulus not in twin_names:
+                twin_names.add(t.stimulus)
+                twin_files.setdefault(t.twin, []).append(t.stimulus)
+    folder_of = {Path(f).name: f for f in files}
+    conflict_files = [f for f in files if Path(f).name not in twin_names]
+    shown = list(conflict_files[:max_gallery])
+    parts.append(f"<h2>Stimuli</h2><p>{len(shown)} of {len(conflict_files)} conflict stimuli in manifest order"
+                 + (", each with its control twins" if twin_names else "") + "; each answer is coloured by the cue it followed "
+                 + " ".join(f"<span class='ans' style='display:inline;background:{cue_colour(c, i)}'>{e(c)}</span>" for i, c in enumerate(cues)) + "</p><div class='gal'>")
+
+    def answers(name: str, twin_cue: str = "") -> list[str]:
+        out = []
         for obs, d in by_obs.items():
             t = d.get(name)
             if t is None:
                 continue
-            colour = cue_colour(t.followed, cues.index(t.followed) if t.followed in cues else 0) if t.followed != OTHER else cue_colour(OTHER)
-            parts.append(f"<span class='ans' style='background:{colour}'>{e(obs)}: {e(display_label(t.response, label_space))}</span>")
+            if twin_cue:
+                colour = cue_colour(twin_cue, cues.index(twin_cue) if twin_cue in cues else 0) if t.response == t.cues.get(twin_cue) else cue_colour(OTHER)
+            else:
+                colour = cue_colour(t.followed, cues.index(t.followed) if t.followed in cues else 0) if t.followed != OTHER else cue_colour(OTHER)
+            out.append(f"<span class='ans' style='background:{colour}'>{e(obs)}: {e(display_label(t.response, label_space))}</span>")
+        return out
+
+    for f in shown:
+        name = Path(f).name
+        any_t = next((d[name] for d in by_obs.values() if name in d), None)
+        cue_txt = ", ".join(f"{k}: {display_label(v, label_space)}" for k, v in (any_t.cues.items() if any_t else []))
+        lv_txt = ", ".join(f"{k}={v}" for k, v in (any_t.factors.items() if any_t else []))
+        twins = twin_files.get(any_t.stimulus_id, []) if any_t else []
+        parts.append(f"<div class='card{' tw' if twins else ''}'><div class='twins'><div><img loading='lazy' alt='{e(name)}' src='{_thumb(set_folder / f)}'>"
+                     f"<b>{e(name)}</b><br>{e(cue_txt)}" + (f"<br><span class='lv'>{e(lv_txt)}</span>" if lv_txt else ""))
+        parts += answers(name)
         parts.append("</div>")
+        for tw in twins:
+            t0 = next(d[tw] for d in by_obs.values() if tw in d)
+            parts.append(f"<div><img loading='lazy' alt='{e(tw)}' src='{_thumb(set_folder / folder_of.get(tw, tw))}'><b>{e(t0.control)} only</b>")
+            parts += answers(tw, t0.control)
+            parts.append("</div>")
+        parts.append("</div></div>")
     parts.append("</div></body></html>\n")
     return atomic_write_text(out, "".join(parts))

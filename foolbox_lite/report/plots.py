@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,18 +56,31 @@ def cue_colour(cue: str, i: int = 0) -> str:
     return _CUE_COLOURS.get(cue, _EXTRA_COLOURS[i % len(_EXTRA_COLOURS)])
 
 
-def shape_bias_plot(trials: Mapping[str, Sequence[Trial]], path: str | Path, *, shape: str = "shape", texture: str = "texture") -> Path | None:
-    """Per-category shape-bias plot; ``None`` (nothing written) when no stimulus has conflicting shape and texture labels."""
-    cats = sorted({t.cues[shape] for ts in trials.values() for t in ts if t.cues.get(shape) and t.cues.get(texture) and t.cues[shape] != t.cues[texture]})
+def shape_bias_plot(
+    trials: Mapping[str, Sequence[Trial]],
+    path: str | Path,
+    *,
+    shape: str = "shape",
+    texture: str = "texture",
+    label_name: Callable[[str], str] | None = None,
+) -> Path | None:
+    """Per-category shape-bias plot over conflict items (control twins left out); ``None`` (nothing written)
+    when no stimulus has conflicting shape and texture labels.  ``label_name`` turns a label (a wnid) into
+    the name shown; each category shows its number of conflict stimuli."""
+    trials = {name: [t for t in ts if not t.control] for name, ts in trials.items()}
+    conflict = {(t.stimulus, t.cues[shape]) for ts in trials.values() for t in ts if t.cues.get(shape) and t.cues.get(texture) and t.cues[shape] != t.cues[texture]}
+    cats = sorted({c for _, c in conflict})
     if not cats:
         return None
+    per_cat = Counter(c for _, c in conflict)
+    shown = label_name or str
     plt = _plt()
     names = list(trials)
     styles = observer_styles(names)
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(cats) + 2.2))
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.5, len(cats) - 0.5)
-    ax.set_yticks(range(len(cats)), cats)
+    ax.set_yticks(range(len(cats)), [f"{shown(c)} (n={per_cat[c]})" for c in cats])
     ax.set_ylabel("Shape categories")
     ax.set_xlabel("Fraction of 'texture' decisions")
     top = ax.secondary_xaxis("top", functions=(lambda x: 1 - x, lambda x: 1 - x))
@@ -85,8 +99,11 @@ def shape_bias_plot(trials: Mapping[str, Sequence[Trial]], path: str | Path, *, 
             if sb is not None:
                 xs.append(1 - sb)
                 ys.append(j)
-        ax.scatter(xs, ys, color=colour, marker=marker, s=70, label=f"{name} (shape bias {overall:.2f})", zorder=3, edgecolors=(0.3, 0.3, 0.3, 0.3), clip_on=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(names)), fontsize=8, frameon=False)
+        decided = sum(t.response in (t.cues.get(shape), t.cues.get(texture)) for t in trials[name] if (t.stimulus, t.cues.get(shape)) in conflict)
+        ax.scatter(xs, ys, color=colour, marker=marker, s=70, label=f"{name}: shape bias {overall:.2f}\n(n = {decided} shape or texture decisions)",
+                   zorder=3, edgecolors=(0.3, 0.3, 0.3, 0.3), clip_on=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     return _save(fig, path)
 
 

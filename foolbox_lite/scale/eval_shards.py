@@ -3,7 +3,7 @@
 Shard ``K`` of ``N`` decides the manifest positions ``[K*n//N, (K+1)*n//N)`` (verifying
 only their images, but with the cue order and labels of the whole set, so every decision
 is the one a whole run makes) and writes ``OUT/eval-shards/K-of-N.json``: its options, the
-positions that passed verification, problems, and each model's decisions.
+positions that passed verification, problems, and each model's decisions and graded evidence.
 :func:`merge_results` joins the parts into the ``trials.csv`` and ``summary.json`` (and
 report) of a local run.
 """
@@ -62,18 +62,18 @@ def evaluate_shard(
                                on_mismatch=on_mismatch, device=device, part=(start, stop)) if stop > start else None
     part = Path(out) / EVAL_SHARDS / f"{k}-of-{n}.json"
     if setup is None:
-        names, positions, problems, decisions = [], [], [], []
+        names, positions, problems, decisions, evidence = [], [], [], [], []
     else:
         names, problems = setup.names, setup.set.problems
         positions, kept = [], [e.id for e in setup.set.entries]  # verification keeps the manifest order
         for i, sid in enumerate(all_ids[start:stop]):
             if len(positions) < len(kept) and kept[len(positions)] == sid:
                 positions.append(start + i)
-        decisions = decide_locally(setup, batch_size, progress)
+        decisions, evidence = decide_locally(setup, batch_size, progress)
     record = {
         "shard": [k, n], "start": start, "stop": stop, "total": total, "set": str(folder), "models": names,
         "options": {"decision": decision, "mapping": mapping, "reference_cue": reference_cue, "on_mismatch": on_mismatch, "observers": observers},
-        "positions": positions, "problems": problems, "decisions": decisions,
+        "positions": positions, "problems": problems, "decisions": decisions, "evidence": evidence,
     }
     atomic_write_text(part, json.dumps(record, sort_keys=True) + "\n")
     return part
@@ -142,7 +142,8 @@ def merge_results(
         raise InputError(f"no image of {head['set']!r} passed verification in any shard", hint="; ".join(q for r in parts for q in r["problems"])[:300])
     setup.set = replace(loaded, entries=entries, stimuli=stimuli, problems=[q for r in parts for q in r["problems"]])
     decisions = [[d for r in parts if r["models"] for d in r["decisions"][j]] for j in range(len(names))]
-    ev = setup.evaluation(decisions, opts["observers"])
+    evidence = [[(e[0], e[1]) for r in parts if r["models"] for e in r["evidence"][j]] for j in range(len(names))]
+    ev = setup.evaluation(decisions, evidence, opts["observers"])
     from ..report import write_evaluation
 
     paths = write_evaluation(ev, out, report=report, max_gallery=max_gallery, accuracy_cue=accuracy_cue)

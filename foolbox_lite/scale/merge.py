@@ -133,7 +133,7 @@ def merge_sets(inputs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathL
 
     partial = out / PARTIAL
     n_lines = 0
-    with tqdm(total=int(parts[0].header["meta"]["n"]), unit="img", desc="merge", disable=not progress, dynamic_ncols=True) as bar:
+    with tqdm(total=parts[-1].stop, unit="item", desc="merge", disable=not progress, dynamic_ncols=True) as bar:
         try:
             fh = open(partial, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed below
         except OSError as exc:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FoolboxLiteError, InputError
-from ..recipes.build import Builder, build_items, check_build_args, complete, one_torch_thread, open_output
+from ..recipes.build import Builder, build_items, check_build_args, complete, one_torch_thread, open_output, todo_items
 from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.writer import OrderedSink, encode_png, prepare_folder, write_atomic
@@ -61,7 +61,7 @@ def unwrap_task_error(exc: BaseException) -> BaseException:
 
 
 class _Lines:
-    """A worker's sink: encodes and writes each image at once, keeps ``(index, manifest line)``."""
+    """A worker's sink: encodes and writes each image at once, keeps ``(manifest position, line)``."""
 
     def __init__(self) -> None:
         self.lines: list[tuple[int, str]] = []
@@ -119,15 +119,15 @@ def build_on_ray(
             for asset in group:
                 asset.load(builder.size)
         builder_ref = ray.put(builder)
-    todo = [i for i in range(builder.plan.n) if i not in old]
+    todo = todo_items(builder, old)
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_task))
     size = range_size or min(1024, max(batch_size, math.ceil(len(todo) / (4 * slots))))
     ranges = [todo[i:i + size] for i in range(0, len(todo), size)]
     task = ray.remote(_build_range).options(num_cpus=cpus_per_task, max_retries=max_retries, name="foolbox_lite_build_range")
-    sink = OrderedSink(out, builder.plan.n, old=old)
+    sink = OrderedSink(out, builder.n_images, old=old)
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=builder.plan.n, initial=len(old), unit="img", desc=f"build {recipe.name} on ray", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=builder.plan.n, initial=builder.plan.n - len(todo), unit="item", desc=f"build {recipe.name} on ray", disable=not progress, dynamic_ncols=True)
     inflight: dict[Any, int] = {}
     done: dict[int, list[tuple[int, str]]] = {}
     window = 2 * slots + 2  # ranges ahead of the oldest unwritten one: bounds the lines held here

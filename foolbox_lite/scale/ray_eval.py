@@ -9,6 +9,7 @@ trials, ``trials.csv`` and ``summary.json`` as a local run.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,8 @@ import torch
 from ..classifiers import Classifier
 from ..errors import InputError
 from ..evaluator.decisions import Decider, DecisionRule
-from ..evaluator.run import DEFAULT_BATCH_SIZE, Evaluation, _decode, infer_batches, prepare_evaluation, resolve_device
+from ..evaluator.evidence import EvidenceRecorder
+from ..evaluator.run import DEFAULT_BATCH_SIZE, Evaluation, Evidence, _decode, infer_batches, prepare_evaluation, resolve_device
 from .ray_build import connect, unwrap_task_error
 
 __all__ = ["evaluate_on_ray"]
@@ -37,9 +39,9 @@ def _decode_batch(batch: dict[str, np.ndarray]) -> dict[str, Any]:
 class _Replica:
     """One model replica (a Ray Data actor): every classifier of the run, on this actor's device."""
 
-    def __init__(self, classifiers: list[Classifier], deciders: list[Decider], device: str, threads: int, batch_size: int) -> None:
+    def __init__(self, classifiers: list[Classifier], deciders: list[Decider], labels: list[str], device: str, threads: int, batch_size: int) -> None:
         torch.set_num_threads(max(1, threads))
-        self.classifiers, self.deciders, self.bs = classifiers, deciders, batch_size
+        self.classifiers, self.deciders, self.labels, self.bs = classifiers, deciders, labels, batch_size
         self.device = resolve_device(device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -47,10 +49,12 @@ class _Replica:
         x: torch.Tensor | list[torch.Tensor] = (
             [torch.from_numpy(np.asarray(im)) for im in images] if images.dtype == object else torch.from_numpy(np.ascontiguousarray(images))
         )
-        decisions = infer_batches(self.classifiers, self.deciders, [x], device=self.device, batch_size=self.bs)
+        recorders = [EvidenceRecorder(d, self.labels) for d in self.deciders]
+        decisions = infer_batches(self.classifiers, recorders, [x], device=self.device, batch_size=self.bs)  # type: ignore[arg-type]
         out = {"pos": batch["pos"]}
-        for j, d in enumerate(decisions):
+        for j, (d, rec) in enumerate(zip(decisions, recorders)):
             out[f"m{j}"] = np.array(d, dtype=object)
+            out[f"e{j}"] = np.array([json.dumps(rec.of(i)) for i in range(len(d))], dtype=object)  # floats round-trip exactly
         return out
 
 
@@ -92,21 +96,24 @@ def evaluate_on_ray(
     ds = ds.map_batches(_decode_batch, batch_size=batch_size, num_cpus=1)
     ds = ds.map_batches(
         _Replica,
-        fn_constructor_kwargs={"classifiers": setup.classifiers, "deciders": setup.deciders, "device": "cuda" if gpus_per_replica > 0 else "cpu",
+        fn_constructor_kwargs={"classifiers": setup.classifiers, "deciders": setup.deciders, "labels": setup.set.cue_labels, "device": "cuda" if gpus_per_replica > 0 else "cpu",
                                "threads": int(cpus_per_replica), "batch_size": batch_size},
         batch_size=batch_size, concurrency=replicas, num_cpus=cpus_per_replica, num_gpus=gpus_per_replica,
     )
     decisions: list[list[str]] = [[""] * len(paths) for _ in setup.names]
+    evidence: list[list[Evidence]] = [[({}, {})] * len(paths) for _ in setup.names]
     seen = np.zeros(len(paths), dtype=bool)
     try:
         for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
             pos = batch["pos"].astype(np.int64)
             seen[pos] = True
-            for j, d in enumerate(decisions):
-                for p, r in zip(pos.tolist(), batch[f"m{j}"].tolist()):
+            for j, (d, e) in enumerate(zip(decisions, evidence)):
+                for p, r, ev in zip(pos.tolist(), batch[f"m{j}"].tolist(), batch[f"e{j}"].tolist()):
                     d[p] = str(r)
+                    ranks, probs = json.loads(ev)
+                    e[p] = (ranks, probs)
     except Exception as exc:  # noqa: BLE001 - a Ray task error: re-raised as the project's own error when it is one
         raise unwrap_task_error(exc) from None
     if not seen.all():  # pragma: no cover - Ray Data delivers every row once
         raise RuntimeError(f"Ray returned no decision for {int((~seen).sum())} images")
-    return setup.evaluation(decisions, observers)
+    return setup.evaluation(decisions, evidence, observers)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..recipes.build import Builder, build_with_progress, check_build_args, check_same_build, one_torch_thread, set_meta
+from ..recipes.build import Builder, build_with_progress, check_build_args, todo_items, check_same_build, one_torch_thread, set_meta
 from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import atomic_write_text
 from ..stimulus_set.format import MANIFEST
@@ -97,7 +97,7 @@ def _open_shard(builder: Builder, out: Path, lock: dict[str, Any], k: int, n: in
         partial.unlink(missing_ok=True)
         return {}
     files = [p.relative_to(out).as_posix() for p in (part, partial) if p.is_file()]
-    return read_resumable(out, files=files) if resume else {}
+    return read_resumable(out, slot=builder.slot, files=files) if resume else {}
 
 
 def _starting(out: Path) -> bool:
@@ -142,13 +142,14 @@ def build_shard(
         out = Path(out_dir)
         lock = builder.lock() | {"engine": shard_engine(n)}
         start, stop = shard_range(builder.plan.n, k, n)
-        old = {i: line for i, line in _open_shard(builder, out, lock, k, n, resume=resume, force=force).items() if start <= i < stop}
+        slots = builder.slots  # manifest positions: an item, then its control twins
+        old = {i: line for i, line in _open_shard(builder, out, lock, k, n, resume=resume, force=force).items() if start * slots <= i < stop * slots}
         header, part, partial = shard_files(out, k, n)
         # key order kept: the datasheet lists the device's fields in the order a local build has them
         info = {"shard": [k, n], "start": start, "stop": stop, "build_key": lock["build_key"], "device": lock["device"], "meta": set_meta(builder)}
         atomic_write_text(header, json.dumps(info, indent=1) + "\n")
         part.unlink(missing_ok=True)
-        todo = [i for i in range(start, stop) if i not in old]
-        sink = OrderedSink(out, stop, workers=workers, old=old, max_pending=max(2 * batch_size, 64), start=start, path=partial, final=part)
-        build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=len(old), desc=f"build {recipe.name} shard {k}/{n}", progress=progress)
+        todo = todo_items(builder, old, start, stop)
+        sink = OrderedSink(out, stop * slots, workers=workers, old=old, max_pending=max(2 * batch_size * slots, 64), start=start * slots, path=partial, final=part)
+        build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=stop - start - len(todo), desc=f"build {recipe.name} shard {k}/{n}", progress=progress)
         return sink.commit()

@@ -53,12 +53,18 @@ def render_datasheet(
     device: Mapping[str, Any],
     recipe_name: str,
     reproducibility: str,
+    controls: Counter[str] | None = None,
 ) -> str:
-    """The datasheet text (deterministic: no dates, sorted tables)."""
+    """The datasheet text (deterministic: no dates, sorted tables); ``controls``: control twins per kept cue."""
     out = [f"# {name}", ""]
     out += [description.strip() or "(no description given in the recipe)", ""]
     out += ["## Composition", ""]
     out += [f"- images: {n} (PNG, lossless, in `images/`; one line each in `manifest.jsonl`)"]
+    if controls:
+        twins = sum(controls.values())
+        per_cue = ", ".join(f"{c}-only {k}" for c, k in controls.items())
+        out += [(f"- of these, {n - twins} cue-conflict items and {twins} single-cue control twins ({per_cue}): a twin's manifest line "
+                 "has `control` (the cue it keeps) and `twin` (its conflict item's id); the tables below count the conflict items")]
     out += [f"- label space: `{label_space}`; cues: {', '.join(f'`{c}`' for c in cue_counts) or 'none'}; reference cue: `{reference_cue}`"]
     out += [f"- built from `{recipe_name}` with `foolbox-lite build` (resolved recipe and versions in `recipe.lock.yaml`)", ""]
     out += ["### Images per condition", ""] + _table(conditions, "condition") + [""]
@@ -82,3 +88,22 @@ def render_datasheet(
     out += ["| package | version |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in sorted(versions.items())]
     out += ["", f"Device: {', '.join(f'{k}={v}' for k, v in device.items())}", ""]
     return "\n".join(out)
+
+
+def read_licences_and_citations(text: str) -> tuple[list[str], list[str]]:
+    """The licences (``## Assets and licences``) and citations (``## How to cite``) a datasheet lists."""
+    import re
+
+    licences: list[str] = []
+    cites: list[str] = []
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip().lower()
+        elif line.startswith("- ") and section == "assets and licences":
+            m = re.match(r"- \*\*(.+?)\*\*", line)
+            if m:
+                licences.append(m.group(1))
+        elif line.startswith("- ") and section == "how to cite":
+            cites.append(line[2:].strip())
+    return licences, cites

@@ -100,8 +100,10 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool, shared: bool = Fa
         _remove_temps(folder)
 
 
-def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None, files: Sequence[str] = (MANIFEST, PARTIAL)) -> dict[int, str]:
-    """Manifest lines of an earlier build whose image exists with the recorded sha256, by item index.
+def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None, slot: Callable[[dict], int] | None = None,
+                   files: Sequence[str] = (MANIFEST, PARTIAL)) -> dict[int, str]:
+    """Manifest lines of an earlier build whose image exists with the recorded sha256, by item index
+    (or by ``slot(line)``, the line's position, when a set holds several images per index).
 
     Reads ``files`` (``manifest.jsonl`` and ``manifest.jsonl.partial``, relative to ``folder``);
     torn or unparsable lines (a build killed mid-write) are ignored, as are images that do not match.
@@ -117,7 +119,7 @@ def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None, fi
                     continue
                 try:
                     raw = json.loads(line)
-                    idx, file, sha = int(raw["index"]), str(raw["file"]), str(raw["sha256"])
+                    idx, file, sha = (slot(raw) if slot else int(raw["index"])), str(raw["file"]), str(raw["sha256"])
                 except (ValueError, KeyError, TypeError):
                     continue
                 if check is not None and not check(raw):

@@ -1,12 +1,14 @@
 """Exporting a stimulus set to other layouts; each keeps the manifest's information.
 
-- ``imagefolder``: ``OUT/<label>/<id>.png`` by a chosen cue (torchvision's ImageFolder);
-- ``model-vs-human``: ``OUT/<category>/<shape><n>-<texture><m>.png`` (the cue-conflict layout);
-- ``webdataset``: ``OUT/shard-000000.tar`` ... with ``<id>.png`` and ``<id>.json`` per sample;
-- ``hf``: a Hugging Face ``datasets`` dataset written with ``save_to_disk``.
+- ``imagefolder``: ``OUT/images/<label>/<id>.png`` by a chosen cue, ``class_index.json`` (torchvision's ImageFolder);
+- ``model-vs-human``: ``OUT/datasets/<name>/<category>/<shape><n>-<texture><m>.png`` (+ ``raw-data/``);
+- ``webdataset``: ``OUT/shard-000000.tar`` ... with ``<id>.png``, ``<id>.cls`` and ``<id>.json`` per sample;
+- ``hf``: a Hugging Face dataset that ``load_from_disk`` and ``load_dataset("imagefolder")`` both read;
+- ``jspsych``: a browser experiment for human observers (offline, jsPsych vendored).
 
 Every layout also gets ``set.json`` and a ``manifest.jsonl`` whose ``file`` fields
-point at the exported files.
+point at the exported files (and the set's datasheet and lock file); every format
+carries the cues, the design factors and, when the set has them, the masks.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from ...errors import InputError
 
 __all__ = ["FORMATS", "export_set"]
 
-FORMATS = ("imagefolder", "model-vs-human", "webdataset", "hf")
+FORMATS = ("imagefolder", "model-vs-human", "webdataset", "hf", "jspsych")
 
 
-def export_set(src: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str], *, force: bool = False, verify: bool = True, **options: Any) -> Path:
+def export_set(
+    src: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str], *, force: bool = False, verify: bool = True, progress: bool = False, **options: Any
+) -> Path:
     """Export the stimulus set in ``src`` to ``out`` in format ``fmt`` (one of :data:`FORMATS`)."""
     import difflib
 
@@ -31,7 +35,7 @@ def export_set(src: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str
         raise InputError(f"unknown export format {fmt!r}", hint=f"did you mean {near[0]!r}?" if near else f"formats: {', '.join(FORMATS)}")
     from .common import open_set, prepare_out
 
-    info, entries = open_set(Path(src), verify=verify)
+    info, entries = open_set(Path(src), verify=verify, progress=progress)
     out_p = prepare_out(Path(out), force=force, same_as=Path(src))
     if fmt == "imagefolder":
         from .imagefolder import export_imagefolder as fn
@@ -39,6 +43,8 @@ def export_set(src: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str
         from .model_vs_human import export_model_vs_human as fn
     elif fmt == "webdataset":
         from .webdataset import export_webdataset as fn
-    else:
+    elif fmt == "hf":
         from .hf import export_hf as fn
+    else:
+        from .jspsych import export_jspsych as fn
     return fn(Path(src), info, entries, out_p, **options)

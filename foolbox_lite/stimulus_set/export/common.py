@@ -1,33 +1,48 @@
-"""Shared helpers of the exporters: opening and verifying a set, preparing the output folder."""
+"""Shared helpers of the exporters: opening and verifying a set, preparing the output folder,
+naming files after data (:func:`safe_name`, the one place that does), and the flat
+per-image columns (cues, design factors, mask) every format carries."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ...errors import InputError
 from ..format import MANIFEST, ManifestEntry, SetInfo, iter_manifest, manifest_line, read_set_info, write_set_info
-from ..writer import write_atomic
+from ..writer import DATASHEET, LOCK, write_atomic
 
-__all__ = ["Entries", "open_set", "prepare_out", "write_manifest"]
+__all__ = ["Columns", "Entries", "columns_of", "copy_mask", "flat_row", "label_names", "open_set", "prepare_out", "safe_name", "write_csv", "write_manifest"]
 
 
 class Entries:
     """The manifest entries of a set, streamed again on each iteration (memory stays flat)."""
 
-    def __init__(self, folder: Path, n: int) -> None:
+    def __init__(self, folder: Path, n: int, *, progress: bool = False) -> None:
         self.folder = folder
         self.n = n
+        self.show_progress = progress
 
     def __iter__(self) -> Iterator[ManifestEntry]:
         return iter_manifest(self.folder)
+
+    def progress(self, desc: str) -> Iterator[ManifestEntry]:
+        """The entries with a progress bar (when asked for): the pass that writes the export."""
+        from tqdm.auto import tqdm
+
+        return iter(tqdm(iter_manifest(self.folder), total=self.n, desc=desc, unit="img", disable=not self.show_progress, dynamic_ncols=True))
 
     def __len__(self) -> int:
         return self.n
 
 
-def open_set(folder: Path, *, verify: bool = True) -> tuple[SetInfo, Entries]:
+def open_set(folder: Path, *, verify: bool = True, progress: bool = False) -> tuple[SetInfo, Entries]:
     """The set's header and entries; with ``verify`` every image must exist and match its sha256."""
     info = read_set_info(folder)
     n = 0
@@ -41,9 +56,12 @@ def open_set(folder: Path, *, verify: bool = True) -> tuple[SetInfo, Entries]:
                 raise InputError(f"image {e.file!r} of item {e.id!r} is missing from {str(folder)!r}", hint="rebuild it with 'foolbox-lite build --resume'")
             if sha256_file(p) != e.sha256:
                 raise InputError(f"image {e.file!r} of item {e.id!r} does not match its sha256 in the manifest", hint="rebuild it with 'foolbox-lite build --resume'")
+            mask = e.layers.get("mask")
+            if mask and (not (folder / mask["file"]).is_file() or sha256_file(folder / mask["file"]) != mask.get("sha256")):
+                raise InputError(f"mask {mask['file']!r} of item {e.id!r} is missing or does not match its sha256 in the manifest", hint="rebuild it with 'foolbox-lite build --resume'")
     if n == 0:
         raise InputError(f"stimulus set {str(folder)!r} has no images")
-    return info, Entries(folder, n)
+    return info, Entries(folder, n, progress=progress)
 
 
 def prepare_out(out: Path, *, force: bool, same_as: Path) -> Path:
@@ -62,17 +80,138 @@ def prepare_out(out: Path, *, force: bool, same_as: Path) -> Path:
     return out
 
 
-def write_manifest(out: Path, info: SetInfo, lines: list[str], fmt: str) -> None:
-    """Write the exported set's header (with the export format noted) and manifest."""
+def write_manifest(out: Path, info: SetInfo, lines: list[str], fmt: str, src: Path | None = None) -> None:
+    """Write the exported set's header (with the export format noted) and manifest, and copy
+    the set's datasheet and lock file from ``src`` (so an export can be imported back losslessly)."""
+    for name in (DATASHEET, LOCK) if src is not None else ():
+        if (src / name).is_file():
+            write_atomic(out / name, (src / name).read_bytes())
     info = SetInfo(**{**info.to_dict(), "extra": {**info.extra, "exported_as": fmt}})
     write_set_info(out, info)
     write_atomic(out / MANIFEST, "".join(lines).encode("utf-8"), fsync=True)
 
 
-def entry_with_file(e: ManifestEntry, file: str) -> str:
-    return manifest_line(ManifestEntry(**{**e.__dict__, "file": file}))
+def entry_with_file(e: ManifestEntry, file: str, mask: str | None = None) -> str:
+    """The manifest line of ``e`` with its image (and mask, when given) at their exported paths."""
+    layers = e.layers
+    if mask is not None:
+        layers = {**layers, "mask": {**layers["mask"], "file": mask}}
+    return manifest_line(ManifestEntry(**{**e.__dict__, "file": file, "layers": layers}))
+
+
+def safe_name(text: str) -> str:
+    """``text`` (a label, a set or subject name) as one file or folder name.
+
+    Every exporter names files after data through this function only: wnids,
+    category names and ids stay as they are; separators, dots at the ends and
+    anything outside ``[A-Za-z0-9_.-]`` become ``_``.
+    """
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("._")
+    if not name:
+        raise InputError(f"{text!r} cannot be used as a file or folder name", hint="use letters, digits, '-' or '_'")
+    return name
+
+
+@dataclass
+class Columns:
+    """The flat columns of a set's images: cue names, design-factor names with their type, masks or not."""
+
+    cues: list[str] = field(default_factory=list)
+    factors: dict[str, str] = field(default_factory=dict)  # name -> "int", "float", "bool" or "string"
+    has_mask: bool = False
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    return "string"
+
+
+def columns_of(info: SetInfo, entries: Iterable[ManifestEntry]) -> Columns:
+    """One pass over the entries: every cue and factor that occurs (in first-seen order) and its type."""
+    cols = Columns(cues=list(info.cues))
+    for e in entries:
+        cols.cues += [c for c in e.cues if c not in cols.cues]
+        for k, v in e.factors.items():
+            kind, old = _kind(v), cols.factors.get(k)
+            if old is None or old == kind:
+                cols.factors[k] = kind
+            elif {old, kind} == {"int", "float"}:
+                cols.factors[k] = "float"
+            else:
+                cols.factors[k] = "string"
+        cols.has_mask = cols.has_mask or "mask" in e.layers
+    return cols
+
+
+def factor_value(v: Any, kind: str) -> Any:
+    """A factor level as its column's type (missing levels are ``None``; mixed columns are text)."""
+    if v is None:
+        return None
+    if kind == "float":
+        return float(v)
+    if kind == "string" and not isinstance(v, str):
+        return json.dumps(v, sort_keys=True)
+    return v
+
+
+def flat_row(e: ManifestEntry, cols: Columns) -> dict[str, Any]:
+    """The image's flat columns: ``id``, ``condition``, ``control``/``twin`` (empty unless a control twin),
+    ``cue_<name>``, ``factor_<name>`` (files are added by the format)."""
+    row: dict[str, Any] = {"id": e.id, "sha256": e.sha256, "seed": int(e.seed), "index": int(e.index), "condition": e.condition,
+                           "control": e.control, "twin": e.twin}
+    for c in cols.cues:
+        row[f"cue_{c}"] = e.cues.get(c)
+    for k, kind in cols.factors.items():
+        row[f"factor_{k}"] = factor_value(e.factors.get(k), kind)
+    return row
+
+
+def copy_mask(src: Path, e: ManifestEntry, dst_root: Path, rel: str) -> str | None:
+    """Copy the item's mask layer (if it has one) to ``dst_root/rel``; returns ``rel`` or ``None``."""
+    mask = e.layers.get("mask")
+    if not mask:
+        return None
+    copy_image(src / mask["file"], dst_root / rel)
+    return rel
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows (all with the same keys) as a CSV file, written atomically; ``None`` is an empty cell."""
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    write_atomic(path, buf.getvalue().encode("utf-8"))
 
 
 def copy_image(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(dst, src.read_bytes())
+
+
+def label_names(label_space: str) -> tuple[str, ...]:
+    """The labels of a label space in class-index order: ImageNet-1k wnids (index = the model's
+    output), or the space's categories (``geirhos16``: alphabetical).  Cue labels are numbered by it."""
+    if label_space == "imagenet1k":
+        from ...classifiers.labels import imagenet_labels
+
+        return tuple(imagenet_labels().wnids)
+    from ...recipes.schema import LABEL_SPACES
+
+    names = LABEL_SPACES.get(label_space)
+    if not names:
+        raise InputError(f"unknown label space {label_space!r} in set.json", hint=f"known: {', '.join(LABEL_SPACES)}")
+    return tuple(names)
+
+
+def class_number(label: str, names: tuple[str, ...], item: str) -> int:
+    try:
+        return names.index(label)
+    except ValueError:
+        raise InputError(f"item {item!r}: label {label!r} is not in the set's label space", hint="is set.json's label_space right?") from None

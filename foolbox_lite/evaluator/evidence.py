@@ -1,0 +1,99 @@
+"""Graded cue evidence: how near each cue's label came to being the decision.
+
+Top-1 turns most decisions on hard stimuli into ``other`` ("coil" for a zebra toilet
+seat).  For every trial we also record, for each cue label, its **rank** among the
+classes of the decision space (1 = the decision; the allowed classes only for the
+``restricted`` rule) and its **probability** (the softmax probability of that class,
+or the category probability under a label mapping).  Per observer the summary gives
+each cue's median rank and mean probability, and the fraction of conflict trials in
+which the shape label outranks the texture label (a rank-based shape-vs-texture score
+that every trial contributes to, not only those decided for one of the two).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+import torch
+
+from .cues import Trial
+from .decisions import Decider
+
+__all__ = ["EvidenceRecorder", "evidence_summary"]
+
+
+class EvidenceRecorder:
+    """Decides as ``decider`` does and records, per item, the rank and probability of each of ``labels``.
+
+    Used in place of the decider during inference (``infer_batches`` calls it on each
+    batch's logits); :meth:`of` gives item ``i``'s ``({label: rank}, {label: prob})``.
+    """
+
+    def __init__(self, decider: Decider, labels: Sequence[str]) -> None:
+        self.decider = decider
+        self.labels = sorted(set(labels))
+        if decider.class_to_label is not None:  # top-1 ImageNet class, read as its category
+            self._members = {c: [i for i, x in enumerate(decider.class_to_label) if x == c] for c in self.labels}
+        else:
+            pos = {c: i for i, c in enumerate(decider.columns)}
+            self._members = {c: [pos[c]] for c in self.labels if c in pos}
+        self.labels = [c for c in self.labels if self._members.get(c)]
+        self._ranks: list[torch.Tensor] = []
+        self._probs: list[torch.Tensor] = []
+
+    def __call__(self, logits: torch.Tensor) -> list[str]:
+        decided = self.decider(logits)
+        if self.labels:
+            ranks, probs = self._evidence(logits)
+            self._ranks.append(ranks.cpu())
+            self._probs.append(probs.cpu())
+        return decided
+
+    def _evidence(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        d = self.decider
+        scores = d.scores(logits).float()
+        if d.allowed is not None:
+            scores = scores.masked_fill(~d.allowed.to(scores.device), float("-inf"))
+        if d.mapping is not None:  # category probabilities (mapping rule), or the categories of top-1 classes
+            cat = d.mapping.probabilities(logits) if d.class_to_label is not None else d.scores(logits).float()
+            names = d.mapping.names
+            prob_cols = [cat[:, names.index(c)] for c in self.labels]
+        else:
+            soft = logits.float().softmax(dim=1)
+            prob_cols = [soft[:, self._members[c][0]] for c in self.labels]
+        rank_cols = []
+        for c in self.labels:
+            best = scores[:, self._members[c]].amax(dim=1, keepdim=True)
+            rank_cols.append(1 + (scores > best).sum(dim=1))
+        return torch.stack(rank_cols, dim=1), torch.stack(prob_cols, dim=1)
+
+    def of(self, i: int) -> tuple[dict[str, int], dict[str, float]]:
+        """Item ``i``'s rank and probability per label (in inference order)."""
+        if not self.labels:
+            return {}, {}
+        if len(self._ranks) > 1:
+            self._ranks, self._probs = [torch.cat(self._ranks)], [torch.cat(self._probs)]
+        r, p = self._ranks[0][i].tolist(), self._probs[0][i].tolist()
+        return dict(zip(self.labels, (int(x) for x in r))), dict(zip(self.labels, (float(x) for x in p)))
+
+    def for_cues(self, i: int, cues: dict[str, str]) -> tuple[dict[str, int], dict[str, float]]:
+        """Item ``i``'s rank and probability per cue name (cues whose label the decision space lacks are left out)."""
+        ranks, probs = self.of(i)
+        return ({k: ranks[v] for k, v in cues.items() if v in ranks}, {k: probs[v] for k, v in cues.items() if v in probs})
+
+
+def evidence_summary(trials: Sequence[Trial], cues: Sequence[str], shape: str = "shape", texture: str = "texture") -> dict[str, object] | None:
+    """Per cue the median rank and mean probability, and the shape-over-texture rank score; ``None`` without evidence."""
+    with_ev = [t for t in trials if t.ranks]
+    if not with_ev:
+        return None
+    per_cue: dict[str, object] = {}
+    for c in cues:
+        ranks = [t.ranks[c] for t in with_ev if c in t.ranks]
+        probs = [t.probs[c] for t in with_ev if c in t.probs]
+        if ranks:
+            per_cue[c] = {"n": len(ranks), "median_rank": float(statistics.median(ranks)), "mean_probability": sum(probs) / len(probs)}
+    pairs = [t for t in with_ev if shape in t.ranks and texture in t.ranks and t.cues.get(shape) != t.cues.get(texture)]
+    score = sum(t.ranks[shape] < t.ranks[texture] for t in pairs) / len(pairs) if pairs else None
+    return {"cues": per_cue, "shape_over_texture": {"n": len(pairs), "fraction": score}}
