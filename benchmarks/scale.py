@@ -1,12 +1,13 @@
 """The Ray engine's overhead: images/s of ``--engine ray`` against a local run on the same cores.
 
-    python benchmarks/scale.py [--n 2016] [--eval-n 1008] [--cores 1 2] [--what build evaluate driver]
+    python benchmarks/scale.py [--n 672] [--eval-n 1008] [--cores 1 2] [--what build evaluate driver]
 
 Every measurement runs in a fresh process pinned (``sched_setaffinity``) to ``k`` cores,
 and a Ray run's whole local instance (driver, raylet, workers) inherits that pinning, so
 both sides get exactly the same cores:
 
-- build: the flagship ``zebra-toilet-seat`` with ``repeat`` raised to ``n`` items; local is
+- build: the flagship ``zebra-toilet-seat`` with ``repeat`` raised to ``n`` items (each with
+  its control twins, so 3n images; rates are per image); local is
   ``build_recipe`` (one torch thread, ``k - 1`` PNG writer threads), Ray is ``build_on_ray``
   on ``ray.init(num_cpus=k)`` (``k`` tasks at a time);
 - evaluate: EfficientNet-Lite0 over the first ``eval-n`` images of that set; local is
@@ -136,7 +137,7 @@ def driver_costs(folder: Path, n_lines: int = 200_000) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=2016)
+    ap.add_argument("--n", type=int, default=672, help="items (x3 images with the control twins)")
     ap.add_argument("--eval-n", type=int, default=1008)
     ap.add_argument("--cores", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--what", nargs="+", default=["build", "evaluate", "driver"], choices=["build", "evaluate", "driver"])
@@ -152,7 +153,7 @@ def main() -> None:
         tmp = Path(tmp_s)
         recipe = flagship(args.n, tmp)
         base = tmp / "set"
-        print(f"flagship zebra-toilet-seat, {args.n} items; {os.cpu_count()} cores on this machine (shared: timings are noisy)")
+        print(f"flagship zebra-toilet-seat, {args.n} items (with control twins); {os.cpu_count()} cores on this machine (shared: timings are noisy)")
         for what in [w for w in args.what if w != "driver"]:
             for k in args.cores:
                 res = {}
