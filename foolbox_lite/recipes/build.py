@@ -27,7 +27,17 @@ from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
-from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, SHARDS, OrderedSink, prepare_folder, read_resumable, write_atomic
+from ..stimulus_set.writer import (
+    DATASHEET,
+    IMAGES,
+    LOCK,
+    PARTIAL,
+    SHARDS,
+    OrderedSink,
+    prepare_folder,
+    read_resumable,
+    write_atomic,
+)
 from .assets import RecipeAsset, resolve_assets
 from .controls import TwinMaker, check_controls
 from .design import DesignItem, DesignPlan, plan_design

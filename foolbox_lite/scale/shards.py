@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..recipes.build import Builder, build_with_progress, check_build_args, todo_items, check_same_build, one_torch_thread, set_meta
+from ..recipes.build import (
+    Builder,
+    build_with_progress,
+    check_build_args,
+    check_same_build,
+    one_torch_thread,
+    set_meta,
+    todo_items,
+)
 from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import atomic_write_text
 from ..stimulus_set.format import MANIFEST
