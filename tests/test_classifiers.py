@@ -111,7 +111,9 @@ def test_torchscript_with_sidecar(tmp_path: Path) -> None:
         torch.jit.save(torch.jit.script(model), str(path))
     meta = {"input_size": [32, 48], "labels": "geirhos16", "preprocessing": {"scale": 1.0, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}}
     (tmp_path / "tiny16.ts.json").write_text(json.dumps(meta))
-    clf = load_classifier(str(path))
+    with pytest.raises(ModelError, match="TorchScript archive, which runs its own code"):
+        load_classifier(str(path))  # TorchScript runs its own code: only with the explicit opt-in
+    clf = load_classifier(str(path), allow_torchscript=True)
     assert clf.name == "tiny16" and clf.input_size == (32, 48)
     assert clf.labels.names[0] == "airplane" and len(clf.labels) == 16
     x = torch.rand(2, 3, 64, 64)

@@ -88,7 +88,8 @@ def test_cue_conflict_16(shared_dir: Path, tmp_path: Path) -> None:
     from foolbox_lite.stimulus_set.export import export_set
 
     mvh = export_set(out, "model-vs-human", tmp_path / "mvh")
-    names = sorted(p.relative_to(mvh / "datasets" / info.name).as_posix() for p in mvh.rglob("*.png"))
+    names = sorted(p.relative_to(mvh / "datasets" / info.name).as_posix() for p in (mvh / "datasets").rglob("*.png"))
+    assert len(list((mvh / "masks").rglob("*.png"))) == 48  # the masks travel beside the images
     assert len(names) == 48 and "knife/knife1-bicycle1.png" in names  # silhouette numbers kept from the file names
 
 

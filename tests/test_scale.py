@@ -296,7 +296,7 @@ def test_ray_build_interrupted_then_resumed_locally(tiny: Path, tmp_path: Path) 
     assert proc.poll() is None, "the build finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "interrupted" in err
+    assert proc.returncode == 130 and "interrupted" in err, err[-3000:]
     assert not (out / "manifest.jsonl").exists()
     done = len((out / "manifest.jsonl.partial").read_text().splitlines())
     assert 0 < done < 360

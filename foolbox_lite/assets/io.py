@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import AssetError, InputError
 from ..stimulus_set.atomic import atomic_open
+from ..stimulus_set.safe_paths import not_a_file
 
 __all__ = [
     "Fit",
@@ -46,7 +47,7 @@ def read_pil(path: PathLike) -> Image.Image:
     """Open and fully decode an image file, with a clear error for missing, unreadable or truncated files."""
     p = Path(path)
     if not p.is_file():
-        raise AssetError(f"image file {str(p)!r} does not exist", hint="check the path (relative paths are resolved from the current folder or the recipe's folder)")
+        raise AssetError(f"image file {str(p)!r} {not_a_file(p)}", hint="check the path (relative paths are resolved from the current folder or the recipe's folder)")
     try:
         with Image.open(p) as im:
             w, h = im.size
@@ -56,9 +57,27 @@ def read_pil(path: PathLike) -> Image.Image:
                     hint="downscale it first; the limit protects memory",
                 )
             im.load()
-            return im.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+            return _upright_8bit(im)
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise AssetError(f"image file {str(p)!r} cannot be read: {exc}", hint="is it a complete PNG or JPEG?") from exc
+
+
+#: PIL modes of 16-bit (and 32-bit integer) greyscale images, which ``convert("L")`` would clip at 255.
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _upright_8bit(im: Image.Image) -> Image.Image:
+    """A decoded image as the viewer sees it: EXIF orientation applied, 16-bit greys scaled (not clipped) to 8 bits."""
+    from PIL import ImageOps
+
+    out = ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) != 1 else im.copy()
+    if out.mode in _WIDE_MODES:
+        arr = np.asarray(out, dtype=np.float64)
+        top = 65535.0 if out.mode.startswith("I;16") or arr.max(initial=0) <= 65535 else float(2**31 - 1)
+        out = Image.fromarray(np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8), mode="L")
+    return out
 
 
 def pil_to_tensor(im: Image.Image) -> torch.Tensor:

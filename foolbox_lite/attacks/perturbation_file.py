@@ -22,11 +22,12 @@ import torch
 
 from .._version import __version__
 from ..classifiers import Classifier
-from ..errors import AssetError, InputError, ModelError
+from ..errors import AssetError, InputError, ModelError, short_repr
 from ..stimulus_set.atomic import atomic_write_bytes, atomic_write_text, sha256_bytes
+from ..stimulus_set.safe_paths import check_component, not_a_file
 from .budget import SizeRule, fit_size, perturbation_norm
 
-__all__ = ["FORMAT", "Perturbation", "load_perturbation", "metadata_path", "save_perturbation"]
+__all__ = ["FORMAT", "Perturbation", "load_perturbation", "metadata_path", "perturbation_target", "save_perturbation"]
 
 #: Value of the ``format`` field of the metadata.
 FORMAT = "foolbox-lite-perturbation"
@@ -83,6 +84,25 @@ class Perturbation:
         return AddPerturbation(self.delta[0], norm=self.norm, eps=self.eps, resize=resize, p=p)
 
 
+def perturbation_target(path: str | os.PathLike[str]) -> Path:
+    """The tensor file :func:`save_perturbation` writes for ``path``: ``.pt`` added to a bare name,
+    ``DIR/uap.pt`` inside an existing folder ``DIR`` (never ``DIR.pt`` beside it); checked before any work."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "uap.pt"
+    elif p.suffix == "":
+        p = p.with_suffix(".pt")
+    if p.suffix == ".json":
+        raise InputError(f"the tensor file {str(p)!r} cannot end in .json: that name is for its metadata", hint="use a name like uap.pt")
+    if p.exists() and not p.is_file():
+        raise InputError(f"the tensor file {str(p)!r} {not_a_file(p)}", hint="choose another -o")
+    if p.parent.exists() and not p.parent.is_dir():
+        raise InputError(f"{str(p.parent)!r} is not a folder, so {str(p)!r} cannot be written", hint="choose another -o")
+    if p.parent.is_dir() and not os.access(p.parent, os.W_OK):
+        raise InputError(f"cannot write {str(p)!r}: its folder is not writable", hint="choose a writable -o")
+    return p
+
+
 def _check_delta(delta: torch.Tensor) -> None:
     if not isinstance(delta, torch.Tensor) or delta.dim() != 4 or tuple(delta.shape[:2]) != (1, 3):
         raise InputError(f"a perturbation must be a tensor (1, 3, H, W), got {getattr(delta, 'shape', type(delta).__name__)}")
@@ -100,11 +120,7 @@ def save_perturbation(path: str | os.PathLike[str], delta: torch.Tensor, meta: d
     for key in ("model", "norm", "eps"):
         if key not in meta:
             raise InputError(f"perturbation metadata lacks {key!r}")
-    p = Path(path)
-    if p.suffix == "":
-        p = p.with_suffix(".pt")
-    if p.suffix == ".json":
-        raise InputError(f"the tensor file {str(p)!r} cannot end in .json: that name is for its metadata", hint="use a name like uap.pt")
+    p = perturbation_target(path)
     t = delta.detach().to("cpu", torch.float32).contiguous()
     buf = io.BytesIO()
     torch.save(t, buf)
@@ -132,19 +148,25 @@ def load_perturbation(path: str | os.PathLike[str]) -> Perturbation:
     if p.suffix == ".json":
         mp = p
         try:
-            p = p.with_name(json.loads(mp.read_text(encoding="utf-8")).get("tensor_file", p.with_suffix(".pt").name))
-        except (OSError, json.JSONDecodeError):
-            p = p.with_suffix(".pt")
+            named = json.loads(mp.read_text(encoding="utf-8")).get("tensor_file", p.with_suffix(".pt").name)
+        except (OSError, ValueError, AttributeError):
+            named = p.with_suffix(".pt").name
+        try:  # the tensor lies beside its metadata: a name, never a path
+            p = p.with_name(check_component(named, f"{str(mp)!r}: tensor_file"))
+        except InputError as exc:
+            raise AssetError(str(exc.args[0]), hint="tensor_file is the name of the .pt file beside the .json") from None
     else:
         mp = metadata_path(p)
     if not p.is_file():
-        raise AssetError(f"perturbation file {str(p)!r} does not exist", hint="give the .pt file written by 'foolbox-lite uap fit'")
+        raise AssetError(f"perturbation file {str(p)!r} {not_a_file(p)}", hint="give the .pt file written by 'foolbox-lite uap fit'")
     if not mp.is_file():
         raise AssetError(f"the metadata {str(mp)!r} of perturbation {str(p)!r} is missing", hint="keep the .json written beside the .pt file")
     try:
         meta = json.loads(mp.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise AssetError(f"{str(mp)!r} is not valid JSON: {exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AssetError(f"{str(mp)!r} is not valid JSON: {short_repr(str(exc))}") from exc
+    if not isinstance(meta, dict):
+        raise AssetError(f"{str(mp)!r} is not foolbox-lite perturbation metadata (not a JSON object)")
     if meta.get("format") != FORMAT:
         raise AssetError(f"{str(mp)!r} is not foolbox-lite perturbation metadata (format {meta.get('format')!r})")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -159,8 +181,27 @@ def load_perturbation(path: str | os.PathLike[str]) -> Perturbation:
     _check_delta(delta)
     if list(delta.shape) != meta.get("shape"):
         raise AssetError(f"{str(p)!r} has shape {list(delta.shape)} but its metadata says {meta.get('shape')}")
-    eps, norm = float(meta["eps"]), str(meta["norm"])
+    eps, norm = _declared_budget(meta, mp)
     measured = float(perturbation_norm(delta.double(), norm)[0])
-    if not math.isfinite(eps) or measured > eps:
+    if not math.isfinite(eps) or measured > eps * (1 + 1e-6):
         raise AssetError(f"{str(p)!r} has {norm} norm {measured:.6g}, above its recorded eps {eps:.6g}")
+    recorded = meta.get("measured_norm")
+    if recorded is not None and (not isinstance(recorded, (int, float)) or not math.isclose(float(recorded), measured, rel_tol=1e-5, abs_tol=1e-9)):
+        raise AssetError(f"{str(mp)!r} records measured_norm {short_repr(recorded)} but the tensor's {norm} norm is {measured:.6g}", hint="the metadata was edited or belongs to another tensor")
     return Perturbation(delta, meta)
+
+
+def _declared_budget(meta: dict[str, Any], mp: Path) -> tuple[float, str]:
+    """``(eps, norm)`` of the metadata, checked: a valid budget, and the same one as ``eps_given`` on ``eps_scale``."""
+    from ..errors import ParameterError
+    from .budget import Budget
+
+    try:
+        budget = Budget.make(str(meta.get("norm")), meta.get("eps"))  # type: ignore[arg-type]
+        if "eps_given" in meta:
+            given = Budget.make(budget.norm, meta["eps_given"], scale=float(meta.get("eps_scale", 1.0)))
+            if not math.isclose(given.eps, budget.eps, rel_tol=1e-9):
+                raise ParameterError(f"eps {budget.eps:.6g} differs from the declared budget eps_given {short_repr(meta['eps_given'])} (scale {short_repr(meta.get('eps_scale', 1.0))}) = {given.eps:.6g}")
+    except (ParameterError, TypeError, ValueError) as exc:
+        raise AssetError(f"{str(mp)!r}: bad budget: {exc.args[0] if exc.args else exc}", hint="the metadata was edited; fit the perturbation again") from None
+    return budget.eps, budget.norm

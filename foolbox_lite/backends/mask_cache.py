@@ -23,12 +23,31 @@ import numpy as np
 from ..stimulus_set.atomic import atomic_open
 from .model_store import home
 
-__all__ = ["image_digest", "mask_key", "MaskCache", "default_cache_dir"]
+__all__ = ["image_digest", "mask_key", "MaskCache", "default_cache_dir", "recipe_cache"]
 
 
 def default_cache_dir() -> Path:
     """``$FOOLBOX_LITE_HOME/cache/masks``."""
     return home() / "cache" / "masks"
+
+
+def recipe_cache(value: Any) -> Any:
+    """A recipe's ``cache:`` value, confined: ``true``/``false`` as they are; a folder only inside
+    ``$FOOLBOX_LITE_HOME/cache`` (a relative name is taken there), so a shared recipe cannot write anywhere else."""
+    from ..errors import ParameterError, short_repr
+    from ..stimulus_set.safe_paths import is_inside
+
+    if value is None or isinstance(value, bool):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ParameterError(f"cache must be true, false or a folder name, got {short_repr(value)}")
+    root = home() / "cache"
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else root / path
+    if not is_inside(root, path):
+        raise ParameterError(f"cache folder {short_repr(value)} lies outside $FOOLBOX_LITE_HOME/cache",
+                             hint="a recipe's cache is true (the default folder) or a folder name inside $FOOLBOX_LITE_HOME/cache")
+    return str(path)
 
 
 def image_digest(rgb: np.ndarray) -> str:

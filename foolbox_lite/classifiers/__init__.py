@@ -52,7 +52,7 @@ def known_classifiers() -> list[str]:
     return sorted(EFFICIENTNET_LITE)
 
 
-def _by_name(name: str, *, pretrained: bool = True) -> Classifier:
+def _by_name(name: str, *, pretrained: bool = True, allow_torchscript: bool = False) -> Classifier:
     if name in EFFICIENTNET_LITE:
         return load_efficientnet_lite(name)
     if name.startswith("torchvision:"):
@@ -61,21 +61,29 @@ def _by_name(name: str, *, pretrained: bool = True) -> Classifier:
         return load_timm(name.split(":", 1)[1], pretrained=pretrained)
     if "@" in name:
         arch, path = name.split("@", 1)
+        if not arch.strip() or not path.strip():
+            raise ModelError(f"model {name!r} names {'no weights file after' if arch.strip() else 'no architecture before'} '@'", hint="write ARCH@WEIGHTS.pt, e.g. efficientnet_lite0@my-weights.pt")
         return load_checkpoint(path, arch, loader=lambda a: _by_name(a, pretrained=False))
     p = Path(name)
-    if p.suffix.lower() in CHECKPOINT_SUFFIXES or p.is_file():
-        return load_checkpoint(p)
+    if p.suffix.lower() in CHECKPOINT_SUFFIXES or p.exists():
+        return load_checkpoint(p, allow_torchscript=allow_torchscript)
     near = difflib.get_close_matches(name, known_classifiers(), n=3, cutoff=0.5)
     hint = (f"did you mean {', '.join(near)}? " if near else "") + f"known: {', '.join(known_classifiers())}, torchvision:NAME, timm:NAME, a TorchScript file, or ARCH@WEIGHTS.pt"
     raise ModelError(f"unknown model {name!r}", hint=hint)
 
 
-def load_classifier(name: str | Classifier | torch.nn.Module | Callable[[torch.Tensor], torch.Tensor], device: str | None = None) -> Classifier:
-    """Load a classifier by name (e.g. ``efficientnet_lite0``), path, or wrap a module (ImageNet preprocessing)."""
+def load_classifier(
+    name: str | Classifier | torch.nn.Module | Callable[[torch.Tensor], torch.Tensor], device: str | None = None, *, allow_torchscript: bool = False
+) -> Classifier:
+    """Load a classifier by name (e.g. ``efficientnet_lite0``), path, or wrap a module (ImageNet preprocessing).
+
+    A TorchScript file runs its own code when called, so it loads only with ``allow_torchscript=True``
+    (``--allow-torchscript``); a recipe's ``models:`` cannot set this.
+    """
     if isinstance(name, Classifier):
         clf = name
     elif isinstance(name, str):
-        clf = _by_name(name.strip())
+        clf = _by_name(name.strip(), allow_torchscript=allow_torchscript)
     elif callable(name):
         clf = from_module(name, name=type(name).__name__)
     else:

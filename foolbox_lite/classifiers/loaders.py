@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import AssetError, ModelError, ParameterError
+from ..errors import AssetError, ModelError, ParameterError, short_repr
+from ..stimulus_set.safe_paths import not_a_file
 from .base import Classifier, Preprocessing
 from .labels import LabelSpace, imagenet_labels
 
@@ -129,10 +130,13 @@ def load_timm(name: str, *, pretrained: bool = True) -> Classifier:
 
 
 def _is_torchscript(path: Path) -> bool:
-    if not zipfile.is_zipfile(path):
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as z:
+            return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in z.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
         return False
-    with zipfile.ZipFile(path) as z:
-        return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in z.namelist())
 
 
 def _sidecar(path: Path) -> dict[str, object]:
@@ -152,12 +156,16 @@ def load_torchscript(path: str | Path, *, name: str | None = None) -> Classifier
     """A TorchScript classifier; ``PATH.json`` may declare ``input_size``, ``preprocessing`` ({scale, mean, std}) and ``labels``."""
     p = Path(path)
     if not p.is_file():
-        raise AssetError(f"model file {str(p)!r} does not exist")
+        raise AssetError(f"model file {str(p)!r} {not_a_file(p)}")
     if not _is_torchscript(p):
         raise ModelError(f"{str(p)!r} is not a TorchScript archive")
     with warnings.catch_warnings():  # TorchScript is deprecated in recent torch, but still the portable format
         warnings.simplefilter("ignore", DeprecationWarning)
-        model = torch.jit.load(str(p), map_location="cpu")
+        try:
+            model = torch.jit.load(str(p), map_location="cpu")
+        except Exception as exc:  # noqa: BLE001 - a damaged or fake archive fails in many ways inside torch
+            raise ModelError(f"{str(p)!r} is not a loadable TorchScript archive: {short_repr(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}",
+                             hint="export it again with torch.jit.save") from None
     meta = _sidecar(p)
     prep_raw = meta.get("preprocessing")
     try:
@@ -178,12 +186,18 @@ def _state_dict(raw: object, path: Path) -> Mapping[str, torch.Tensor]:
     return {str(k).removeprefix("module."): v for k, v in raw.items()}
 
 
-def load_checkpoint(path: str | Path, arch: str | None = None, *, loader: Callable[[str], Classifier] | None = None) -> Classifier:
-    """A classifier from a local file: TorchScript, or architecture ``arch`` plus a weights-only state dict."""
+def load_checkpoint(path: str | Path, arch: str | None = None, *, loader: Callable[[str], Classifier] | None = None, allow_torchscript: bool = False) -> Classifier:
+    """A classifier from a local file: architecture ``arch`` plus a weights-only state dict, or
+    (only with ``allow_torchscript``: it runs the file's own code) a TorchScript archive."""
     p = Path(path)
     if not p.is_file():
-        raise AssetError(f"model file {str(p)!r} does not exist", hint="give an existing .pt/.pth file, or a model name")
+        raise AssetError(f"model file {str(p)!r} {not_a_file(p)}", hint="give an existing .pt/.pth file, or a model name")
     if arch is None and _is_torchscript(p):
+        if not allow_torchscript:
+            raise ModelError(
+                f"refusing to load {str(p)!r}: it is a TorchScript archive, which runs its own code",
+                hint="load it only if you trust it: pass --allow-torchscript (allow_torchscript=True); recipes cannot allow it",
+            )
         return load_torchscript(p)
     try:
         raw = torch.load(str(p), map_location="cpu", weights_only=True)
@@ -194,8 +208,9 @@ def load_checkpoint(path: str | Path, arch: str | None = None, *, loader: Callab
             f"refusing to load {str(p)!r}: it contains pickled Python objects (code), not just weights",
             hint="save weights with torch.save(model.state_dict(), PATH) and pass ARCH@PATH, or export TorchScript with torch.jit.save",
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise ModelError(f"{str(p)!r} is not a PyTorch weights file: {exc}", hint="give a file written by torch.save(state_dict) or torch.jit.save") from exc
+    except Exception as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"{str(p)!r} is not a PyTorch weights file: {short_repr(detail)}", hint="give a file written by torch.save(state_dict) or torch.jit.save") from exc
     sd = _state_dict(raw, p)
     if arch is None:
         raise ModelError(

@@ -14,7 +14,7 @@ import typer
 
 from .._version import __version__
 from ..errors import FoolboxLiteError
-from . import assets, build, evaluate, export, import_, merge, models, noise_threshold, run, uap
+from . import assets, build, evaluate, explain, export, import_, merge, models, noise_threshold, run, uap
 
 __all__ = ["app", "main"]
 
@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = (build, run, evaluate, merge, export, import_, uap, noise_threshold, models, assets)
+_COMMAND_MODULES = (build, run, evaluate, merge, explain, export, import_, uap, noise_threshold, models, assets)
 for _module in _COMMAND_MODULES:
     _module.register(app)
 
@@ -53,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         code = app(args=args, standalone_mode=False)
-        if code == 130:  # typer turns Ctrl-C into exit code 130 and returns it
+        if code == 130:  # typer turns Ctrl-C into Exit(130) and returns it in non-standalone mode
             raise KeyboardInterrupt
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            return code
     except FoolboxLiteError as exc:
         if debug:
             raise
@@ -64,8 +66,15 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"hint: {exc.hint}", err=True)
         return 2
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        command = next((a for a in args if not a.startswith("-")), "")
+        hint = {"build": "resume with --resume", "run": "resume by running the same command again"}.get(command, "run it again")
+        typer.echo(f"interrupted; {hint}", err=True)
         return 130
+    except RecursionError:
+        if debug:
+            raise
+        typer.echo("error: the input is nested too deeply to process", err=True)
+        return 2
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

@@ -18,6 +18,8 @@ def register(app: typer.Typer) -> None:
         stimulus_set: Path | None = typer.Option(None, "--set", help="responses: the stimulus set the observers saw."),
         force: bool = typer.Option(False, "--force", help="Overwrite a non-empty OUT."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
+        masks: Path | None = typer.Option(None, "--masks", help="Folder of object masks laid out like SRC (white = object), kept as the set's mask layer."),
+        invert_masks: bool = typer.Option(False, "--invert-masks", help="The masks are dark on the object (e.g. filled silhouettes)."),
     ) -> None:
         """Import published stimuli as a stimulus set, or observers' response files as raw-data observers of a set."""
         from ..errors import InputError
@@ -39,7 +41,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"import cue-conflict takes one source folder, got {len(src)}")
         from ..stimulus_set.importers import import_cue_conflict
 
-        path = import_cue_conflict(src[0], out, force=force, progress=not quiet)
+        path = import_cue_conflict(src[0], out, force=force, progress=not quiet, masks=masks, invert_masks=invert_masks)
         from ..stimulus_set.format import read_set_info
 
         typer.echo(f"imported {read_set_info(path).n} images into {path}")

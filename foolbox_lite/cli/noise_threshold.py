@@ -11,17 +11,19 @@ from pathlib import Path
 import typer
 
 from .options import DEVICE_HELP, complete_device
+#: Largest noise level accepted: a std of 10 already turns every image into noise.
+MAX_LEVEL = 10.0
 
 
 def _floats(text: str, what: str) -> list[float]:
-    from ..errors import ParameterError
+    from ..errors import ParameterError, short_repr
 
     try:
         vals = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise ParameterError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not vals or any(not math.isfinite(v) or v < 0 for v in vals):
-        raise ParameterError(f"{what} must be non-negative finite numbers, got {text!r}")
+    if not vals or any(not math.isfinite(v) or v < 0 or v > MAX_LEVEL for v in vals):
+        raise ParameterError(f"{what} must be numbers in [0, {MAX_LEVEL:g}], got {short_repr(text)}", hint="levels are noise std in [0, 1] pixel units (a fraction of pixels for salt_pepper)")
     return vals
 
 
@@ -69,12 +71,13 @@ def register(app: typer.Typer) -> None:
         levels: str = typer.Option("0,0.02,0.05,0.1,0.2,0.3,0.5", help="Noise levels of the accuracy curve."),
         seed: int = typer.Option(0, help="Seed of the per-image noise patterns."),
         limit: int | None = typer.Option(None, help="Use only the first LIMIT images (sorted by name)."),
-        batch_size: int = typer.Option(64, "--batch-size", "-b"),
+        batch_size: int = typer.Option(64, "--batch-size", "-b", min=1),
         threads: int | None = typer.Option(None, help="CPU threads for torch."),
         plot: bool = typer.Option(True, "--plot/--no-plot", help="Write curve.png."),
         device: str = typer.Option("auto", "--device", help=DEVICE_HELP, autocompletion=complete_device),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (same as --no-progress)."),
+        allow_torchscript: bool = typer.Option(False, "--allow-torchscript", help="Load a TorchScript model file (it runs its own code)."),
     ) -> None:
         """For each image, the smallest Gaussian / uniform / salt-and-pepper noise that changes its decision."""
         import torch
@@ -85,18 +88,22 @@ def register(app: typer.Typer) -> None:
         from ..classifiers import load_classifier
         from ..errors import ParameterError
         from ..stimulus_set.atomic import atomic_write_text
+        from ..stimulus_set.folder_lock import check_writable
 
         kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
         bad = [k for k in kind_list if k not in NOISE_KINDS]
         if bad or not kind_list:
             raise ParameterError(f"--kinds has unknown noise kinds {bad or kinds!r}", hint=f"use some of {', '.join(NOISE_KINDS)}")
         level_list = _floats(levels, "--levels")
+        if steps < 1 or steps > 40:
+            raise ParameterError(f"--steps must be in [1, 40], got {steps}")
         if threads is not None:
             torch.set_num_threads(max(1, threads))
         from ..evaluator.run import resolve_device
 
         progress = progress and not quiet
-        clf = load_classifier(model).to(resolve_device(device))
+        check_writable(out)  # a file or read-only OUT fails here, before any inference
+        clf = load_classifier(model, allow_torchscript=allow_torchscript).to(resolve_device(device))
         fast = prepare_classifier(clf)
         data = load_image_folder(images, clf.input_size, limit=limit, progress=progress)
         rows: list[dict[str, object]] = [

@@ -34,7 +34,7 @@ def _scale(eps_scale: str) -> float:
 @uap_app.command("fit")
 def fit(
     images: Path = typer.Option(..., "--images", help="Folder of images (or a stimulus set) to fit on."),
-    out: Path = typer.Option(..., "-o", "--out", help="Tensor file to write (FILE.pt; metadata goes to FILE.json)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Tensor file to write (FILE.pt; metadata goes to FILE.json; an existing folder DIR gets DIR/uap.pt)."),
     model: str = typer.Option("efficientnet_lite0", "--model", "-m", help="Classifier name."),
     norm: str = typer.Option("linf", help="Budget norm.", **choice(("linf", "l2"))),
     eps: str = typer.Option("10/255", help="Budget radius, e.g. 10/255 or 0.04 (see --eps-scale)."),
@@ -54,14 +54,16 @@ def fit(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP, autocompletion=complete_device),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (same as --no-progress)."),
+    allow_torchscript: bool = typer.Option(False, "--allow-torchscript", help="Load a TorchScript model file (it runs its own code)."),
 ) -> None:
-    """Fit a universal perturbation for MODEL on the images and save it with its metadata."""
+    """Fit a universal perturbation for MODEL on the images and save it with its metadata (-o DIR: DIR/uap.pt)."""
     import torch
 
     from ..assets.folder import load_image_folder
     from ..attacks import fit_uap, fooling_rate, save_perturbation
     from ..attacks._model import prepare_classifier
     from ..attacks.budget import Budget
+    from ..attacks.perturbation_file import perturbation_target
     from ..attacks.uap import Augment
     from ..classifiers import load_classifier
     from ..errors import ParameterError
@@ -72,10 +74,13 @@ def fit(
     if method not in ("sgd", "deepfool"):
         raise ParameterError(f"method {method!r} is not supported", hint="use 'sgd' (default) or 'deepfool'")
     Budget.make(norm, eps, scale=_scale(eps_scale))  # bad budgets fail before anything is loaded
+    if batch_size < 1:
+        raise ParameterError(f"--batch-size must be at least 1, got {batch_size}")
+    out = perturbation_target(out)  # an unwritable -o fails before the fit, and -o DIR writes DIR/uap.pt
     from ..evaluator.run import resolve_device
 
     progress = progress and not quiet
-    clf = load_classifier(model).to(resolve_device(device))
+    clf = load_classifier(model, allow_torchscript=allow_torchscript).to(resolve_device(device))
     fast = prepare_classifier(clf)
     data = load_image_folder(images, clf.input_size, limit=limit, progress=progress)
     held = None
@@ -149,6 +154,7 @@ def evaluate(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP, autocompletion=complete_device),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (same as --no-progress)."),
+    allow_torchscript: bool = typer.Option(False, "--allow-torchscript", help="Load a TorchScript model file (it runs its own code)."),
 ) -> None:
     """Print the fooling rate and accuracy drop of a saved perturbation on the images, as JSON."""
     from ..assets.folder import load_image_folder
@@ -163,7 +169,7 @@ def evaluate(
     from ..evaluator.run import resolve_device
 
     progress = progress and not quiet
-    clf = load_classifier(model or str(pert.meta.get("model"))).to(resolve_device(device))
+    clf = load_classifier(model or str(pert.meta.get("model")), allow_torchscript=allow_torchscript).to(resolve_device(device))
     delta = pert.for_classifier(clf, size_rule=size_rule, allow_other_model=allow_other_model)  # type: ignore[arg-type]
     data = load_image_folder(images, clf.input_size, limit=limit, progress=progress)
     target = pert.meta.get("target")

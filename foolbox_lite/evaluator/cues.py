@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["OTHER", "Trial", "cue_order", "followed_cue"]
+__all__ = ["OTHER", "Trial", "check_cue", "cue_order", "followed_cue"]
 
 #: The attribution of a decision that matches no cue.
 OTHER = "other"
@@ -24,6 +24,21 @@ def cue_order(declared: Sequence[str], cues_seen: Sequence[Mapping[str, str]] = 
     order = [c for c in declared if c != OTHER]
     extra = sorted({k for cues in cues_seen for k in cues} - set(order) - {OTHER})
     return order + extra
+
+
+def check_cue(name: str, cues: Sequence[str], what: str = "--reference-cue") -> str:
+    """``name`` if it is one of the set's ``cues``; else a :class:`ParameterError` naming the known cues.
+
+    An unknown cue would silently give an accuracy of null.
+    """
+    if name not in cues:
+        import difflib
+
+        from ..errors import ParameterError, short_repr
+
+        near = difflib.get_close_matches(str(name), list(cues), n=1, cutoff=0.5)
+        raise ParameterError(f"{what} {short_repr(name)} is not a cue of the set", hint=f"did you mean {near[0]!r}?" if near else f"cues: {', '.join(cues) or 'none'}")
+    return name
 
 
 def followed_cue(decision: str, cues: Mapping[str, str], order: Sequence[str]) -> str:

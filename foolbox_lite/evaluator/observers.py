@@ -10,7 +10,6 @@ format, plus one ``cue_<name>`` column per cue and ``followed_cue``.
 from __future__ import annotations
 
 import csv
-import glob as globlib
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..assets.bounded_glob import bounded_glob
 from ..classifiers.labels import imagenet_labels
 from ..errors import InputError, ParameterError
 from ..stimulus_set.atomic import atomic_write_text
@@ -143,7 +143,7 @@ def read_observers(
     **kwargs: object,
 ) -> dict[str, list[Trial]]:
     """Trials per subject from every CSV matching the glob ``pattern`` (subjects merged across files)."""
-    files = sorted(globlib.glob(str(pattern), recursive=True))
+    files = bounded_glob(str(pattern))  # a pattern such as /**/*.csv must not walk the whole disk
     if not files:
         raise InputError(f"no observer files match {pattern!r}", hint="quote the glob, e.g. --observers 'raw-data/*.csv'")
     out: dict[str, list[Trial]] = {}

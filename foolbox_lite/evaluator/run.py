@@ -24,7 +24,7 @@ from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
 from .analyses import add_analyses
-from .cues import Trial, cue_order, followed_cue
+from .cues import Trial, check_cue, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
 from .evidence import EvidenceRecorder
 from .mappings import LabelMapping, get_mapping
@@ -234,6 +234,8 @@ class Evaluation:
     def summary(self, accuracy_cue: str | None = None) -> dict[str, object]:
         """The ``summary.json`` object (:func:`foolbox_lite.evaluator.metrics.summarize` plus
         :func:`foolbox_lite.evaluator.analyses.add_analyses`)."""
+        if accuracy_cue is not None:
+            check_cue(accuracy_cue, self.cues, "accuracy cue")
         summary = summarize(self.trials, self.cues, reference_cue=self.reference_cue, accuracy_cue=accuracy_cue)
         return add_analyses(summary, self.trials, self.cues, controls=self.set.controls, accuracy_cue=accuracy_cue or self.reference_cue)
 
@@ -321,10 +323,14 @@ def prepare_evaluation(
     part: tuple[int, int] | None = None,
     verify: bool = True,
     names: Sequence[str] | None = None,
+    accuracy_cue: str | None = None,
+    allow_torchscript: bool = False,
 ) -> EvalSetup:
     """Check the arguments, read (and verify) the set, load the classifiers and their decision rules.
 
     ``names``: merge decisions made elsewhere by these classifiers (none is loaded here).
+    ``accuracy_cue`` is only checked here (an unknown cue fails before inference);
+    ``allow_torchscript`` lets model files that are TorchScript archives (which run their own code) load.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -342,10 +348,14 @@ def prepare_evaluation(
             )
     info = loaded.info
     ref = reference_cue or info.reference_cue or "shape"
+    if reference_cue is not None or loaded.cues:
+        check_cue(ref, loaded.cues, "--reference-cue" if reference_cue is not None else "the set's reference_cue (set.json)")
+    if accuracy_cue is not None:
+        check_cue(accuracy_cue, loaded.cues, "--accuracy-cue")
     dev = resolve_device(device)
     if names is not None:
         return EvalSetup(loaded, ref, dev, [], [], list(names))
-    classifiers = [m if isinstance(m, Classifier) else load_classifier(m) for m in models]
+    classifiers = [m if isinstance(m, Classifier) else load_classifier(m, allow_torchscript=allow_torchscript) for m in models]
     found = [c.name for c in classifiers]
     dup = sorted({n for n in found if found.count(n) > 1})
     if dup:
@@ -379,12 +389,17 @@ def evaluate_set(
     device: str | torch.device | None = None,
     observers: str | None = None,
     progress: bool = True,
+    accuracy_cue: str | None = None,
+    allow_torchscript: bool = False,
 ) -> Evaluation:
     """Run every model over the set (manifest order) and attribute each decision to a cue.
 
+    ``accuracy_cue`` is only checked here (an unknown cue fails before inference);
+    ``allow_torchscript`` lets model files that are TorchScript archives (which run their own code) load.
     To evaluate on a Ray cluster or as shards, see :mod:`foolbox_lite.scale`.
     """
     setup = prepare_evaluation(folder, models, batch_size=batch_size, decision=decision, mapping=mapping, reference_cue=reference_cue,
-                               on_mismatch=on_mismatch, device=device, observers=observers)
+                               on_mismatch=on_mismatch, device=device, observers=observers, accuracy_cue=accuracy_cue,
+                               allow_torchscript=allow_torchscript)
     decisions, evidence = decide_locally(setup, batch_size, progress)
     return setup.evaluation(decisions, evidence, observers)

@@ -21,9 +21,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..assets.bounded_glob import bounded_glob, check_utf8_name
 from ..assets.io import fit_pil, mask_from_pil, read_pil
 from ..errors import AssetError, FoolboxLiteError, ParameterError
 from ..stimulus_set.atomic import sha256_file
+from ..stimulus_set.safe_paths import not_a_file
 from .load import canonical_label
 from .schema import AssetSpec, Recipe
 
@@ -54,6 +56,8 @@ class RecipeAsset:
     location: str = ""
     #: model files behind the asset (``{model: "sha256:..."}``), recorded in the lock file
     models: dict[str, str] = field(default_factory=dict)
+    #: files the asset reads (image, mask, source image): refused inside a build's output folder
+    files: list[Path] = field(default_factory=list, repr=False)
     _cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = field(default_factory=dict, repr=False)
 
     def load(self, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -184,14 +188,15 @@ def _expand_files(patterns: str | list[str], folder: Path) -> list[tuple[Path, s
     for pat in pats:
         full = pat if Path(pat).is_absolute() else str(folder / pat)
         if _glob.has_magic(pat):
-            hits = sorted(Path(p) for p in _glob.glob(full, recursive=True) if Path(p).is_file())
+            hits = [Path(p) for p in bounded_glob(full, max_matches=MAX_ASSET_FILES) if Path(p).is_file()]
             if not hits:
                 raise AssetError(f"no files match {pat!r} (looked in {str(folder)!r})", hint="paths are relative to the recipe file's folder")
         else:
             if not Path(full).is_file():
-                raise AssetError(f"file {pat!r} does not exist (looked in {str(folder)!r})", hint="paths are relative to the recipe file's folder")
+                raise AssetError(f"file {pat!r} {not_a_file(full)} (looked in {str(folder)!r})", hint="paths are relative to the recipe file's folder")
             hits = [Path(full)]
         for h in hits:
+            check_utf8_name(h)
             out.append((h, pat))
         if len(out) > MAX_ASSET_FILES:
             raise AssetError(f"pattern {pat!r} matches more than {MAX_ASSET_FILES} files", hint="narrow the glob")
@@ -224,7 +229,7 @@ def _resolve_files(group: str, spec: AssetSpec, folder: Path, size: tuple[int, i
                 id=f"file:{rel}", name=p.stem, group=group, kind=spec.kind, sha256=sha, loader=loader,
                 label=spec.label if spec.label is not None else _label_from(p, spec.label_from),
                 licence=spec.licence or "unknown (see the source)", provenance=spec.provenance or rel,
-                citation=spec.citation or "", location=rel,
+                citation=spec.citation or "", location=rel, files=[p] + ([mp] if mp is not None else []),
             )
         )
         out[-1].load(size)  # decode now: a missing, unreadable or truncated file fails before the build starts
@@ -397,10 +402,15 @@ def _resolve_source(group: str, spec: AssetSpec, folder: Path, size: tuple[int, 
     if isinstance(fields.get("image"), str):
         path = (folder / fields["image"]).resolve()
         if not path.is_file():
-            raise AssetError(f"asset {group!r}: image {fields['image']!r} does not exist (looked in {str(folder)!r})")
+            raise AssetError(f"asset {group!r}: image {fields['image']!r} {not_a_file(path)} (looked in {str(folder)!r})")
+        check_utf8_name(path)
         location, image_sha = _rel(path, folder), sha256_file(path)
         fields["image"] = str(path)
     fields["size"] = [size[0], size[1]]
+    if "cache" in fields:
+        from ..backends.mask_cache import recipe_cache
+
+        fields["cache"] = recipe_cache(fields["cache"])
     res = build_source(kind, fields)
     identity = {"source": kind, "fields": {k: v for k, v in res.settings.items() if k != "image"}, "image": image_sha, "models": res.model_hashes}
     sha = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
@@ -415,7 +425,8 @@ def _resolve_source(group: str, spec: AssetSpec, folder: Path, size: tuple[int, 
     return [RecipeAsset(id=f"{kind}:{location or name}", name=name, group=group, kind=spec.kind, sha256=sha, loader=load,
                         label=spec.label, licence=spec.licence or "unknown (see the source image and model)",
                         provenance=spec.provenance or f"{kind} source {json.dumps(identity['fields'], default=str)}",
-                        citation=spec.citation or "", location=location, models=dict(res.model_hashes))]
+                        citation=spec.citation or "", location=location, models=dict(res.model_hashes),
+                        files=[Path(fields["image"])] if location else [])]
 
 
 def resolve_assets(recipe: Recipe, names: Iterable[str] | None = None) -> dict[str, list[RecipeAsset]]:

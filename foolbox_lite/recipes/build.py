@@ -25,8 +25,11 @@ from ..errors import FoolboxLiteError, InputError, ParameterError
 from ..stimuli import MASK, Item, Stimuli
 from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
+from ..stimulus_set.folder_lock import lock_folder
 from ..stimulus_set.format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
+from ..stimulus_set.layers import mask_u8, write_mask
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
+from ..stimulus_set.outputs import is_empty, refuse_inputs_inside, removed_on_failure
 from ..stimulus_set.writer import (
     DATASHEET,
     IMAGES,
@@ -115,6 +118,24 @@ class Builder:
                 except FoolboxLiteError as exc:
                     raise loc8.error(ParameterError, ["cues", cname], str(exc.args[0]), exc.hint) if loc8 else exc from None
 
+    def input_files(self) -> list[Path]:
+        """Every file the recipe reads (asset images and masks), refused inside the output folder."""
+        return [p for lst in self.assets.values() for a in lst for p in a.files]
+
+    def resumable(self, raw: dict[str, Any]) -> bool:
+        """Whether an earlier manifest line is exactly what this build writes for its index (names, sidecar)."""
+        try:
+            item_id = self.item_id(int(raw["index"]))
+        except (KeyError, TypeError, ValueError):
+            return False
+        control = raw.get("control") or ""
+        if control:  # a control twin: <id>-<cue>, pointing at its conflict item
+            if control not in self.controls or raw.get("twin") != item_id:
+                return False
+            item_id = f"{item_id}-{control}"
+        sidecar = f"{IMAGES}/{item_id}.f32.npy" if self.recipe.sidecars else ""
+        return raw.get("id") == item_id and raw.get("file") == f"{IMAGES}/{item_id}.png" and raw.get("sidecar", "") == sidecar
+
     def _cue(self, asset: RecipeAsset, space: str) -> str:
         key = (asset.id, space)
         if key not in self._labels:
@@ -132,7 +153,7 @@ class Builder:
             "lock_version": 1,
             "recipe_file": r.path.name if r.path else "<text>",
             "recipe_sha256": __import__("hashlib").sha256(r._text.encode()).hexdigest(),
-            "recipe": r.model_dump(mode="json", by_alias=True),
+            "recipe": r.model_dump(mode="json", by_alias=True, exclude={"explain"} if r.explain is None else None),
             "assets": assets,
             "paths_outside_recipe_folder": outside,
             "design": {"mode": self.plan.mode, "n": self.plan.n, "repeat": self.plan.repeat},
@@ -146,9 +167,10 @@ class Builder:
     def item_id(self, index: int) -> str:
         return f"{index:0{self.width}d}"
 
-    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None]:
+    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None, list[torch.Tensor | None]]:
         """Compute a batch: uint8 ``(B * slots, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
-        and the float32 ``(B * slots, 3, H, W)`` images before rounding when the recipe asks for sidecars.
+        the float32 ``(B * slots, 3, H, W)`` images before rounding when the recipe asks for sidecars, and the final
+        foreground mask of each image as uint8 ``(H, W)`` (255 = object), or None for an image without one.
 
         Outputs are item-major: each item, then its control twins in ``controls`` order."""
         r = self.recipe
@@ -178,19 +200,28 @@ class Builder:
         n_out = len(ditems) * self.slots
         out_u8 = torch.empty((n_out, self.size[0], self.size[1], 3), dtype=torch.uint8)
         out_f32 = torch.empty((n_out, 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
+        # an item's final mask is kept when its base asset has one or an operator made the layer (e.g. segmentation);
+        # its control twins keep theirs under the same rule
+        has_mask = [masks[k // self.slots] is not None for k in range(n_out)]
+        out_mask = torch.zeros((n_out, self.size[0], self.size[1]), dtype=torch.uint8)
         out_items: list[Item | None] = [None] * n_out
 
-        def store(images: torch.Tensor, items: list[Item], slots: list[int]) -> None:
-            x = images.detach().to("cpu", torch.float32)
+        def store(out: Stimuli, slots: list[int]) -> None:
+            x = out.images.detach().to("cpu", torch.float32)
             if not torch.isfinite(x).all():
-                bad = [items[i].id for i in range(len(slots)) if not torch.isfinite(x[i]).all()]
+                bad = [out.items[i].id for i in range(len(slots)) if not torch.isfinite(x[i]).all()]
                 raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
             u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
             idx = torch.as_tensor(slots, dtype=torch.long)
             out_u8.index_copy_(0, idx, u8)
             if out_f32 is not None:
                 out_f32.index_copy_(0, idx, x)
-            for it, k in zip(items, slots):
+            if MASK in out.layers:
+                out_mask.index_copy_(0, idx, mask_u8(out.layers[MASK]))
+                if MASK not in stim.layers:
+                    for k in slots:
+                        has_mask[k] = True
+            for it, k in zip(out.items, slots):
                 out_items[k] = it
         with torch.inference_mode():
             for pos in groups.values():
@@ -205,22 +236,24 @@ class Builder:
                         if lv.asset is not None:
                             it.sources[fname] = lv.asset.id
                             it.sources[f"{fname}.sha256"] = lv.asset.sha256
-                store(res.images, res.items, [p * self.slots for p in pos])
+                store(res, [p * self.slots for p in pos])
                 if self.twins is not None and pipe is not None:
                     for j, twins in enumerate(self.twins(pipe, sub, res).values()):
-                        store(twins.images, twins.items, [p * self.slots + 1 + j for p in pos])
+                        store(twins, [p * self.slots + 1 + j for p in pos])
         for cname, c in r.cues.items():
             if c.op is not None:
                 for it in out_items:
                     if it is not None and cname not in it.cues:
                         raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
-        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems for _ in range(self.slots)], out_f32
+        kept = [out_mask[k] if has_mask[k] else None for k in range(n_out)]
+        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems for _ in range(self.slots)], out_f32, kept
 
 
-def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "") -> str:
+def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "",
+                layers: dict[str, dict[str, str]] | None = None) -> str:
     return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources),
                                        params=item.params, condition=design.condition, factors=design.factors,
-                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1], control=control, twin=twin))
+                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1], control=control, twin=twin, layers=layers or {}))
 
 
 def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, str]:
@@ -272,19 +305,21 @@ def build_items(builder: Builder, out: Path, indices: Sequence[int], sink: ItemS
     recipe, slots = builder.recipe, builder.slots
     for start in range(0, len(indices), batch_size):
         chunk = [builder.plan.item(i) for i in indices[start:start + batch_size]]
-        u8, items, _, floats = builder.run_batch(chunk)
+        u8, items, _, floats, masks = builder.run_batch(chunk)
         arrays = u8.numpy()
         for k, it in enumerate(items):
             design, j = chunk[k // slots], k % slots
             control = builder.controls[j - 1] if j else ""
             twin = builder.item_id(it.index) if j else ""
             file = f"{IMAGES}/{it.id}.png"
-            # the sidecar is on disk before the image's manifest line can be written
+            # the sidecar and mask are on disk before the image's manifest line can be written
             side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
+            mask = masks[k]
+            lay = {MASK: write_mask(out, it.id, mask.numpy())} if mask is not None else {}
 
             def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side,
-                          control: str = control, twin: str = twin) -> str:
-                return _entry_line(it, file, sha, recipe.seed, design, side, control, twin)
+                          control: str = control, twin: str = twin, lay: dict = lay) -> str:
+                return _entry_line(it, file, sha, recipe.seed, design, side, control, twin, lay)
 
             sink.submit(it.index * slots + j, out / file, arrays[k], make_line)
         sink.flush()
@@ -309,19 +344,19 @@ def set_meta(builder: Builder) -> dict[str, Any]:
     }
 
 
-def open_output(builder: Builder, out: Path, lock: dict[str, Any], *, resume: bool, force: bool) -> dict[int, str]:
-    """Prepare ``out`` for a whole build; the manifest lines of a resumed build's verified images, by manifest position.
+def open_output(builder: Builder, out: Path, lock: dict[str, Any], *, resume: bool) -> dict[int, str]:
+    """Start writing a whole build into the locked, prepared ``out``; the manifest lines of a resumed
+    build's verified images, by manifest position (none for a fresh build, whose lock is written now).
 
     A resume also picks up the images of shard builds (``shards/*.jsonl``) in ``out``: any engine's
     partial build of the same recipe can be completed by any other.
     """
-    if resume and out.is_dir() and any(out.iterdir()):
+    if resume and out.is_dir() and not is_empty(out):
         check_same_build(out, lock, "--resume only completes the same build; use --force to overwrite it")
         prepare_folder(out, resume=True, force=False)
         parts = sorted(p.relative_to(out).as_posix() for p in (out / SHARDS).glob("*.jsonl*")) if (out / SHARDS).is_dir() else []
-        found = read_resumable(out, slot=builder.slot, files=[MANIFEST, PARTIAL, *parts])
+        found = read_resumable(out, builder.resumable, slot=builder.slot, files=[MANIFEST, PARTIAL, *parts])
         return {i: line for i, line in found.items() if i < builder.n_images}
-    prepare_folder(out, resume=resume, force=force)
     write_lock(out, lock)
     return {}
 
@@ -408,11 +443,22 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     recipe = load_recipe(recipe_path)
     builder = Builder(recipe, device=device)
     out = Path(out_dir)
+    refuse_inputs_inside(out, builder.input_files(), "recipe input")
+    with lock_folder(out) as held:
+        if resume and not is_empty(out):
+            return _write(builder, out, batch_size=batch_size, workers=workers, resume=True, progress=progress)
+        with removed_on_failure(out, held.created, keep_on_interrupt=True):
+            prepare_folder(out, resume=False, force=force)  # refuses a non-empty OUT, or removes what an earlier build wrote
+            return _write(builder, out, batch_size=batch_size, workers=workers, resume=False, progress=progress)
+
+
+def _write(builder: Builder, out: Path, *, batch_size: int, workers: int, resume: bool, progress: bool) -> Path:
+    """Write the set into the locked folder ``out`` (resuming an earlier build when asked)."""
     lock = builder.lock()
-    old = open_output(builder, out, lock, resume=resume, force=force)
+    old = open_output(builder, out, lock, resume=resume)
     todo = todo_items(builder, old)
     sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * builder.slots, 64))
-    build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=builder.plan.n - len(todo), desc=f"build {recipe.name}", progress=progress)
+    build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=builder.plan.n - len(todo), desc=f"build {builder.recipe.name}", progress=progress)
     complete(builder, out, lock, sink)
     return out
 

@@ -18,8 +18,10 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import FoolboxLiteError, InputError, ParameterError
+from ..errors import FoolboxLiteError, InputError, ParameterError, short_repr
+from ..stimulus_set.safe_paths import not_a_file
 from .schema import LABEL_SPACES, RECIPE_SCHEMA, Recipe
+from .yaml_guard import load_yaml
 
 __all__ = ["MAX_RECIPE_BYTES", "Locator", "format_path", "load_recipe", "parse_recipe"]
 
@@ -136,7 +138,7 @@ def _from_validation(exc: ValidationError, loc8: Locator) -> FoolboxLiteError:
     if e["type"] == "missing":
         return loc8.error(ParameterError, loc, "is required but missing", key=True)
     if e["type"].endswith(("_type", "_parsing")) or e["type"].startswith(("greater_than", "less_than", "too_", "string_")):
-        msg = f"{msg}, got {e['input']!r} ({type(e['input']).__name__})"
+        msg = f"{msg}, got {short_repr(e['input'])} ({type(e['input']).__name__})"
     more = f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''})" if len(errs) > 1 else ""
     return loc8.error(ParameterError, loc, f"{msg}{more}")
 
@@ -144,13 +146,14 @@ def _from_validation(exc: ValidationError, loc8: Locator) -> FoolboxLiteError:
 def parse_recipe(text: str, name: str = "<recipe>", path: Path | None = None) -> Recipe:
     """Parse and validate recipe text (``name`` is used in error messages)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text, name)
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
         where = f"{name}:{m.line + 1}:{m.column + 1}" if m else name
         problem = exc.problem or str(exc)
         ctx = f" ({exc.context})" if exc.context else ""
-        raise InputError(f"{where}: malformed YAML: {problem}{ctx}", hint="check the indentation and the quoting around this spot") from None
+        hint = "keep one of them" if problem.startswith("duplicate key") else "check the indentation and the quoting around this spot"
+        raise InputError(f"{where}: malformed YAML: {problem}{ctx}", hint=hint) from None
     except yaml.YAMLError as exc:
         raise InputError(f"{name}: malformed YAML: {exc}") from None
     loc8 = Locator(text, name)
@@ -200,8 +203,8 @@ def _check_references(r: Recipe, loc8: Locator) -> None:
                 raise loc8.error(ParameterError, ["cues", cname, "factor"], f"unknown factor {c.factor!r}", f"did you mean {near[0]!r}?" if near else f"factors: {', '.join(factors)}")
             if not factors[c.factor].asset_names():
                 raise loc8.error(ParameterError, ["cues", cname, "factor"], f"factor {c.factor!r} lists values, not assets, so it has no labels", "give the label itself: cues: {NAME: LABEL}")
-    if r.cues and r.reference_cue not in r.cues:
-        raise loc8.error(ParameterError, ["reference_cue"], f"{r.reference_cue!r} is not one of the cues ({', '.join(r.cues)})")
+    if (r.cues or "reference_cue" in r.model_fields_set) and r.reference_cue not in r.cues:
+        raise loc8.error(ParameterError, ["reference_cue"], f"{r.reference_cue!r} is not one of the cues ({', '.join(r.cues) or 'the recipe declares none'})")
     space = LABEL_SPACES[r.label_space]
     for cname, c in r.cues.items():
         if c.label is not None:
@@ -231,7 +234,7 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """Read and validate a recipe file; ``recipe.models`` lists the classifiers ``run`` evaluates with."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"recipe file {str(p)!r} does not exist", hint="give the path of a .yaml recipe, e.g. recipes/zebra-toilet-seat.yaml")
+        raise InputError(f"recipe file {str(p)!r} {not_a_file(p)}", hint="give the path of a .yaml recipe, e.g. recipes/zebra-toilet-seat.yaml")
     size = p.stat().st_size
     if size > MAX_RECIPE_BYTES:
         raise InputError(f"recipe file {str(p)!r} is {size} bytes, over the limit of {MAX_RECIPE_BYTES}", hint="a recipe lists assets by glob; it should be short")

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from ..backends.mask_cache import recipe_cache
 from ..errors import FoolboxLiteError, ParameterError
 from ..operators.base import Operator
 from ..operators.cue_controls import APPEARANCE
@@ -227,6 +228,11 @@ class PipelineFactory:
             k: self._resolve(v, loc + [name, k], levels, texture="Texture" in str(sig.parameters[k].annotation) if k in sig.parameters else False)
             for k, v in params.items()
         }
+        if "cache" in kwargs:  # a recipe's cache folder stays inside the cache folder
+            try:
+                kwargs["cache"] = recipe_cache(kwargs["cache"])
+            except FoolboxLiteError as exc:
+                raise self._err(loc + [name, "cache"], str(exc.args[0]), exc.hint) from None
         try:
             return cls(**kwargs)
         except FoolboxLiteError as exc:

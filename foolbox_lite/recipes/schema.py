@@ -210,6 +210,33 @@ class ExperimentSpec(_Strict):
     break_every: StrictInt = Field(80, ge=0)
 
 
+class ExplainSpec(_Strict):
+    """``explain: {method: occlusion, every: 10}``: evidence maps that ``foolbox-lite run`` adds for a sample of the set."""
+
+    method: str | list[str] = "occlusion"
+    target: str | list[str] = "decision"
+    every: StrictInt = Field(1, ge=1)
+    sanity: bool = False
+
+    @field_validator("method")
+    @classmethod
+    def _known(cls, v: str | list[str]) -> str | list[str]:
+        from ..explain.methods import METHODS
+
+        for m in [v] if isinstance(v, str) else v:
+            if m not in METHODS:
+                raise ValueError(f"unknown explanation method {m!r}; valid methods: {', '.join(METHODS)}")
+        return v
+
+    @property
+    def methods(self) -> list[str]:
+        return [self.method] if isinstance(self.method, str) else list(self.method)
+
+    @property
+    def targets(self) -> list[str]:
+        return [self.target] if isinstance(self.target, str) else list(self.target)
+
+
 class Recipe(_Strict):
     """A whole recipe file, after YAML parsing."""
 
@@ -233,6 +260,8 @@ class Recipe(_Strict):
     controls: list[str] = Field(default_factory=list)
     #: timing of the human experiment that ``export --format jspsych`` writes
     experiment: ExperimentSpec | None = None
+    #: evidence maps ``foolbox-lite run`` adds after the evaluation (not part of the stimuli)
+    explain: ExplainSpec | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..evaluator.observers import write_trials_csv
@@ -12,7 +14,33 @@ from .factor_plots import factor_plot, numeric_factors
 from .html import display_label, render_report
 from .plots import cue_fraction_plot, kappa_matrix_plot, shape_bias_plot
 
-__all__ = ["cue_fraction_plot", "display_label", "factor_plot", "kappa_matrix_plot", "render_report", "shape_bias_plot", "write_evaluation"]
+__all__ = [
+    "OUTPUT_FILES", "cue_fraction_plot", "display_label", "evaluation_folder", "factor_plot", "kappa_matrix_plot", "render_report",
+    "shape_bias_plot", "write_evaluation",
+]
+
+
+#: Every file :func:`write_evaluation` may write, besides one ``by_<factor>.png`` per numeric factor
+#: (all removed before a new evaluation, so stale results never look current).
+OUTPUT_FILES = ("trials.csv", "summary.json", "cue_fractions.png", "shape_bias.png", "error_consistency.png", "report.html")
+
+
+@contextlib.contextmanager
+def evaluation_folder(out: str | Path) -> Iterator[Path]:
+    """Hold the evaluation folder for one evaluation: locked, checked writable before any inference,
+    earlier results removed (an interrupted run never leaves old results looking current), and
+    on a failure whatever this evaluation wrote removed again."""
+    from ..stimulus_set.folder_lock import lock_folder
+    from ..stimulus_set.outputs import removed_on_failure
+
+    folder = Path(out)
+    with lock_folder(folder) as held:
+        for name in OUTPUT_FILES:
+            (folder / name).unlink(missing_ok=True)
+        for plot in folder.glob("by_*.png"):
+            plot.unlink(missing_ok=True)
+        with removed_on_failure(folder, held.created):
+            yield folder
 
 
 def write_evaluation(ev: Evaluation, out: str | Path, *, report: bool = True, max_gallery: int = 300, accuracy_cue: str | None = None) -> dict[str, Path]:

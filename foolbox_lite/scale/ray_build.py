@@ -23,6 +23,8 @@ from ..errors import FoolboxLiteError, InputError
 from ..recipes.build import Builder, build_items, check_build_args, complete, one_torch_thread, open_output, todo_items
 from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import sha256_bytes
+from ..stimulus_set.folder_lock import lock_folder
+from ..stimulus_set.outputs import is_empty, refuse_inputs_inside
 from ..stimulus_set.writer import OrderedSink, encode_png, prepare_folder, write_atomic
 
 __all__ = ["build_on_ray", "connect", "ray_engine", "unwrap_task_error"]
@@ -112,9 +114,22 @@ def build_on_ray(
     with one_torch_thread():
         recipe = load_recipe(recipe_path)
         builder = Builder(recipe, device=device)
-        out = Path(out_dir).absolute()
+    out = Path(out_dir).absolute()
+    refuse_inputs_inside(out, builder.input_files(), "recipe input")
+    with lock_folder(out):  # the driver holds the folder for the whole build, as a local build does
+        if not (resume and not is_empty(out)):
+            prepare_folder(out, resume=False, force=force)
+        return _run(ray, builder, out, resume=resume, batch_size=batch_size, progress=progress, cpus_per_task=cpus_per_task,
+                    range_size=range_size, max_retries=max_retries)
+
+
+def _run(ray: Any, builder: Builder, out: Path, *, resume: bool, batch_size: int, progress: bool, cpus_per_task: float,
+         range_size: int | None, max_retries: int) -> Path:
+    """The Ray build in the locked, prepared ``out``."""
+    recipe = builder.recipe
+    with one_torch_thread():
         lock = builder.lock() | {"engine": ray_engine()}
-        old = open_output(builder, out, lock, resume=resume, force=force)
+        old = open_output(builder, out, lock, resume=resume)
         for group in builder.assets.values():  # workers get the assets' pixels, not their files
             for asset in group:
                 asset.load(builder.size)
@@ -152,8 +167,7 @@ def build_on_ray(
                 written += 1
         sink.drain()
     except BaseException:
-        for ref in inflight:
-            ray.cancel(ref)
+        _cancel(ray, list(inflight))
         sink.abort()
         raise
     finally:
@@ -162,3 +176,13 @@ def build_on_ray(
     prepare_folder(out, resume=True, force=False)
     complete(builder, out, lock, sink)
     return out
+
+
+def _cancel(ray: Any, refs: list[Any]) -> None:
+    """Cancel the ranges still running (finished ones are left alone: cancelling a task as it
+    completes can trip an internal check of Ray 2.60's driver)."""
+    if not refs:
+        return
+    _, running = ray.wait(refs, num_returns=len(refs), timeout=0)
+    for ref in running:
+        ray.cancel(ref)

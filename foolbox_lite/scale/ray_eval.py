@@ -73,6 +73,8 @@ def evaluate_on_ray(
     cpus_per_replica: float = 1.0,
     gpus_per_replica: float = 0.0,
     progress: bool = True,
+    accuracy_cue: str | None = None,
+    allow_torchscript: bool = False,
 ) -> Evaluation:
     """Evaluate ``models`` over the set on a Ray cluster; the same trials as :func:`evaluate_set`.
 
@@ -86,7 +88,7 @@ def evaluate_on_ray(
     if not models:
         raise InputError("evaluate --engine ray needs at least one --model", hint="observers alone need no cluster: evaluate them locally")
     setup = prepare_evaluation(folder, models, batch_size=batch_size, decision=decision, mapping=mapping, reference_cue=reference_cue,
-                               on_mismatch=on_mismatch, device="cpu", observers=observers)
+                               on_mismatch=on_mismatch, device="cpu", observers=observers, accuracy_cue=accuracy_cue, allow_torchscript=allow_torchscript)
     ray = connect(address)
     ray.data.DataContext.get_current().enable_progress_bars = progress
     if not progress:

@@ -6,7 +6,8 @@ items ``K, K+N, ...``: merging is then a concatenation of the parts' manifests i
 (streamed, constant memory), and the items of one design cell stay together, so a batch
 runs one pipeline instead of many small groups.
 
-A shard writes, into ``OUT`` (its own folder, or one folder shared by every shard):
+A shard writes, into ``OUT`` (its own folder, or one folder shared by every shard, which is
+why a shard does not take the exclusive folder lock of a whole build):
 
     images/<id>.png ...           its items, written atomically like any build
     recipe.lock.yaml              the build's lock (the same for every shard)
@@ -37,6 +38,7 @@ from ..recipes.build import (
 )
 from ..recipes.load import load_recipe
 from ..stimulus_set.atomic import atomic_write_text
+from ..stimulus_set.folder_lock import LOCK_NAME
 from ..stimulus_set.format import MANIFEST
 from ..stimulus_set.lock import LOCK, write_lock
 from ..stimulus_set.writer import IMAGES, SHARDS, OrderedSink, prepare_folder, read_resumable
@@ -105,7 +107,7 @@ def _open_shard(builder: Builder, out: Path, lock: dict[str, Any], k: int, n: in
         partial.unlink(missing_ok=True)
         return {}
     files = [p.relative_to(out).as_posix() for p in (part, partial) if p.is_file()]
-    return read_resumable(out, slot=builder.slot, files=files) if resume else {}
+    return read_resumable(out, builder.resumable, slot=builder.slot, files=files) if resume else {}
 
 
 def _starting(out: Path) -> bool:
@@ -117,7 +119,7 @@ def _starting(out: Path) -> bool:
     def temp(p: Path) -> bool:
         return p.name.startswith(".") and p.name.endswith(".tmp")
 
-    return all(temp(p) or (p.name in (IMAGES, SHARDS) and p.is_dir() and all(map(temp, p.iterdir()))) for p in out.iterdir())
+    return all(temp(p) or p.name == LOCK_NAME or (p.name in (IMAGES, SHARDS) and p.is_dir() and all(map(temp, p.iterdir()))) for p in out.iterdir())
 
 
 def _same_build(out: Path, lock: dict[str, Any]) -> bool:

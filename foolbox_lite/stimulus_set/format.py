@@ -17,12 +17,13 @@ mapping such as ``geirhos16``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InputError
+from ..errors import InputError, short_repr
 from .atomic import atomic_write_text, sha256_file
 
 __all__ = [
@@ -103,7 +104,7 @@ def write_set_info(folder: str | Path, info: SetInfo) -> Path:
 
 def _require_set(folder: Path) -> None:
     if not folder.is_dir():
-        raise InputError(f"stimulus set folder {str(folder)!r} does not exist")
+        raise InputError(f"stimulus set folder {str(folder)!r} {'is not a folder' if folder.exists() else 'does not exist'}")
     if not (folder / MANIFEST).is_file():
         raise InputError(
             f"{str(folder)!r} is not a stimulus set: it has no {MANIFEST}",
@@ -133,18 +134,63 @@ def iter_manifest(folder: str | Path) -> Iterator[ManifestEntry]:
     folder = Path(folder)
     _require_set(folder)
     known = set(ManifestEntry.__dataclass_fields__)
+    seen: set[str] = set()
     with open(folder / MANIFEST, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                raw = json.loads(line)
-                missing = {"id", "file", "sha256"} - set(raw)
-                if missing:
-                    raise InputError(f"{MANIFEST} line {n} lacks {sorted(missing)}")
-                yield ManifestEntry(**{k: v for k, v in raw.items() if k in known} | {"seed": raw.get("seed", 0), "index": raw.get("index", n - 1)})
-            except json.JSONDecodeError as exc:
+                raw = strict_json(line)
+            except ValueError as exc:
                 raise InputError(f"{str(folder / MANIFEST)!r} line {n} is not valid JSON: {exc}") from exc
+            if not isinstance(raw, dict):
+                raise InputError(f"{MANIFEST} line {n} is not a JSON object")
+            missing = {"id", "file", "sha256"} - set(raw)
+            if missing:
+                raise InputError(f"{MANIFEST} line {n} lacks {sorted(missing)}")
+            entry = ManifestEntry(**{k: v for k, v in raw.items() if k in known} | {"seed": raw.get("seed", 0), "index": raw.get("index", n - 1)})
+            _check_entry(entry, raw, n)
+            if entry.id in seen:
+                raise InputError(f"{MANIFEST} line {n}: item id {entry.id!r} appears twice", hint="ids name files and trials; a manifest lists each item once")
+            seen.add(entry.id)
+            yield entry
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads`` refusing NaN, Infinity and numbers that overflow to infinity."""
+
+    def constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    def finite(num: str) -> float:
+        v = float(num)
+        if not math.isfinite(v):
+            raise ValueError(f"number {num[:40]} is out of range")
+        return v
+
+    return json.loads(text, parse_constant=constant, parse_float=finite)
+
+
+def _check_entry(e: ManifestEntry, raw: dict[str, Any], n: int) -> None:
+    """Types and paths of one manifest line: ids are plain names, files stay inside the set, seeds fit int64."""
+    from .outputs import entry_files
+    from .safe_paths import check_component, check_relative
+
+    where = f"{MANIFEST} line {n}"
+    check_component(e.id, f"{where}: id")
+    for file, _ in entry_files(raw):
+        check_relative(file, f"{where}: file")
+    if not isinstance(e.file, str) or not isinstance(e.sha256, str):
+        raise InputError(f"{where}: file and sha256 must be strings")
+    for key in ("seed", "index"):
+        v = getattr(e, key)
+        if isinstance(v, bool) or not isinstance(v, int) or not -(2**63) <= v < 2**63:
+            raise InputError(f"{where}: {key} must be an integer that fits 64 bits, got {short_repr(v)}")
+    for key in ("cues", "sources", "factors", "layers"):
+        if not isinstance(getattr(e, key), dict):
+            raise InputError(f"{where}: {key} must be an object, got {short_repr(getattr(e, key))}")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in e.cues.items()):
+        raise InputError(f"{where}: cues must map cue names to label strings")
 
 
 def read_manifest(folder: str | Path) -> list[ManifestEntry]:
@@ -163,8 +209,10 @@ def verify_entries(
     """
     folder = Path(folder)
     good, problems = [], []
+    from .safe_paths import inside
+
     for e in entries:
-        p = folder / e.file
+        p = inside(folder, e.file, f"image of item {e.id!r}")
         if not p.is_file():
             msg = f"image {e.file!r} of item {e.id!r} is missing"
         else:

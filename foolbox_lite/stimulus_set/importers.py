@@ -21,7 +21,11 @@ from pathlib import Path
 
 from ..errors import InputError
 from .atomic import sha256_bytes
+from .folder_lock import lock_folder
 from .format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
+from .layers import MASK_LAYER, write_mask
+from .outputs import refuse_inputs_inside, removed_on_failure
+from .safe_paths import is_inside
 from .writer import DATASHEET, IMAGES, prepare_folder, write_atomic
 
 __all__ = ["CUE_CONFLICT_NAME", "GEIRHOS_CITATION", "import_cue_conflict"]
@@ -39,13 +43,22 @@ def _categories() -> tuple[str, ...]:
     return GEIRHOS16
 
 
-def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str], *, force: bool = False, name: str | None = None, progress: bool = False) -> Path:
-    """Turn a cue-conflict folder into a stimulus set in ``out``; bad names and categories are errors."""
+def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str], *, force: bool = False, name: str | None = None, progress: bool = False,
+                        masks: str | os.PathLike[str] | None = None, invert_masks: bool = False) -> Path:
+    """Turn a cue-conflict folder into a stimulus set in ``out``; bad names and categories are errors.
+
+    ``masks``: a folder with the same layout (``<category>/<name>.png``) holding each image's object
+    mask (white = object, or dark = object with ``invert_masks``), written as the set's mask layer.
+    """
     src_p, out_p = Path(src), Path(out)
     if not src_p.is_dir():
-        raise InputError(f"source folder {str(src_p)!r} does not exist")
+        raise InputError(f"source folder {str(src_p)!r} {'is not a folder' if src_p.exists() else 'does not exist'}")
+    refuse_inputs_inside(out_p, [src_p], "source folder")
+    if is_inside(src_p, out_p):
+        raise InputError(f"the output folder {str(out_p)!r} lies inside the source folder {str(src_p)!r}", hint="import into a folder beside the source")
     if _exported_info(src_p) is not None:
-        return _import_export(src_p, out_p, force=force, name=name, progress=progress)
+        with lock_folder(out_p) as held, removed_on_failure(out_p, held.created):
+            return _import_export(src_p, out_p, force=force, name=name, progress=progress)
     cats = set(_categories())
     files = sorted(p for p in src_p.rglob("*") if p.is_file() and not p.name.startswith("."))
     found = []
@@ -65,27 +78,43 @@ def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str]
         found.append((p, rel, m))
     if not found:
         raise InputError(f"no cue-conflict images (<category>/<shape><n>-<texture><m>.png) in {str(src_p)!r}")
-    prepare_folder(out_p, resume=False, force=force)
-    lines = []
+    stems = [p.stem for p, _, _ in found]
+    if len(set(stems)) != len(stems):
+        dup = next(s for s in stems if stems.count(s) > 1)
+        raise InputError(f"two images are named {dup + '.png'!r} in different folders; ids must be unique")
+    if masks is not None:
+        if not Path(masks).is_dir():
+            raise InputError(f"mask folder {str(masks)!r} does not exist", hint="give the folder of masks laid out like SRC (<category>/<name>.png)")
+        refuse_inputs_inside(out_p, [masks], "mask folder")
+    from ..assets.io import read_pil
+
+    for p, _, _ in found:
+        read_pil(p)  # unreadable or truncated files are refused before anything is written
+    with lock_folder(out_p) as held, removed_on_failure(out_p, held.created):
+        prepare_folder(out_p, resume=False, force=force)
+        return _write_import(src_p, out_p, found, name, progress, Path(masks) if masks is not None else None, invert_masks)
+
+
+def _write_import(src_p: Path, out_p: Path, found: list[tuple[Path, str, re.Match[str]]], name: str | None, progress: bool,
+                  masks: Path | None, invert_masks: bool) -> Path:
     from tqdm.auto import tqdm
 
+    from ..assets.io import read_pil
+
+    lines = []
     for k, (p, rel, m) in enumerate(tqdm(found, desc="import cue-conflict", unit="img", disable=not progress, dynamic_ncols=True)):
         data = p.read_bytes()
-        from ..assets.io import read_pil
-
-        read_pil(p)  # unreadable or truncated files are refused here, not at evaluation time
         item_id = p.stem
         file = f"{IMAGES}/{item_id}.png"
         write_atomic(out_p / file, data)
+        layers = {MASK_LAYER: _import_mask(masks, rel, out_p, item_id, read_pil(p).size, invert_masks)} if masks is not None else {}
         entry = ManifestEntry(
-            id=item_id, file=file, sha256=sha256_bytes(data), seed=0, index=k,
+            layers=layers, id=item_id, file=file, sha256=sha256_bytes(data), seed=0, index=k,
             cues={"shape": m.group("shape"), "texture": m.group("texture")},
             sources={"shape": f"{m.group('shape')}{m.group('n')}", "texture": f"{m.group('texture')}{m.group('m')}", "file": rel},
             condition="shape=texture" if m.group("shape") == m.group("texture") else "conflict",
         )
         lines.append(manifest_line(entry))
-    if len({ln.split('"id":"', 1)[1].split('"', 1)[0] for ln in lines}) != len(lines):
-        raise InputError("two images have the same file name in different folders; ids must be unique")
     info = SetInfo(name=name or src_p.name, label_space="geirhos16", cues=["shape", "texture"], reference_cue="shape", n=len(lines),
                    description=f"cue-conflict stimuli imported from {src_p.name}", extra={"imported_from": "cue-conflict"})
     write_set_info(out_p, info)
@@ -139,3 +168,17 @@ def _import_export(src: Path, out: Path, *, force: bool, name: str | None, progr
             write_atomic(out / extra_file, (src / extra_file).read_bytes())
     write_atomic(out / MANIFEST, "".join(lines).encode("utf-8"), fsync=True)
     return out
+def _import_mask(folder: Path, rel: str, out: Path, item_id: str, size: tuple[int, int], invert: bool) -> dict[str, str]:
+    """Read ``folder/rel`` as an 8-bit mask of the image's size and write it as the item's mask layer."""
+    import numpy as np
+
+    from ..assets.io import read_pil
+
+    p = folder / rel
+    if not p.is_file():
+        raise InputError(f"mask {str(p)!r} of image {rel!r} is missing", hint="every image needs a mask at the same relative path, or leave out --masks")
+    im = read_pil(p).convert("L")
+    if im.size != size:
+        raise InputError(f"mask {str(p)!r} is {im.size[0]}x{im.size[1]} but its image is {size[0]}x{size[1]}")
+    arr = np.asarray(im, dtype=np.uint8)
+    return write_mask(out, item_id, 255 - arr if invert else np.ascontiguousarray(arr))

@@ -83,8 +83,10 @@ def read_lock(folder: Path) -> dict[str, Any]:
     if not p.is_file():
         raise InputError(f"{str(folder)!r} has no {LOCK}", hint="it was not built by 'foolbox-lite build'; use --force to overwrite it")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+        from ..recipes.yaml_guard import StrictLoader, load_yaml
+
+        data = load_yaml(p.read_text(encoding="utf-8"), str(p), loader_class=StrictLoader)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InputError(f"{str(p)!r} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise InputError(f"{str(p)!r} is not a lock file")

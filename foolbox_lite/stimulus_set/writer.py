@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .atomic import atomic_write_bytes, disk_error, sha256_bytes, sha256_file
+from .atomic import atomic_write_bytes, disk_error, sha256_bytes
 from .format import MANIFEST, SET_INFO
+from .outputs import files_intact, is_empty, remove_outputs
 
 __all__ = ["DATASHEET", "IMAGES", "LOCK", "PARTIAL", "SHARDS", "OrderedSink", "encode_png", "prepare_folder", "read_resumable", "write_atomic"]
 
@@ -35,8 +35,13 @@ DATASHEET = "DATASHEET.md"
 IMAGES = "images"
 #: Folder of the manifest parts of ``build --shard K/N`` (see foolbox_lite.scale.shards).
 SHARDS = "shards"
-#: Files and folders a build owns (``--force`` removes only these).
-OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET, IMAGES, SHARDS)
+#: Folder of per-item layers such as ``masks/<id>.png`` (see :mod:`foolbox_lite.stimulus_set.layers`).
+MASKS = "masks"
+#: Files a build owns besides those its manifest lists (``--force`` removes only these, see stimulus_set.outputs).
+OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET)
+#: Names a build gives its per-item files: ``images/<id>.png``, ``images/<id>.f32.npy``, ``masks/<id>.png``,
+#: where ids are item numbers, with ``-<cue>`` for control twins.
+OWNED_PATTERNS = {IMAGES: r"\d+(-\w+)?(\.png|\.f32\.npy)", MASKS: r"\d+(-\w+)?\.png", SHARDS: r"\d+-of-\d+\.(json|jsonl|jsonl\.partial)"}
 
 
 #: zlib level of the PNGs: 1 encodes 2-4x faster than 6 for files only ~5% larger.
@@ -44,13 +49,13 @@ PNG_LEVEL = 1
 
 
 def encode_png(arr: np.ndarray) -> bytes:
-    """``(H, W, 3)`` RGB uint8 -> PNG bytes with OpenCV's libpng (releases the GIL, so writer threads overlap).
+    """``(H, W, 3)`` RGB (or ``(H, W)`` grey) uint8 -> PNG bytes with OpenCV's libpng (releases the GIL, so writer threads overlap).
 
     Deterministic for a given opencv-python-headless version (its bundled libpng and zlib).
     """
     import cv2
 
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1] if arr.ndim == 3 else arr), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
     if not ok:  # pragma: no cover - OpenCV only fails on invalid arrays
         raise InputError(f"PNG encoding failed for an image of shape {arr.shape}")
     return buf.tobytes()
@@ -62,7 +67,7 @@ def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
 
 
 def _remove_temps(folder: Path) -> None:
-    for d in (folder, folder / IMAGES):
+    for d in (folder, folder / IMAGES, folder / MASKS):
         if d.is_dir():
             for p in d.glob(".*.tmp"):
                 p.unlink(missing_ok=True)
@@ -76,15 +81,9 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool, shared: bool = Fa
     """
     if folder.exists() and not folder.is_dir():
         raise InputError(f"output {str(folder)!r} exists and is not a folder", hint="choose another -o")
-    if folder.is_dir() and any(folder.iterdir()):
+    if folder.is_dir() and not is_empty(folder):
         if force and not resume:
-            for name in OWNED:
-                p = folder / name
-                if p.is_dir():
-                    shutil.rmtree(p)
-                elif p.exists():
-                    p.unlink()
-            _remove_temps(folder)
+            remove_outputs(folder, manifests=(MANIFEST, PARTIAL), names=OWNED, patterns=OWNED_PATTERNS)
         elif not resume:
             raise InputError(
                 f"output folder {str(folder)!r} is not empty",
@@ -102,8 +101,8 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool, shared: bool = Fa
 
 def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None, slot: Callable[[dict], int] | None = None,
                    files: Sequence[str] = (MANIFEST, PARTIAL)) -> dict[int, str]:
-    """Manifest lines of an earlier build whose image exists with the recorded sha256, by item index
-    (or by ``slot(line)``, the line's position, when a set holds several images per index).
+    """Manifest lines of an earlier build whose files (image, sidecar, layers) exist inside the set with their sha256,
+    by item index (or by ``slot(line)``, the line's position, when a set holds several images per index).
 
     Reads ``files`` (``manifest.jsonl`` and ``manifest.jsonl.partial``, relative to ``folder``);
     torn or unparsable lines (a build killed mid-write) are ignored, as are images that do not match.
@@ -119,13 +118,12 @@ def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None, sl
                     continue
                 try:
                     raw = json.loads(line)
-                    idx, file, sha = (slot(raw) if slot else int(raw["index"])), str(raw["file"]), str(raw["sha256"])
+                    idx = slot(raw) if slot else int(raw["index"])
                 except (ValueError, KeyError, TypeError):
                     continue
                 if check is not None and not check(raw):
                     continue
-                img = folder / file
-                if img.is_file() and sha256_file(img) == sha:
+                if files_intact(folder, raw):
                     lines[idx] = line
     return lines
 

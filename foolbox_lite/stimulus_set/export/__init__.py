@@ -33,10 +33,19 @@ def export_set(
     if fmt not in FORMATS:
         near = difflib.get_close_matches(fmt, FORMATS, n=1, cutoff=0.4)
         raise InputError(f"unknown export format {fmt!r}", hint=f"did you mean {near[0]!r}?" if near else f"formats: {', '.join(FORMATS)}")
-    from .common import open_set, prepare_out
+    from ..folder_lock import lock_folder
+    from ..outputs import removed_on_failure
+    from .common import check_out, open_set, prepare_out
 
     info, entries = open_set(Path(src), verify=verify, progress=progress)
-    out_p = prepare_out(Path(out), force=force, same_as=Path(src))
+    out_p = check_out(Path(out), Path(src))
+    with lock_folder(out_p) as held:
+        prepare_out(out_p, force=force, same_as=Path(src))
+        with removed_on_failure(out_p, held.created):  # a failed export leaves no half-written (or empty) OUT
+            return _export(Path(src), fmt, info, entries, out_p, options)
+
+
+def _export(src: Path, fmt: str, info: Any, entries: Any, out_p: Path, options: dict[str, Any]) -> Path:
     if fmt == "imagefolder":
         from .imagefolder import export_imagefolder as fn
     elif fmt == "model-vs-human":

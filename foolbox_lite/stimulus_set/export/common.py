@@ -8,14 +8,15 @@ import csv
 import io
 import json
 import re
-import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
-from ..format import MANIFEST, ManifestEntry, SetInfo, iter_manifest, manifest_line, read_set_info, write_set_info
+from ..format import MANIFEST, SET_INFO, ManifestEntry, SetInfo, iter_manifest, manifest_line, read_set_info, write_set_info
+from ..outputs import is_empty, remove_outputs
+from ..safe_paths import inside, is_inside, safe_component
 from ..writer import DATASHEET, LOCK, write_atomic
 
 __all__ = ["Columns", "Entries", "columns_of", "copy_mask", "flat_row", "label_names", "open_set", "prepare_out", "safe_name", "write_csv", "write_manifest"]
@@ -51,7 +52,7 @@ def open_set(folder: Path, *, verify: bool = True, progress: bool = False) -> tu
     for e in iter_manifest(folder):
         n += 1
         if verify:
-            p = folder / e.file
+            p = inside(folder, e.file, f"image of item {e.id!r}")
             if not p.is_file():
                 raise InputError(f"image {e.file!r} of item {e.id!r} is missing from {str(folder)!r}", hint="rebuild it with 'foolbox-lite build --resume'")
             if sha256_file(p) != e.sha256:
@@ -64,15 +65,28 @@ def open_set(folder: Path, *, verify: bool = True, progress: bool = False) -> tu
     return info, Entries(folder, n, progress=progress)
 
 
-def prepare_out(out: Path, *, force: bool, same_as: Path) -> Path:
-    if out.resolve() == same_as.resolve():
-        raise InputError("the export folder must differ from the stimulus set's folder")
+#: Files an export writes besides those its manifest lists (``--force`` removes only these and the listed ones).
+EXPORT_OWNED = (SET_INFO, MANIFEST, "shards.txt")
+
+
+def check_out(out: Path, src: Path) -> Path:
+    """Refuse an export folder that is, holds, or lies inside the stimulus set (``--force`` would delete it)."""
+    if is_inside(out, src):
+        raise InputError(f"the export folder {str(out)!r} holds the stimulus set {str(src)!r}", hint="export to a folder beside the set, not around it")
+    if is_inside(src, out):
+        raise InputError(f"the export folder {str(out)!r} lies inside the stimulus set {str(src)!r}", hint="export to a folder beside the set")
     if out.exists() and not out.is_dir():
         raise InputError(f"output {str(out)!r} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
+    return out
+
+
+def prepare_out(out: Path, *, force: bool, same_as: Path) -> Path:
+    """Check the (locked) export folder: empty, or with ``force`` an earlier export's files are removed."""
+    check_out(out, same_as)
+    if out.is_dir() and not is_empty(out):
         if not force:
-            raise InputError(f"output folder {str(out)!r} is not empty", hint="choose another -o, or pass --force to replace it")
-        shutil.rmtree(out)
+            raise InputError(f"output folder {str(out)!r} is not empty", hint="choose another -o, or pass --force to replace an earlier export there")
+        remove_outputs(out, manifests=(MANIFEST,), names=EXPORT_OWNED)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -106,10 +120,7 @@ def safe_name(text: str) -> str:
     category names and ids stay as they are; separators, dots at the ends and
     anything outside ``[A-Za-z0-9_.-]`` become ``_``.
     """
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("._")
-    if not name:
-        raise InputError(f"{text!r} cannot be used as a file or folder name", hint="use letters, digits, '-' or '_'")
-    return name
+    return safe_component(re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("._"), f"{str(text)[:80]!r} as a name")
 
 
 @dataclass
@@ -176,7 +187,7 @@ def copy_mask(src: Path, e: ManifestEntry, dst_root: Path, rel: str) -> str | No
     mask = e.layers.get("mask")
     if not mask:
         return None
-    copy_image(src / mask["file"], dst_root / rel)
+    copy_image(src / mask["file"], dst_root / rel, root=dst_root)
     return rel
 
 
@@ -190,7 +201,10 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     write_atomic(path, buf.getvalue().encode("utf-8"))
 
 
-def copy_image(src: Path, dst: Path) -> None:
+def copy_image(src: Path, dst: Path, *, root: Path | None = None) -> None:
+    """Copy an image; with ``root`` the destination must resolve inside ``root`` (the export folder)."""
+    if root is not None:
+        inside(root, dst.relative_to(root) if dst.is_relative_to(root) else dst, "export destination")
     dst.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(dst, src.read_bytes())
 

@@ -120,7 +120,7 @@ def export_hf(src: Path, info: SetInfo, entries: Entries, out: Path) -> Path:
     lines, meta_lines = [], []
     for e in entries.progress("export hf"):
         file = f"images/{safe_name(e.id)}.png"
-        copy_image(src / e.file, out / file)
+        copy_image(src / e.file, out / file, root=out)
         mask = copy_mask(src, e, out, f"masks/{safe_name(e.id)}.png")
         lines.append(entry_with_file(e, file, mask))
         row = {"file_name": file, **flat_row(e, cols)}

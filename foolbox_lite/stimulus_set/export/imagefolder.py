@@ -64,7 +64,7 @@ def export_imagefolder(src: Path, info: SetInfo, entries: Entries, out: Path, *,
         if labels.setdefault(folder, e.cues[cue]) != e.cues[cue]:
             raise InputError(f"labels {labels[folder]!r} and {e.cues[cue]!r} of cue {cue!r} would share the class folder {folder!r}")
         name = f"{folder}/{safe_name(e.id)}.png"
-        copy_image(src / e.file, out / "images" / name)
+        copy_image(src / e.file, out / "images" / name, root=out)
         mask = copy_mask(src, e, out, f"masks/{name}")
         lines.append(entry_with_file(e, f"images/{name}", mask))
         rows.append({"file": f"images/{name}", "mask": mask or "", "label": e.cues[cue], **flat_row(e, cols)})

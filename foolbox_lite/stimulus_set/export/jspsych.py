@@ -184,7 +184,7 @@ def export_jspsych(
         seen.add(name)
         if info.reference_cue not in e.cues:
             raise InputError(f"item {e.id!r} has no {info.reference_cue!r} cue (the set's reference cue), which the response file records as 'category'")
-        copy_image(src / e.file, out / "stimuli" / name)
+        copy_image(src / e.file, out / "stimuli" / name, root=out)
         size = size or Image.open(src / e.file).size[::-1]
         items.append({"src": f"stimuli/{name}", "imagename": name, "category": e.cues[info.reference_cue], "condition": e.condition})
         lines.append(entry_with_file(e, f"stimuli/{name}"))

@@ -80,7 +80,7 @@ def export_model_vs_human(
     for e, stem in zip(entries.progress("export model-vs-human"), stems):
         file_name = safe_name(f"{e.id}_{stem}.png" if stem in shared else f"{stem}.png")
         rel = f"{safe_name(e.cues[shape_cue])}/{file_name}"
-        copy_image(src / e.file, out / "datasets" / name / rel)
+        copy_image(src / e.file, out / "datasets" / name / rel, root=out)
         mask = copy_mask(src, e, out, f"masks/{name}/{rel}")
         lines.append(entry_with_file(e, f"datasets/{name}/{rel}", mask))
         rows.append({"file": f"datasets/{name}/{rel}", "mask": mask or "", **flat_row(e, cols)})
