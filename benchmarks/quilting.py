@@ -25,7 +25,7 @@ from opcases_texture import bench_texture
 
 import foolbox_lite as fl
 from foolbox_lite.assets.synthetic import disc_scene
-from foolbox_lite.operators.texture import QuiltTransfer
+from foolbox_lite.operators.texture_transfer import QuiltTransfer
 
 SETTINGS = (
     {"patch": 12, "overlap": 3, "stride": 2, "max_texture_side": 96},  # the defaults

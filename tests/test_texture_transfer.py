@@ -7,7 +7,8 @@ import torch
 
 import foolbox_lite as fl
 from foolbox_lite.errors import InputError, ModelError, ParameterError
-from foolbox_lite.operators.texture import AdaINTransfer, QuiltTransfer, example_textures
+from foolbox_lite.operators.texture import example_textures
+from foolbox_lite.operators.texture_transfer import AdaINTransfer, QuiltTransfer
 from foolbox_lite.textures import Texture
 from foolbox_lite.textures.adain import adain, load_adain_weights, random_adain_weights, style_transfer
 from foolbox_lite.textures.quilting import _seam_masks, quilt_transfer

@@ -15,7 +15,7 @@ import typer
 from .._version import __version__
 from ..allocator import tune_allocator
 from ..errors import FoolboxLiteError
-from . import assets, build, evaluate, explain, export, import_, models, noise_threshold, run, uap
+from . import assets, build, evaluate, explain, export, import_, merge, models, noise_threshold, run, uap
 
 __all__ = ["app", "main"]
 
@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = (build, run, evaluate, explain, export, import_, uap, noise_threshold, models, assets)
+_COMMAND_MODULES = (build, run, evaluate, merge, explain, export, import_, uap, noise_threshold, models, assets)
 for _module in _COMMAND_MODULES:
     _module.register(app)
 

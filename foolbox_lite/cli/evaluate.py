@@ -60,33 +60,46 @@ def register(app: typer.Typer) -> None:
         gallery: int = typer.Option(300, "--gallery", help="Stimuli shown in the report's gallery."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
         allow_torchscript: bool = typer.Option(False, "--allow-torchscript", help="Load TorchScript model files (they run their own code: only files you trust)."),
+        shard: str | None = typer.Option(None, "--shard", metavar="K/N", help="Decide only the K-th of N contiguous parts (K from 0) into OUT; join them with 'foolbox-lite merge'."),
+        engine: str = typer.Option("local", "--engine", help="local, or ray (Ray Data; pip install 'foolbox-lite\\[ray]')."),
+        address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: $RAY_ADDRESS, else a new local instance)."),
+        replicas: int = typer.Option(1, "--replicas", min=1, help="Ray: model replicas (actors), each with every model."),
+        ray_cpus: float = typer.Option(1.0, "--ray-cpus", min=0.01, help="Ray: CPUs per replica (its torch threads)."),
+        ray_gpus: float = typer.Option(0.0, "--ray-gpus", min=0.0, help="Ray: GPUs per replica (> 0 runs the replica on CUDA)."),
     ) -> None:
         """Run classifiers (and read human observers) over SET; report which cue each followed."""
-        from ..errors import ParameterError
+        from ..errors import InputError, ParameterError
         from ..evaluator.run import DEFAULT_BATCH_SIZE, evaluate_set
         from ..report import evaluation_folder, write_evaluation
         from ..stimulus_set.format import read_set_info
 
         if on_mismatch not in ("error", "warn", "skip"):
             raise ParameterError(f"--on-mismatch must be error, warn or skip, got {on_mismatch!r}")
+        if engine not in ("local", "ray"):
+            raise InputError(f"--engine must be local or ray, got {engine!r}")
         models = list(model or []) or ([] if observers else ["efficientnet_lite0"])
         read_set_info(stimulus_set)  # a missing set fails before OUT is touched
+        common = {
+            "batch_size": batch_size or DEFAULT_BATCH_SIZE, "decision": decision, "mapping": mapping, "reference_cue": reference_cue,
+            "on_mismatch": on_mismatch, "observers": observers, "progress": not quiet,
+        }
+        if shard is not None:  # shards may share OUT, so no folder lock: each writes only eval-shards/K-of-N.json
+            if engine != "local":
+                raise InputError("--shard runs without a cluster manager; it cannot be combined with --engine ray", hint="leave out one of them")
+            from ..scale.eval_shards import evaluate_shard
+
+            part = evaluate_shard(stimulus_set, models, shard, out, device=device, **common)  # type: ignore[arg-type]
+            typer.echo(f"wrote shard {shard.strip()} to {part}; join the shards with 'foolbox-lite merge'")
+            return
         with evaluation_folder(out):  # locked, checked writable, stale results removed before inference
-            ev = evaluate_set(
-                stimulus_set,
-                models,
-                batch_size=batch_size or DEFAULT_BATCH_SIZE,
-                decision=decision,  # type: ignore[arg-type]
-                mapping=mapping,
-                reference_cue=reference_cue,
-                accuracy_cue=accuracy_cue,
-                on_mismatch=on_mismatch,  # type: ignore[arg-type]
-                device=device,
-                backend=backend,
-                observers=observers,
-                progress=not quiet,
-                allow_torchscript=allow_torchscript,
-            )
+            if engine == "ray":
+                from ..scale.ray_eval import evaluate_on_ray
+
+                ev = evaluate_on_ray(stimulus_set, models, address=address, replicas=replicas, cpus_per_replica=ray_cpus, gpus_per_replica=ray_gpus,
+                                     accuracy_cue=accuracy_cue, allow_torchscript=allow_torchscript, **common)  # type: ignore[arg-type]
+            else:
+                ev = evaluate_set(stimulus_set, models, device=device, backend=backend, accuracy_cue=accuracy_cue, allow_torchscript=allow_torchscript,
+                                  **common)  # type: ignore[arg-type]
             for p in ev.set.problems:
                 typer.echo(f"warning: {p}", err=True)
             paths = write_evaluation(ev, out, report=report, max_gallery=gallery, accuracy_cue=accuracy_cue)

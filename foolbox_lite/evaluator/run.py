@@ -35,7 +35,7 @@ from .metrics import summarize
 from .observers import StimulusInfo, read_observers
 from .validity import mark_validity
 
-__all__ = ["DEFAULT_BATCH_SIZE", "Evaluation", "evaluate_set", "infer_batches", "load_stimulus_set", "resolve_device"]
+__all__ = ["DEFAULT_BATCH_SIZE", "EvalSetup", "Evaluation", "Evidence", "decide_locally", "evaluate_set", "infer_batches", "load_stimulus_set", "prepare_evaluation", "resolve_device"]
 
 #: Best measured on 2 CPU cores with EfficientNet-Lite0 (see benchmarks/evaluate.py).
 DEFAULT_BATCH_SIZE = 16
@@ -64,6 +64,8 @@ class LoadedSet:
     stimuli: list[StimulusInfo]
     cues: list[str]
     problems: list[str] = field(default_factory=list)
+    #: the cue labels of the whole set (decision rules restricted to the cues' classes use them)
+    cue_labels: list[str] = field(default_factory=list)
 
     @property
     def controls(self) -> list[str]:
@@ -81,8 +83,13 @@ class LoadedSet:
         return out
 
 
-def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", "skip"] = "error") -> LoadedSet:
-    """Read a set's header and manifest and verify every image's sha256 (``on_mismatch``: error, warn or skip)."""
+def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", "skip"] = "error", *,
+                      part: tuple[int, int] | None = None, verify: bool = True) -> LoadedSet:
+    """Read a set's header and manifest and verify every image's sha256 (``on_mismatch``: error, warn or skip).
+
+    ``part=(start, stop)`` keeps (and verifies) only those manifest positions, with the cue
+    order and labels of the whole set, so a shard decides as the whole run would.
+    """
     folder = Path(folder)
     info = read_set_info(folder)
     entries = read_manifest(folder)
@@ -90,11 +97,19 @@ def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", 
         raise InputError(f"the manifest of {str(folder)!r} lists no images")
     if on_mismatch not in ("error", "warn", "skip"):
         raise ParameterError(f"on_mismatch must be error, warn or skip, got {on_mismatch!r}")
-    entries, problems = verify_entries(folder, entries, on_mismatch)
+    context = entries
+    if part is not None:
+        entries = entries[part[0]:part[1]]
+    problems: list[str] = []
+    if verify:
+        entries, problems = verify_entries(folder, entries, on_mismatch)
     if not entries:
         raise InputError(f"no image of {str(folder)!r} passed verification", hint="; ".join(problems[:3]))
+    if part is None:
+        context = entries
     stimuli = [StimulusInfo(e.id, e.file, dict(e.cues), str(e.condition or ""), e.control, e.twin, dict(e.factors)) for e in entries]
-    return LoadedSet(folder, info, entries, stimuli, cue_order(info.cues, [e.cues for e in entries]), problems)
+    labels = sorted({v for e in context for v in e.cues.values()})
+    return LoadedSet(folder, info, entries, stimuli, cue_order(info.cues, [e.cues for e in context]), problems, labels)
 
 
 def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
@@ -103,7 +118,7 @@ def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
     cat = {labels.wnids[i]: c for c, members in mapping.categories.items() for i in members}
     stimuli = [replace(s, cues={k: cat.get(v, v) for k, v in s.cues.items()}) for s in loaded.stimuli]
     info = replace(loaded.info, label_space=mapping.name)
-    return replace(loaded, info=info, stimuli=stimuli)
+    return replace(loaded, info=info, stimuli=stimuli, cue_labels=sorted({cat.get(v, v) for v in loaded.cue_labels}))
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -269,6 +284,130 @@ class Evaluation:
         return list(found)
 
 
+#: One image's graded evidence: rank and probability of each cue label (see :mod:`.evidence`).
+Evidence = tuple[dict[str, int], dict[str, float]]
+
+
+@dataclass
+class EvalSetup:
+    """A set ready to evaluate: verified stimuli, reference cue, device, classifiers and their decision rules."""
+
+    set: LoadedSet
+    reference_cue: str
+    device: torch.device
+    classifiers: list[Classifier]
+    deciders: list[Decider]
+    #: the classifiers' names (also when their decisions were made elsewhere and merged)
+    names: list[str] = field(default_factory=list)
+
+    def recorders(self) -> list[EvidenceRecorder]:
+        """Fresh deciders that also record each image's evidence (:meth:`EvidenceRecorder.of`)."""
+        return [EvidenceRecorder(d, self.set.cue_labels) for d in self.deciders]
+
+    def trials(self, decisions: Sequence[Sequence[str]], evidence: Sequence[Sequence[Evidence]]) -> dict[str, list[Trial]]:
+        """Each classifier's trials from its decisions and evidence by label (one per stimulus, in manifest order)."""
+        loaded, ref = self.set, self.reference_cue
+        out: dict[str, list[Trial]] = {}
+        for name, ds, evid in zip(self.names, decisions, evidence):
+            out[name] = [
+                Trial(
+                    observer=name,
+                    stimulus=Path(s.file).name,
+                    response=d,
+                    followed=followed_cue(d, s.cues, loaded.cues),
+                    cues=dict(s.cues),
+                    condition=s.condition,
+                    reference=s.cues.get(ref, ""),
+                    trial=i + 1,
+                    session=1,
+                    rt=math.nan,
+                    stimulus_id=s.id,
+                    control=s.control,
+                    twin=s.twin,
+                    factors=dict(s.factors),
+                    ranks={k: e[0][v] for k, v in s.cues.items() if v in e[0]},
+                    probs={k: e[1][v] for k, v in s.cues.items() if v in e[1]},
+                )
+                for i, (s, d, e) in enumerate(zip(loaded.stimuli, ds, evid))
+            ]
+            mark_validity(out[name])
+        return out
+
+    def evaluation(self, decisions: Sequence[Sequence[str]], evidence: Sequence[Sequence[Evidence]], observers: str | None = None) -> Evaluation:
+        ev = Evaluation(self.set, self.trials(decisions, evidence), self.reference_cue, self.names)
+        if observers:
+            ev.add_observers(observers)
+        return ev
+
+
+def prepare_evaluation(
+    folder: str | Path,
+    models: Sequence[str | Classifier] = ("efficientnet_lite0",),
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    decision: DecisionRule = "auto",
+    mapping: str | None = None,
+    reference_cue: str | None = None,
+    on_mismatch: Literal["error", "warn", "skip"] = "error",
+    device: str | torch.device | None = None,
+    observers: str | None = None,
+    part: tuple[int, int] | None = None,
+    verify: bool = True,
+    names: Sequence[str] | None = None,
+    accuracy_cue: str | None = None,
+    allow_torchscript: bool = False,
+) -> EvalSetup:
+    """Check the arguments, read (and verify) the set, load the classifiers and their decision rules.
+
+    ``names``: merge decisions made elsewhere by these classifiers (none is loaded here).
+    ``accuracy_cue`` is only checked here (an unknown cue fails before inference);
+    ``allow_torchscript`` lets model files that are TorchScript archives (which run their own code) load.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not models and not observers and not names:
+        raise ParameterError("nothing to evaluate: give at least one model or an observers glob")
+    loaded = load_stimulus_set(folder, on_mismatch, part=part, verify=verify)
+    if mapping is not None:
+        m = get_mapping(mapping)
+        if loaded.info.label_space == "imagenet1k":
+            loaded = _map_cues(loaded, m)
+        elif loaded.info.label_space != m.name:
+            raise ParameterError(
+                f"the set's labels are in {loaded.info.label_space!r}; they cannot be read through mapping {m.name!r}",
+                hint="leave out --mapping: a mapping set is decided through its own mapping",
+            )
+    info = loaded.info
+    ref = reference_cue or info.reference_cue or "shape"
+    if reference_cue is not None or loaded.cues:
+        check_cue(ref, loaded.cues, "--reference-cue" if reference_cue is not None else "the set's reference_cue (set.json)")
+    if accuracy_cue is not None:
+        check_cue(accuracy_cue, loaded.cues, "--accuracy-cue")
+    dev = resolve_device(device)
+    if names is not None:
+        return EvalSetup(loaded, ref, dev, [], [], list(names))
+    classifiers = [m if isinstance(m, Classifier) else load_classifier(m, allow_torchscript=allow_torchscript) for m in models]
+    found = [c.name for c in classifiers]
+    dup = sorted({n for n in found if found.count(n) > 1})
+    if dup:
+        raise ParameterError(f"model {dup[0]!r} is listed twice")
+    deciders = [make_decider(c.labels, info.label_space, decision, cue_labels=loaded.cue_labels) for c in classifiers]
+    return EvalSetup(loaded, ref, dev, classifiers, deciders, found)
+
+
+def decide_locally(setup: EvalSetup, batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True, *, backend: str = "auto") -> tuple[list[list[str]], list[list[Evidence]]]:
+    """Every classifier's decision and evidence for every stimulus of the set, in this process (``backend``: see :func:`infer_batches`)."""
+    if not setup.classifiers:
+        return [], []
+    from tqdm.auto import tqdm
+
+    recorders = setup.recorders()
+    reader = _BatchReader([setup.set.folder / e.file for e in setup.set.entries], batch_size)
+    with tqdm(total=len(setup.set.entries), desc=f"evaluating {', '.join(setup.names)}", unit="img", disable=not progress, leave=False) as bar:
+        decisions = infer_batches(setup.classifiers, recorders, reader, device=setup.device, batch_size=batch_size, progress=bar, backend=backend)  # type: ignore[arg-type]
+    return decisions, [[rec.of(i) for i in range(len(setup.set.entries))] for rec in recorders]
+
+
 def evaluate_set(
     folder: str | Path,
     models: Sequence[str | Classifier] = ("efficientnet_lite0",),
@@ -289,70 +428,12 @@ def evaluate_set(
 
     ``accuracy_cue`` is only checked here (an unknown cue fails before inference);
     ``allow_torchscript`` lets model files that are TorchScript archives (which run their own code) load;
-    ``backend`` picks the forward engine (see :func:`infer_batches`)."""
+    ``backend`` picks the forward engine (see :func:`infer_batches`).
+    To evaluate on a Ray cluster or as shards, see :mod:`foolbox_lite.scale`.
+    """
     tune_allocator()  # batches reuse freed heap memory instead of page-faulting fresh mmaps
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not models and not observers:
-        raise ParameterError("nothing to evaluate: give at least one model or an observers glob")
-    loaded = load_stimulus_set(folder, on_mismatch)
-    if mapping is not None:
-        m = get_mapping(mapping)
-        if loaded.info.label_space == "imagenet1k":
-            loaded = _map_cues(loaded, m)
-        elif loaded.info.label_space != m.name:
-            raise ParameterError(
-                f"the set's labels are in {loaded.info.label_space!r}; they cannot be read through mapping {m.name!r}",
-                hint="leave out --mapping: a mapping set is decided through its own mapping",
-            )
-    info = loaded.info
-    ref = reference_cue or info.reference_cue or "shape"
-    if reference_cue is not None or loaded.cues:
-        check_cue(ref, loaded.cues, "--reference-cue" if reference_cue is not None else "the set's reference_cue (set.json)")
-    if accuracy_cue is not None:
-        check_cue(accuracy_cue, loaded.cues, "--accuracy-cue")
-    dev = resolve_device(device)
-    classifiers = [m if isinstance(m, Classifier) else load_classifier(m, allow_torchscript=allow_torchscript) for m in models]
-    names = [c.name for c in classifiers]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ParameterError(f"model {dup[0]!r} is listed twice")
-    cue_labels = sorted({v for s in loaded.stimuli for v in s.cues.values()})
-    deciders = [EvidenceRecorder(make_decider(c.labels, info.label_space, decision, cue_labels=cue_labels), cue_labels) for c in classifiers]
-    trials: dict[str, list[Trial]] = {}
-    if classifiers:
-        from tqdm.auto import tqdm
-
-        reader = _BatchReader([loaded.folder / e.file for e in loaded.entries], batch_size)
-        with tqdm(total=len(loaded.entries), desc=f"evaluating {', '.join(names)}", unit="img", disable=not progress, leave=False) as bar:
-            decisions = infer_batches(classifiers, deciders, reader, device=dev, batch_size=batch_size, progress=bar, backend=backend)  # type: ignore[arg-type]
-        for name, ds, ev_rec in zip(names, decisions, deciders):
-            evid = [ev_rec.for_cues(i, s.cues) for i, s in enumerate(loaded.stimuli)]
-            trials[name] = [
-                Trial(
-                    observer=name,
-                    stimulus=Path(s.file).name,
-                    response=d,
-                    followed=followed_cue(d, s.cues, loaded.cues),
-                    cues=dict(s.cues),
-                    condition=s.condition,
-                    reference=s.cues.get(ref, ""),
-                    trial=i + 1,
-                    session=1,
-                    rt=math.nan,
-                    stimulus_id=s.id,
-                    control=s.control,
-                    twin=s.twin,
-                    factors=dict(s.factors),
-                    ranks=evid[i][0],
-                    probs=evid[i][1],
-                )
-                for i, (s, d) in enumerate(zip(loaded.stimuli, ds))
-            ]
-            mark_validity(trials[name])
-    ev = Evaluation(loaded, trials, ref, names)
-    if observers:
-        ev.add_observers(observers)
-    return ev
-
-
+    setup = prepare_evaluation(folder, models, batch_size=batch_size, decision=decision, mapping=mapping, reference_cue=reference_cue,
+                               on_mismatch=on_mismatch, device=device, observers=observers, accuracy_cue=accuracy_cue,
+                               allow_torchscript=allow_torchscript)
+    decisions, evidence = decide_locally(setup, batch_size, progress, backend=backend)
+    return setup.evaluation(decisions, evidence, observers)

@@ -29,8 +29,8 @@ from ..errors import InputError, ParameterError
 from ..params import SpecLike, as_spec, check_number
 from ..seeding import draw_seed
 from ..stimuli import Stimuli
-from .buffers import empty_output
 from .base import Operator, SampleContext
+from .buffers import empty_output
 from .cue_controls import APPEARANCE
 
 __all__ = [

@@ -26,8 +26,8 @@ import torch
 from ..errors import InputError, ParameterError
 from ..params import check_number
 from ..stimuli import Stimuli
-from .buffers import empty_output
 from .base import Operator, SampleContext
+from .buffers import empty_output
 from .cue_controls import APPEARANCE
 
 __all__ = ["fit_delta", "project", "add_perturbation", "AddPerturbation", "OPERATORS"]

@@ -23,12 +23,13 @@ from . import (
     segmentation,
     structure,
     texture,
+    texture_transfer,
 )
 from .base import Operator
 
 __all__ = ["REGISTRY", "get_operator", "build_operator", "available_operators"]
 
-_FAMILIES = (color, geometry, composite, noise, filters, structure, perturbation, texture, albumentations_wrap, segmentation, generation)
+_FAMILIES = (color, geometry, composite, noise, filters, structure, perturbation, texture, texture_transfer, albumentations_wrap, segmentation, generation)
 
 
 def _build_registry() -> dict[str, type[Operator]]:

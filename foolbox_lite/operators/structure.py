@@ -21,8 +21,8 @@ import torch
 from ..errors import InputError, ParameterError
 from ..params import SpecLike, Uniform, as_spec, check_number
 from ..stimuli import Stimuli
-from .buffers import empty_output
 from .base import Operator, SampleContext
+from .buffers import empty_output
 from .color import LUMA
 
 __all__ = ["patch_scramble", "silhouette", "sobel_magnitude", "sobel_edges", "canny_edges", "PatchScramble", "Silhouette", "Edges", "OPERATORS"]

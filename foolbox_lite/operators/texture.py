@@ -3,10 +3,7 @@
 - :class:`TextureFill` (``texture_fill``): the mask filled with the texture; background kept, blank or replaced;
 - :class:`ShadedTextureFill` (``texture_shaded``): the same, modulated by the object's own luminance (and edges);
 - :class:`ColourMatch` (``colour_match``): the object recoloured to a texture's colour statistics (Reinhard 2001);
-- :class:`QuiltTransfer` (``texture_quilt``): the object's luminance rendered with patches of the texture
-  (Efros & Freeman 2001), see :mod:`foolbox_lite.textures.quilting`;
-- :class:`AdaINTransfer` (``texture_adain``): neural style transfer with user-supplied weights
-  (:mod:`foolbox_lite.textures.adain`).
+- quilting and AdaIN transfer build on :class:`TextureFill` in :mod:`foolbox_lite.operators.texture_transfer`.
 
 Each item's texture (when several are given), scale, rotation and offset are sampled from its own
 generator and recorded; the item's ``cues["texture"]`` becomes the texture's label (``shape`` is kept).
@@ -23,25 +20,21 @@ import torch
 
 from ..errors import ParameterError
 from ..params import SpecLike, as_spec, check_number
-from ..seeding import draw_seed
 from ..stimuli import MASK, Item, Stimuli
-from ..textures.adain import WeightsLike, load_adain_weights, random_adain_weights, style_transfer
 from ..textures.colour import COLOUR_SPACES, colour_transfer, masked_stats, to_space
 from ..textures.fill import check_masks, composite, luminance, shade
-from ..textures.quilting import quilt_transfer
 from ..textures.source import Texture, render_texture
 from .base import Operator, SampleContext
 from .cue_controls import NEUTRAL_BACKGROUND, NEUTRAL_SURFACE
 
 __all__ = [
     "OPERATORS",
-    "AdaINTransfer",
     "ColourMatch",
-    "QuiltTransfer",
     "ShadedTextureFill",
     "TextureFill",
     "example_textures",
     "resolve_textures",
+    "texture_index",
 ]
 
 TextureLike = Texture | str
@@ -77,7 +70,7 @@ def example_textures() -> list[Texture]:
     return [Texture.from_tensor(a, name="stripes", label="zebra"), Texture.from_tensor(b, name="spots", label="leopard")]
 
 
-def _texture_index(p: Mapping[str, Any], prefix: str, textures: list[Texture], op: str) -> int:
+def texture_index(p: Mapping[str, Any], prefix: str, textures: list[Texture], op: str) -> int:
     k = p.get(f"{prefix}texture")
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(textures):
         raise ParameterError(f"operator {op!r}: recorded {prefix}texture index {k!r} is not one of 0..{len(textures) - 1}")
@@ -206,7 +199,7 @@ class TextureFill(Operator):
     def _render(self, stim: Stimuli, params: Sequence[Mapping[str, Any]], textures: list[Texture], prefix: str) -> torch.Tensor:
         """Each item's texture at the stimulus size ``(B, 3, H, W)``, one render call per distinct texture."""
         h, w = stim.size
-        idx = [_texture_index(p, prefix, textures, self.name) for p in params]
+        idx = [texture_index(p, prefix, textures, self.name) for p in params]
         out = None
         for k in sorted(set(idx)):
             members = [i for i, j in enumerate(idx) if j == k]
@@ -276,11 +269,11 @@ class TextureFill(Operator):
     def _label(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> list[Item]:
         items = [it.copy() for it in stim.items]
         for it, p in zip(items, params):
-            tex = self.textures[_texture_index(p, "", self.textures, self.name)]
+            tex = self.textures[texture_index(p, "", self.textures, self.name)]
             it.cues["texture"] = tex.label
             it.sources.update(tex.sources())
             if self.bg_textures:
-                bg = self.bg_textures[_texture_index(p, "bg_", self.bg_textures, self.name)]
+                bg = self.bg_textures[texture_index(p, "bg_", self.bg_textures, self.name)]
                 it.cues["background"] = bg.label
                 it.sources.update(bg.sources("background"))
         return items
@@ -366,7 +359,7 @@ class ColourMatch(Operator):
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         check_masks(stim.mask, [it.id for it in stim.items], self.name)
-        idx = [_texture_index(p, "", self.textures, self.name) for p in params]
+        idx = [texture_index(p, "", self.textures, self.name) for p in params]
         mean = torch.cat([self._stats[k][0] for k in idx]).to(stim.device, stim.dtype)
         std = torch.cat([self._stats[k][1] for k in idx]).to(stim.device, stim.dtype)
         s = torch.tensor([float(p["strength"]) for p in params], dtype=stim.dtype, device=stim.device).view(-1, 1, 1, 1)
@@ -379,129 +372,4 @@ class ColourMatch(Operator):
         return stim.replace(images=composite(rgb, stim.images, m), items=items)
 
 
-class QuiltTransfer(TextureFill):
-    """The object's luminance rendered with patches of the texture (image quilting, Efros & Freeman 2001).
-
-    ``patch`` and ``overlap`` (pixels), ``alpha`` (weight of the overlap error against the
-    luminance-correspondence error, in ``[0, 1]``), ``candidates`` (each patch is drawn
-    uniformly among this many best matches, with the item's recorded seed), ``stride``
-    (spacing of the candidate patches in the texture) and ``max_texture_side`` (textures
-    are downsized to it: the cost grows with the number of candidates).  Background and
-    ``colour`` as :class:`TextureFill`.  See :func:`foolbox_lite.textures.quilting.quilt_transfer`.
-    """
-
-    name = "texture_quilt"
-    differentiable = False
-    #: No control twins: quilting renders the object's own luminance, so shape and texture cannot be separated here.
-    cue_controls: ClassVar[Mapping[str, str]] = {}
-
-    def __init__(
-        self,
-        texture: TextureLike | Sequence[TextureLike],
-        *,
-        patch: int = 12,
-        overlap: int = 3,
-        alpha: float = 0.5,
-        candidates: int = 4,
-        stride: int = 2,
-        max_texture_side: int = 96,
-        background_texture: TextureLike | Sequence[TextureLike] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.patch = int(check_number("patch", patch, low=4, high=32, integer=True))
-        self.overlap = int(check_number("overlap", overlap, low=1, high=self.patch // 2, integer=True))
-        self.alpha = float(check_number("alpha", alpha, low=0.0, high=1.0))
-        self.candidates = int(check_number("candidates", candidates, low=1, high=64, integer=True))
-        self.stride = int(check_number("stride", stride, low=1, high=self.patch, integer=True))
-        self.max_texture_side = int(check_number("max_texture_side", max_texture_side, low=self.patch, high=1024, integer=True))
-        for k in ("scale", "angle", "offset", "seam"):
-            if k in kwargs:
-                raise ParameterError(f"texture_quilt takes no {k!r}: patches are copied from the texture as it is")
-        extra = {"patch": patch, "overlap": overlap, "alpha": alpha, "candidates": candidates, "stride": stride,
-                 "max_texture_side": max_texture_side}
-        super().__init__(texture, seam="none", background_texture=background_texture, _extra=extra, **kwargs)
-        for k in ("scale", "angle", "offset", "seam"):
-            self._config.pop(k, None)
-        self.textures = [t.limited(self.max_texture_side) for t in self.textures]
-        for t in self.textures:
-            if min(t.size) < self.patch:
-                raise ParameterError(f"texture {t.name!r} is {t.size[1]}x{t.size[0]}, smaller than one {self.patch}x{self.patch} patch",
-                                     hint="use a larger texture or a smaller patch")
-
-    @classmethod
-    def example(cls) -> Operator:
-        return cls(example_textures(), patch=6, overlap=2, candidates=3, stride=1)
-
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        k = self._choose_texture(g, ctx)
-        params: dict[str, Any] = {"texture": k, "texture_name": self.textures[k].name, "seed": draw_seed(g)}
-        if self.bg_textures:
-            params.update(self._draw_texture(g, self.bg_textures, "bg_"))
-        return params
-
-    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
-        check_masks(stim.mask, [it.id for it in stim.items], self.name)
-        idx = [_texture_index(p, "", self.textures, self.name) for p in params]
-        lum = luminance(stim.images.detach())
-        tex = torch.empty_like(stim.images)
-        for k in sorted(set(idx)):
-            members = [i for i, j in enumerate(idx) if j == k]
-            sel = torch.tensor(members, device=stim.device)
-            tex[sel] = quilt_transfer(
-                self.textures[k].image.to(stim.device), lum[sel], stim.mask[sel].detach(), [int(params[i]["seed"]) for i in members],
-                patch=self.patch, overlap=self.overlap, alpha=self.alpha, candidates=self.candidates, stride=self.stride,
-            ).to(stim.dtype)
-        tex = self._inside(stim, tex, params)
-        images = composite(tex, self._outside(stim, params), stim.mask, reuse_inside=True)
-        return stim.replace(images=images, items=self._label(stim, params))
-
-
-class AdaINTransfer(TextureFill):
-    """Neural style transfer of the texture onto the object (AdaIN, Huang & Belongie 2017), inside the mask.
-
-    ``encoder``/``decoder``: paths to (or state dicts of) the pytorch-AdaIN ``vgg_normalised.pth``
-    and ``decoder.pth``; absent weights raise :class:`~foolbox_lite.errors.ModelError` saying
-    what to supply (nothing is downloaded).  ``alpha`` (spec in ``[0, 1]``): content-style
-    trade-off.  The style image is the texture rendered at the stimulus size with the sampled
-    scale, rotation and offset; background as :class:`TextureFill`.  Items run one at a time
-    so that each output is independent of the batch.
-    """
-
-    name = "texture_adain"
-    differentiable = False
-    #: No control twins: style transfer mixes the object's content and the texture inseparably.
-    cue_controls: ClassVar[Mapping[str, str]] = {}
-
-    def __init__(
-        self,
-        texture: TextureLike | Sequence[TextureLike],
-        *,
-        encoder: WeightsLike | None = None,
-        decoder: WeightsLike | None = None,
-        alpha: SpecLike = 1.0,
-        background_texture: TextureLike | Sequence[TextureLike] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._enc, self._dec = load_adain_weights(encoder, decoder)
-        self.alpha = as_spec("alpha", alpha, low=0.0, high=1.0)
-        super().__init__(texture, background_texture=background_texture, _extra={"encoder": encoder, "decoder": decoder, "alpha": alpha}, **kwargs)
-
-    @classmethod
-    def example(cls) -> Operator:
-        enc, dec = random_adain_weights(0)
-        return cls(example_textures(), encoder=enc, decoder=dec, alpha=(0.5, 1.0), scale=(0.8, 1.2))
-
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        params = super().sample(g, ctx)
-        params["alpha"] = float(self.alpha.sample(g))
-        return params
-
-    def _inside(self, stim: Stimuli, tex: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
-        tex = super()._inside(stim, tex, params)
-        with torch.no_grad():
-            outs = [style_transfer(stim.images[i:i + 1], tex[i:i + 1], self._enc, self._dec, float(params[i]["alpha"]))
-                    for i in range(len(stim))]
-        return torch.cat(outs)
-
-
-OPERATORS: tuple[type[Operator], ...] = (TextureFill, ShadedTextureFill, ColourMatch, QuiltTransfer, AdaINTransfer)
+OPERATORS: tuple[type[Operator], ...] = (TextureFill, ShadedTextureFill, ColourMatch)

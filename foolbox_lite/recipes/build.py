@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -25,11 +27,21 @@ from ..stimuli import MASK, Item, Stimuli
 from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.folder_lock import lock_folder
-from ..stimulus_set.format import ManifestEntry, SetInfo, manifest_line, write_set_info
+from ..stimulus_set.format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
 from ..stimulus_set.layers import mask_u8, write_mask
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
 from ..stimulus_set.outputs import is_empty, refuse_inputs_inside, removed_on_failure
-from ..stimulus_set.writer import DATASHEET, IMAGES, LOCK, PARTIAL, OrderedSink, prepare_folder, read_resumable, write_atomic
+from ..stimulus_set.writer import (
+    DATASHEET,
+    IMAGES,
+    LOCK,
+    PARTIAL,
+    SHARDS,
+    OrderedSink,
+    prepare_folder,
+    read_resumable,
+    write_atomic,
+)
 from .assets import RecipeAsset, resolve_assets
 from .controls import TwinMaker, check_controls
 from .design import DesignItem, DesignPlan, plan_design
@@ -37,7 +49,7 @@ from .load import canonical_label, load_recipe
 from .pipeline import PipelineFactory
 from .schema import Recipe
 
-__all__ = ["Builder", "build_recipe"]
+__all__ = ["Builder", "build_items", "build_recipe", "build_with_progress", "complete", "finish_set", "open_output", "set_meta"]
 
 
 def _check_device(device: str) -> str:
@@ -278,6 +290,110 @@ def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int, Coun
     return conditions, cues, n, controls
 
 
+class ItemSink(Protocol):
+    """Where :func:`build_items` hands each encoded image: an :class:`OrderedSink`, or a Ray worker's collector."""
+
+    def submit(self, index: int, path: Path, arr: Any, make_line: Callable[[str], str]) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+def build_items(builder: Builder, out: Path, indices: Sequence[int], sink: ItemSink, *, batch_size: int,
+                on_batch: Callable[[int], None] | None = None) -> None:
+    """Build the design's items ``indices`` (ascending) and their control twins into ``out``: images and
+    sidecars written atomically, one manifest line per image handed to ``sink`` at its manifest position
+    (``index * slots + j``).  Any split of the items gives the same bytes."""
+    recipe, slots = builder.recipe, builder.slots
+    for start in range(0, len(indices), batch_size):
+        chunk = [builder.plan.item(i) for i in indices[start:start + batch_size]]
+        u8, items, _, floats, masks = builder.run_batch(chunk)
+        arrays = u8.numpy()
+        for k, it in enumerate(items):
+            design, j = chunk[k // slots], k % slots
+            control = builder.controls[j - 1] if j else ""
+            twin = builder.item_id(it.index) if j else ""
+            file = f"{IMAGES}/{it.id}.png"
+            # the sidecar and mask are on disk before the image's manifest line can be written
+            side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
+            mask = masks[k]
+            lay = {MASK: write_mask(out, it.id, mask.numpy())} if mask is not None else {}
+
+            def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side,
+                          control: str = control, twin: str = twin, lay: dict = lay) -> str:
+                return _entry_line(it, file, sha, recipe.seed, design, side, control, twin, lay)
+
+            sink.submit(it.index * slots + j, out / file, arrays[k], make_line)
+        sink.flush()
+        if on_batch is not None:
+            on_batch(len(chunk))
+
+
+def todo_items(builder: Builder, old: dict[int, str], start: int = 0, stop: int | None = None) -> list[int]:
+    """The items of ``[start, stop)`` with an image (the item's or a twin's) not among ``old`` manifest positions."""
+    slots = builder.slots
+    return [i for i in range(start, builder.plan.n if stop is None else stop) if any(i * slots + j not in old for j in range(slots))]
+
+
+def set_meta(builder: Builder) -> dict[str, Any]:
+    """What finishing a set needs besides its manifest and lock (JSON-able, so shards can hand it to ``merge``)."""
+    r = builder.recipe
+    return {
+        "name": r.name, "label_space": r.label_space, "cues": list(r.cues), "reference_cue": r.reference_cue,
+        "description": r.description, "models": list(r.models), "n": builder.plan.n, "n_images": builder.n_images, "controls": list(builder.controls),
+        "assets": [a.lock_entry() for lst in builder.assets.values() for a in lst],
+        "citations": [r.citation] + [a.citation for lst in builder.assets.values() for a in lst],
+    }
+
+
+def open_output(builder: Builder, out: Path, lock: dict[str, Any], *, resume: bool) -> dict[int, str]:
+    """Start writing a whole build into the locked, prepared ``out``; the manifest lines of a resumed
+    build's verified images, by manifest position (none for a fresh build, whose lock is written now).
+
+    A resume also picks up the images of shard builds (``shards/*.jsonl``) in ``out``: any engine's
+    partial build of the same recipe can be completed by any other.
+    """
+    if resume and out.is_dir() and not is_empty(out):
+        check_same_build(out, lock, "--resume only completes the same build; use --force to overwrite it")
+        prepare_folder(out, resume=True, force=False)
+        parts = sorted(p.relative_to(out).as_posix() for p in (out / SHARDS).glob("*.jsonl*")) if (out / SHARDS).is_dir() else []
+        found = read_resumable(out, builder.resumable, slot=builder.slot, files=[MANIFEST, PARTIAL, *parts])
+        return {i: line for i, line in found.items() if i < builder.n_images}
+    write_lock(out, lock)
+    return {}
+
+
+def check_same_build(out: Path, lock: dict[str, Any], hint: str) -> None:
+    """Refuse ``out`` unless its lock file records the same ``build_key`` as ``lock``."""
+    if read_lock(out).get("build_key") != lock["build_key"]:
+        raise InputError(f"{str(out)!r} was built from another recipe, other assets, other package versions or another device", hint=hint)
+
+
+def finish_set(out: Path, meta: dict[str, Any], lock: dict[str, Any], manifest: Path) -> int:
+    """Write ``set.json``, ``DATASHEET.md`` and (when missing or from another engine) the lock, from the
+    complete manifest in order; returns its number of lines.  The caller then renames it into place."""
+    conditions, cue_counts, n, twin_counts = _stats(manifest)
+    if n != meta["n_images"]:
+        raise RuntimeError(f"the manifest has {n} lines for {meta['n_images']} images")
+    cue_names = list(meta["cues"]) + sorted(set(cue_counts) - set(meta["cues"]))
+    extra: dict[str, Any] = {"recipe": lock["recipe_file"], "build_key": lock["build_key"], "models": list(meta["models"])}
+    if meta["controls"]:
+        extra["controls"] = list(meta["controls"])
+    info = SetInfo(name=meta["name"], label_space=meta["label_space"], cues=cue_names, reference_cue=meta["reference_cue"], n=n, description=meta["description"],
+                   extra=extra)
+    write_set_info(out, info)
+    sheet = render_datasheet(
+        name=meta["name"], description=meta["description"], n=n, label_space=meta["label_space"], reference_cue=meta["reference_cue"],
+        conditions=conditions, cue_counts={c: cue_counts.get(c, Counter()) for c in cue_names},
+        assets=meta["assets"], citations=meta["citations"],
+        versions=lock["versions"], device=lock["device"], recipe_name=lock["recipe_file"], reproducibility=REPRODUCIBILITY,
+        controls=twin_counts,
+    )
+    write_atomic(out / DATASHEET, sheet.encode("utf-8"), fsync=True)
+    if not (out / LOCK).is_file() or read_lock(out).get("engine") != lock.get("engine"):
+        write_lock(out, lock)
+    return n
+
+
 def build_recipe(
     recipe_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -294,25 +410,38 @@ def build_recipe(
     ``batch_size`` items are computed together; ``workers`` threads encode and write
     PNGs meanwhile.  Neither changes a byte of the result.  A non-empty ``out_dir`` is
     refused unless ``resume`` (complete an interrupted build of the same recipe) or
-    ``force`` (overwrite).
+    ``force`` (overwrite).  To build on a Ray cluster or as shards, see :mod:`foolbox_lite.scale`.
     """
-    # One torch thread: results then cannot depend on the machine's core count (parallel
-    # reductions split work by thread), and an oversubscribed OpenMP pool is much slower
-    # than one thread on busy machines; the PNG writer threads use the other cores.
+    with one_torch_thread():
+        return _build(recipe_path, out_dir, batch_size=batch_size, device=device, workers=workers, resume=resume, force=force, progress=progress)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run a build with one torch thread.
+
+    Results then cannot depend on the machine's core count (parallel reductions split work
+    by thread), and an oversubscribed OpenMP pool is much slower than one thread on busy
+    machines; the PNG writer threads use the other cores.
+    """
     tune_allocator()  # batches reuse freed heap memory instead of page-faulting fresh mmaps
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _build(recipe_path, out_dir, batch_size=batch_size, device=device, workers=workers, resume=resume, force=force, progress=progress)
+        yield
     finally:
         torch.set_num_threads(prev_threads)
 
 
-def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, batch_size: int, device: str, workers: int, resume: bool, force: bool, progress: bool) -> Path:
+def check_build_args(batch_size: int, workers: int = 0) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise InputError(f"workers must be an integer >= 0, got {workers!r}")
+
+
+def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, batch_size: int, device: str, workers: int, resume: bool, force: bool, progress: bool) -> Path:
+    check_build_args(batch_size, workers)
     recipe = load_recipe(recipe_path)
     builder = Builder(recipe, device=device)
     out = Path(out_dir)
@@ -327,74 +456,32 @@ def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
 
 def _write(builder: Builder, out: Path, *, batch_size: int, workers: int, resume: bool, progress: bool) -> Path:
     """Write the set into the locked folder ``out`` (resuming an earlier build when asked)."""
-    recipe = builder.recipe
     lock = builder.lock()
-    old: dict[int, str] = {}
-    if resume and out.is_dir() and not is_empty(out):
-        prev = read_lock(out)
-        if prev.get("build_key") != lock["build_key"]:
-            raise InputError(
-                f"{str(out)!r} was built from another recipe, other assets, other package versions or another device",
-                hint="--resume only completes the same build; use --force to overwrite it",
-            )
-        prepare_folder(out, resume=True, force=False)
-        old = {i: line for i, line in read_resumable(out, builder.resumable, slot=builder.slot).items() if i < builder.n_images}
-    else:
-        write_lock(out, lock)
-    slots = builder.slots
-    todo = [i for i in range(builder.plan.n) if any(i * slots + j not in old for j in range(slots))]
-    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * slots, 64))
+    old = open_output(builder, out, lock, resume=resume)
+    todo = todo_items(builder, old)
+    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * builder.slots, 64))
+    build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=builder.plan.n - len(todo), desc=f"build {builder.recipe.name}", progress=progress)
+    complete(builder, out, lock, sink)
+    return out
+
+
+def build_with_progress(builder: Builder, out: Path, todo: Sequence[int], sink: OrderedSink, *, batch_size: int, initial: int, desc: str, progress: bool) -> None:
+    """:func:`build_items` under a progress bar (in items), then drain ``sink``; on an error or Ctrl-C the sink keeps what is finished."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=builder.plan.n, initial=builder.plan.n - len(todo), unit="item", desc=f"build {recipe.name}", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=initial + len(todo), initial=initial, unit="item", desc=desc, disable=not progress, dynamic_ncols=True)
     try:
-        for start in range(0, len(todo), batch_size):
-            chunk = [builder.plan.item(i) for i in todo[start:start + batch_size]]
-            u8, items, _, floats, masks = builder.run_batch(chunk)
-            arrays = u8.numpy()
-            for k, it in enumerate(items):
-                design, j = chunk[k // slots], k % slots
-                control = builder.controls[j - 1] if j else ""
-                twin = builder.item_id(it.index) if j else ""
-                file = f"{IMAGES}/{it.id}.png"
-                # the sidecar is on disk before the image's manifest line can be written
-                side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
-                mask = masks[k]
-                lay = {MASK: write_mask(out, it.id, mask.numpy())} if mask is not None else {}
-
-                def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side,
-                              control: str = control, twin: str = twin, lay: dict = lay) -> str:
-                    return _entry_line(it, file, sha, recipe.seed, design, side, control, twin, lay)
-
-                sink.submit(it.index * slots + j, out / file, arrays[k], make_line)
-            sink.flush()
-            bar.update(len(chunk))
+        build_items(builder, out, todo, sink, batch_size=batch_size, on_batch=bar.update)
         sink.drain()
     except BaseException:
         sink.abort()
-        bar.close()
         raise
-    bar.close()
-    conditions, cue_counts, n, twin_counts = _stats(out / PARTIAL)
-    if n != builder.n_images:
-        raise RuntimeError(f"the manifest has {n} lines for {builder.n_images} images")
-    cue_names = list(recipe.cues) + sorted(set(cue_counts) - set(recipe.cues))
-    extra: dict[str, Any] = {"recipe": lock["recipe_file"], "build_key": lock["build_key"], "models": list(recipe.models)}
-    if builder.controls:
-        extra["controls"] = list(builder.controls)
-    info = SetInfo(name=recipe.name, label_space=recipe.label_space, cues=cue_names, reference_cue=recipe.reference_cue, n=n, description=recipe.description,
-                   extra=extra)
-    write_set_info(out, info)
-    cites = [recipe.citation] + [a.citation for lst in builder.assets.values() for a in lst]
-    sheet = render_datasheet(
-        name=recipe.name, description=recipe.description, n=n, label_space=recipe.label_space, reference_cue=recipe.reference_cue,
-        conditions=conditions, cue_counts={c: cue_counts.get(c, Counter()) for c in cue_names},
-        assets=[a.lock_entry() for lst in builder.assets.values() for a in lst], citations=cites,
-        versions=lock["versions"], device=lock["device"], recipe_name=lock["recipe_file"], reproducibility=REPRODUCIBILITY,
-        controls=twin_counts,
-    )
-    write_atomic(out / DATASHEET, sheet.encode("utf-8"), fsync=True)
-    if not (out / LOCK).is_file():
-        write_lock(out, lock)
+    finally:
+        bar.close()
+
+
+def complete(builder: Builder, out: Path, lock: dict[str, Any], sink: OrderedSink) -> None:
+    """Finish a whole build: set.json, datasheet and lock, the manifest renamed into place, shard parts it completed dropped."""
+    finish_set(out, set_meta(builder), lock, out / PARTIAL)
     sink.commit()
-    return out
+    shutil.rmtree(out / SHARDS, ignore_errors=True)

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,19 +27,21 @@ from .atomic import atomic_write_bytes, disk_error, sha256_bytes
 from .format import MANIFEST, SET_INFO
 from .outputs import files_intact, is_empty, remove_outputs
 
-__all__ = ["DATASHEET", "IMAGES", "LOCK", "PARTIAL", "OrderedSink", "encode_png", "prepare_folder", "read_resumable", "write_atomic"]
+__all__ = ["DATASHEET", "IMAGES", "LOCK", "PARTIAL", "SHARDS", "OrderedSink", "encode_png", "prepare_folder", "read_resumable", "write_atomic"]
 
 PARTIAL = MANIFEST + ".partial"
 LOCK = "recipe.lock.yaml"
 DATASHEET = "DATASHEET.md"
 IMAGES = "images"
+#: Folder of the manifest parts of ``build --shard K/N`` (see foolbox_lite.scale.shards).
+SHARDS = "shards"
 #: Folder of per-item layers such as ``masks/<id>.png`` (see :mod:`foolbox_lite.stimulus_set.layers`).
 MASKS = "masks"
 #: Files a build owns besides those its manifest lists (``--force`` removes only these, see stimulus_set.outputs).
 OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET)
 #: Names a build gives its per-item files: ``images/<id>.png``, ``images/<id>.f32.npy``, ``masks/<id>.png``,
 #: where ids are item numbers, with ``-<cue>`` for control twins.
-OWNED_PATTERNS = {IMAGES: r"\d+(-\w+)?(\.png|\.f32\.npy)", MASKS: r"\d+(-\w+)?\.png"}
+OWNED_PATTERNS = {IMAGES: r"\d+(-\w+)?(\.png|\.f32\.npy)", MASKS: r"\d+(-\w+)?\.png", SHARDS: r"\d+-of-\d+\.(json|jsonl|jsonl\.partial)"}
 
 
 #: zlib level of the PNGs: 1 encodes 2-4x faster than 6 for files only ~5% larger.
@@ -82,8 +84,12 @@ def _remove_temps(folder: Path) -> None:
                 p.unlink(missing_ok=True)
 
 
-def prepare_folder(folder: Path, *, resume: bool, force: bool) -> None:
-    """Create the output folder; refuse a non-empty one unless ``resume`` or ``force``."""
+def prepare_folder(folder: Path, *, resume: bool, force: bool, shared: bool = False) -> None:
+    """Create the output folder; refuse a non-empty one unless ``resume`` or ``force``.
+
+    ``shared``: other processes (shards) may be writing into the folder now, so their
+    temporary files are left alone.
+    """
     if folder.exists() and not folder.is_dir():
         raise InputError(f"output {str(folder)!r} exists and is not a folder", hint="choose another -o")
     if folder.is_dir() and not is_empty(folder):
@@ -100,18 +106,20 @@ def prepare_folder(folder: Path, *, resume: bool, force: bool) -> None:
         probe.close()
     except OSError as exc:
         raise disk_error(exc, folder) from exc
-    _remove_temps(folder)
+    if not shared:
+        _remove_temps(folder)
 
 
-def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None, slot: Callable[[dict], int] | None = None) -> dict[int, str]:
+def read_resumable(folder: Path, check: Callable[[dict], bool] | None = None, slot: Callable[[dict], int] | None = None,
+                   files: Sequence[str] = (MANIFEST, PARTIAL)) -> dict[int, str]:
     """Manifest lines of an earlier build whose files (image, sidecar, layers) exist inside the set with their sha256,
     by item index (or by ``slot(line)``, the line's position, when a set holds several images per index).
 
-    Reads ``manifest.jsonl`` and ``manifest.jsonl.partial``; torn or unparsable lines
-    (a build killed mid-write) are ignored, as are images that do not match.
+    Reads ``files`` (``manifest.jsonl`` and ``manifest.jsonl.partial``, relative to ``folder``);
+    torn or unparsable lines (a build killed mid-write) are ignored, as are images that do not match.
     """
     lines: dict[int, str] = {}
-    for name in (MANIFEST, PARTIAL):
+    for name in files:
         p = folder / name
         if not p.is_file():
             continue
@@ -137,17 +145,21 @@ class OrderedSink:
     ``submit(index, path, array, make_line)`` queues one image; ``make_line(sha256)``
     builds its manifest line.  ``old`` holds lines of a resumed build for indices that
     are not resubmitted.  At most ``max_pending`` images are in flight (memory stays flat).
+    The sink covers items ``start..n-1`` and streams their lines to ``path``
+    (default ``manifest.jsonl.partial``), renamed to ``final`` (default ``manifest.jsonl``) on commit.
     """
 
-    def __init__(self, folder: Path, n: int, *, workers: int = 0, old: dict[int, str] | None = None, max_pending: int = 256) -> None:
+    def __init__(self, folder: Path, n: int, *, workers: int = 0, old: dict[int, str] | None = None, max_pending: int = 256,
+                 start: int = 0, path: Path | None = None, final: Path | None = None) -> None:
         self.folder = folder
         self.n = n
+        self.final = final or folder / MANIFEST
         self.old = dict(old or {})
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fl-png") if workers > 0 else None
         self.max_pending = max(1, max_pending)
         self.pending: deque[tuple[int, Future[str] | str, Callable[[str], str]]] = deque()
-        self.next_index = 0
-        self.path = folder / PARTIAL
+        self.next_index = start
+        self.path = path or folder / PARTIAL
         try:
             self.fh = open(self.path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed in close()
         except OSError as exc:
@@ -165,6 +177,12 @@ class OrderedSink:
             self.pending.append((index, self._encode_write(path, arr), make_line))
         else:
             self.pending.append((index, self.pool.submit(self._encode_write, path, arr), make_line))
+        while len(self.pending) > self.max_pending:
+            self._emit_one()
+
+    def submit_line(self, index: int, line: str) -> None:
+        """Queue the manifest line of an item whose files were written elsewhere (by a Ray worker)."""
+        self.pending.append((index, "", lambda _sha: line))
         while len(self.pending) > self.max_pending:
             self._emit_one()
 
@@ -215,11 +233,11 @@ class OrderedSink:
         """Rename the complete manifest into place: from now on the folder is a finished stimulus set."""
         try:
             _fsync_dir(self.folder / IMAGES)
-            os.replace(self.path, self.folder / MANIFEST)
-            _fsync_dir(self.folder)
+            os.replace(self.path, self.final)
+            _fsync_dir(self.final.parent)
         except OSError as exc:
-            raise disk_error(exc, self.folder / MANIFEST) from exc
-        return self.folder / MANIFEST
+            raise disk_error(exc, self.final) from exc
+        return self.final
 
     def abort(self) -> None:
         """Stop after an error or Ctrl-C: finish images being written, keep the partial manifest."""
