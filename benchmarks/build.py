@@ -47,6 +47,7 @@ def variant(name: str, n: int, tmp: Path) -> Path:
     raw["design"].pop("repeat", None)
     raw["design"]["random"] = factors
     raw["design"]["n"] = n
+    raw.pop("controls", None)  # the peer makes the conflict images only: so do we, for a like-for-like rate
     p = tmp / f"{name}-{n}.yaml"
     p.write_text(yaml.safe_dump(raw, sort_keys=False))
     return p

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+from harness import Case
 
 import foolbox_lite as fl
-from harness import Case
 
 
 def numpy_batch(images: torch.Tensor) -> list[np.ndarray]:

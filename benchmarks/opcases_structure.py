@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-from harness import Case, operator_runner as _ours
+from harness import Case
+from harness import operator_runner as _ours
 from opcases_color import numpy_batch
 
 import foolbox_lite as fl

@@ -88,13 +88,18 @@ def _one(kind: str, cores: int, recipe: Path, out: Path, eval_n: int) -> dict[st
 
 
 def _subset(folder: Path, n: int) -> Path:
-    """A set of the first ``n`` items of ``folder`` (same images, via a shorter manifest)."""
+    """A set of the first ``n`` items of ``folder`` (the same files, hard-linked: a set never reads through links out of itself)."""
     sub = folder.with_name(folder.name + f"-first{n}")
     if not (sub / "manifest.jsonl").is_file():
         sub.mkdir(exist_ok=True)
-        (sub / "images").exists() or (sub / "images").symlink_to(folder / "images")
         info = json.loads((folder / "set.json").read_text())
         lines = (folder / "manifest.jsonl").read_text().splitlines(keepends=True)[:n]
+        for line in lines:
+            entry = json.loads(line)
+            for rel in [entry["file"], *(layer["file"] for layer in entry.get("layers", {}).values())]:
+                (sub / rel).parent.mkdir(parents=True, exist_ok=True)
+                if not (sub / rel).exists():
+                    os.link(folder / rel, sub / rel)
         (sub / "set.json").write_text(json.dumps(info | {"n": len(lines)}))
         (sub / "manifest.jsonl").write_text("".join(lines))
     return sub

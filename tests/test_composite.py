@@ -8,7 +8,8 @@ import torch
 import foolbox_lite as fl
 from foolbox_lite.assets.synthetic import disc_scene
 from foolbox_lite.errors import InputError, ParameterError
-from foolbox_lite.operators.composite import composite, feather_masks, fit_backgrounds
+from foolbox_lite.kernels import composite
+from foolbox_lite.operators.composite import feather_masks, fit_backgrounds
 
 
 def _scene(b: int = 4, size: int = 32, dtype: torch.dtype = torch.float32) -> fl.Stimuli:
@@ -42,7 +43,7 @@ def test_composite_formula_and_labels():
             assert it.sources["background"] == f"backgrounds[{k}]"
         assert torch.equal(out.mask, s.mask)
     assert len({it.params[-1]["params"]["background"] for it in op(_scene(12), seed=2).items}) == 3
-    f = composite(stim.images, stim.mask, bgs[:1].expand(4, -1, -1, -1))
+    f = composite(stim.images, bgs[:1].expand(4, -1, -1, -1), stim.mask)
     torch.testing.assert_close(f, stim.images * stim.mask + bgs[0] * (1 - stim.mask))
 
 

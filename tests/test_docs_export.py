@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
+from test_export import RECIPE
 
 from foolbox_lite.recipes.build import build_recipe
 from foolbox_lite.stimulus_set import read_manifest
 from foolbox_lite.stimulus_set.export import export_set
-from test_export import RECIPE
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "recipes.md"
 

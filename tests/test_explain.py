@@ -13,7 +13,16 @@ import torch
 from foolbox_lite.classifiers import from_module
 from foolbox_lite.cli import main
 from foolbox_lite.errors import InputError, ModelError, ParameterError
-from foolbox_lite.explain import MethodOptions, ScoreModel, attribute, cascade_stages, explain_set, randomised, spatial_stats, spearman
+from foolbox_lite.explain import (
+    MethodOptions,
+    ScoreModel,
+    attribute,
+    cascade_stages,
+    explain_set,
+    randomised,
+    spatial_stats,
+    spearman,
+)
 from foolbox_lite.explain.patches import occlusion, window_masks
 from foolbox_lite.recipes.build import build_recipe
 from foolbox_lite.stimulus_set import read_manifest, sha256_file

@@ -10,6 +10,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+from test_export import RECIPE
 
 from foolbox_lite.cli import main
 from foolbox_lite.errors import InputError
@@ -17,8 +18,6 @@ from foolbox_lite.recipes.build import build_recipe
 from foolbox_lite.stimulus_set import read_manifest
 from foolbox_lite.stimulus_set.export import export_set
 from foolbox_lite.stimulus_set.export.jspsych import KEYS, noise_mask, trial_order
-
-from test_export import RECIPE
 
 CHROMIUM = os.environ.get("FOOLBOX_LITE_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -10,7 +10,8 @@ import torch
 
 import foolbox_lite as fl
 from foolbox_lite.errors import ParameterError
-from foolbox_lite.operators.filters import gaussian_blur, gaussian_kernel, high_pass, phase_scramble
+from foolbox_lite.kernels import gaussian_kernel
+from foolbox_lite.operators.filters import gaussian_blur, high_pass, phase_scramble
 from foolbox_lite.operators.noise import additive_noise, salt_pepper_noise
 
 

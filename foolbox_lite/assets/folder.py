@@ -90,7 +90,7 @@ def label_from_name(name: str, wnid_index: dict[str, int] | None = None) -> int:
 
 
 def _wnid_index() -> dict[str, int]:
-    from ..classifiers.labels import imagenet_labels
+    from ..labels.space import imagenet_labels
 
     return {w: i for i, w in enumerate(imagenet_labels().wnids)}
 

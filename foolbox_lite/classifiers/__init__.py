@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from ..errors import ModelError
+from ..labels import LabelSpace, imagenet_labels
 from .base import Classifier, Preprocessing
 from .efficientnet_lite import EFFICIENTNET_LITE, TF_LITE_PREPROCESSING, load_efficientnet_lite
-from .labels import LabelSpace, imagenet_labels
 from .loaders import (
     CHECKPOINT_SUFFIXES,
     IMAGENET_PREPROCESSING,

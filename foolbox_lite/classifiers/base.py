@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .labels import LabelSpace, imagenet_labels
+from ..labels import LabelSpace, imagenet_labels
 
 __all__ = ["Classifier", "Preprocessing"]
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 
 from ..errors import AssetError, ModelError, ParameterError, short_repr
+from ..labels import LabelSpace, imagenet_labels
 from ..stimulus_set.safe_paths import not_a_file
 from .base import Classifier, Preprocessing
-from .labels import LabelSpace, imagenet_labels
 
 __all__ = ["CHECKPOINT_SUFFIXES", "IMAGENET_PREPROCESSING", "from_module", "load_checkpoint", "load_timm", "load_torchscript", "load_torchvision"]
 
@@ -53,7 +53,7 @@ def _labels(labels: LabelSpace | Sequence[str] | str | None) -> LabelSpace:
     if isinstance(labels, LabelSpace):
         return labels
     if isinstance(labels, str):
-        from ..evaluator.mappings import get_mapping
+        from ..labels.mappings import get_mapping
 
         names = get_mapping(labels).names
         return LabelSpace(names, names)

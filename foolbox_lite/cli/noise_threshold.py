@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from .options import DEVICE_HELP, complete_device
+
 #: Largest noise level accepted: a std of 10 already turns every image into noise.
 MAX_LEVEL = 10.0
 

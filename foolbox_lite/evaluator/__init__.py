@@ -9,9 +9,9 @@ batched inference.
 
 from __future__ import annotations
 
+from ..labels.mappings import GEIRHOS16, LabelMapping, available_mappings, get_mapping, register_mapping
 from .cues import OTHER, Trial, followed_cue
 from .decisions import NA, Decider, make_decider
-from .mappings import GEIRHOS16, LabelMapping, available_mappings, get_mapping, register_mapping
 from .metrics import ErrorConsistency, accuracy, cue_fractions, error_consistency, shape_bias, summarize
 from .observers import RAW_COLUMNS, read_observer_csv, read_observers, write_trials_csv
 from .run import DEFAULT_BATCH_SIZE, Evaluation, evaluate_set, load_stimulus_set, resolve_device

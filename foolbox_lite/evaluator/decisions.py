@@ -6,7 +6,7 @@ Three rules:
   ImageNet class's category, or ``na`` when it belongs to none);
 - ``restricted``: the most probable among the classes (or categories) that the
   set's cues name, e.g. only ``zebra`` and ``toilet seat`` for a zebra/toilet-seat set;
-- ``mapping``: through a :class:`~foolbox_lite.evaluator.mappings.LabelMapping`
+- ``mapping``: through a :class:`~foolbox_lite.labels.mappings.LabelMapping`
   (mean member probability, Geirhos et al.); the default for mapping sets.
 """
 
@@ -18,9 +18,9 @@ from typing import Literal
 
 import torch
 
-from ..classifiers.labels import LabelSpace, imagenet_labels
 from ..errors import ModelError, ParameterError
-from .mappings import LabelMapping, get_mapping, is_mapping
+from ..labels.mappings import LabelMapping, get_mapping, is_mapping
+from ..labels.space import LabelSpace, imagenet_labels
 
 __all__ = ["NA", "Decider", "DecisionRule", "make_decider"]
 

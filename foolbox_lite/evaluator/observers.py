@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ..assets.bounded_glob import bounded_glob
-from ..classifiers.labels import imagenet_labels
 from ..errors import InputError, ParameterError
+from ..labels.mappings import get_mapping
+from ..labels.space import imagenet_labels
 from ..stimulus_set.atomic import atomic_write_text
 from .cues import OTHER, Trial, followed_cue
 from .decisions import NA
-from .mappings import get_mapping
 
 __all__ = ["RAW_COLUMNS", "StimulusInfo", "raw_data_name", "read_observer_csv", "read_observers", "stimulus_name", "write_raw_data", "write_trials_csv"]
 

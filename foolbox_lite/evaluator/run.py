@@ -24,13 +24,13 @@ from ..allocator import tune_allocator
 from ..assets.io import MAX_PIXELS, read_pil
 from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
+from ..labels.mappings import LabelMapping, get_mapping
 from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
 from .analyses import add_analyses
 from .cues import Trial, check_cue, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
-from .evidence import EvidenceRecorder
 from .engine import make_forward
-from .mappings import LabelMapping, get_mapping
+from .evidence import EvidenceRecorder
 from .metrics import summarize
 from .observers import StimulusInfo, read_observers
 from .validity import mark_validity

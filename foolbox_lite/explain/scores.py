@@ -16,7 +16,7 @@ import torch
 from ..classifiers import Classifier
 from ..errors import ModelError, ParameterError
 from ..evaluator.decisions import NA, make_decider
-from ..evaluator.mappings import get_mapping
+from ..labels.mappings import get_mapping
 
 __all__ = ["ScoreModel", "resolve_targets"]
 

@@ -20,13 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError, ParameterError
+from ..kernels import composite, gaussian_kernel
 from ..params import SpecLike, as_spec, check_number
 from ..stimuli import MASK, Item, Stimuli
 from .base import Operator, SampleContext
 from .cue_controls import NEUTRAL_BACKGROUND, SKIP
 from .homography import about_centre, check_warps, empty_cpu, object_frames, scale_translate_matrix, use_fast_path, warp_many
 
-__all__ = ["FITS", "OPERATORS", "VARIANTS", "BackgroundsChallenge", "Composite", "composite", "feather_masks", "fit_backgrounds"]
+__all__ = ["FITS", "OPERATORS", "VARIANTS", "BackgroundsChallenge", "Composite", "feather_masks", "fit_backgrounds"]
 
 Fit = Literal["crop", "resize", "tile"]
 Variant = Literal["only_fg", "only_bg", "mixed_same", "mixed_rand", "mixed_next"]
@@ -41,19 +42,6 @@ BackgroundsLike = torch.Tensor | Sequence[torch.Tensor | str | os.PathLike[str]]
 
 
 # ----------------------------------------------------------------------------- functions
-def composite(fg: torch.Tensor, mask: torch.Tensor, bg: torch.Tensor) -> torch.Tensor:
-    """``m * fg + (1 - m) * bg`` for ``fg``, ``bg`` ``(B, 3, H, W)`` and ``mask`` ``(B, 1, H, W)``."""
-    return torch.lerp(bg, fg, mask)
-
-
-def _gauss_kernel(sigma: float) -> torch.Tensor:
-    """Normalised 1D Gaussian, radius ``ceil(3 sigma)`` (float64)."""
-    r = max(1, math.ceil(3.0 * sigma))
-    x = torch.arange(-r, r + 1, dtype=torch.float64)
-    k = torch.exp(-0.5 * (x / sigma) ** 2)
-    return k / k.sum()
-
-
 def feather_masks(masks: torch.Tensor, sigmas: Sequence[float]) -> torch.Tensor:
     """Gaussian blur of each item's mask ``(B, 1, H, W)`` with its own ``sigma`` px (0 = unchanged).
 
@@ -73,7 +61,7 @@ def feather_masks(masks: torch.Tensor, sigmas: Sequence[float]) -> torch.Tensor:
         for i, sigma in enumerate(sigmas):
             for c in range(src.shape[1]):
                 if sigma > 0:
-                    k = _gauss_kernel(sigma).numpy().astype("float32")
+                    k = np.asarray(gaussian_kernel(float(sigma), max(masks.shape[-2:])), dtype=np.float32)
                     cv2.sepFilter2D(s[i, c], -1, k, k, dst=o[i, c], borderType=cv2.BORDER_REPLICATE)
                 else:
                     o[i, c] = s[i, c]
@@ -82,7 +70,7 @@ def feather_masks(masks: torch.Tensor, sigmas: Sequence[float]) -> torch.Tensor:
     for i, sigma in enumerate(sigmas):
         m = masks[i : i + 1]
         if sigma > 0:
-            k = _gauss_kernel(sigma).to(device=m.device, dtype=m.dtype)
+            k = torch.tensor(gaussian_kernel(float(sigma), max(masks.shape[-2:])), device=m.device, dtype=m.dtype)
             r = (k.numel() - 1) // 2
             c = m.shape[1]
             m = F.pad(m, (r, r, r, r), mode="replicate")
@@ -328,7 +316,7 @@ class Composite(Operator):
                 raise err
             if lo < 0 or hi > 1:
                 alpha = alpha.clamp(0.0, 1.0)
-            out = composite(fg, alpha, bgs.index_select(0, torch.as_tensor(idx, device=bgs.device)))
+            out = composite(fg, bgs.index_select(0, torch.as_tensor(idx, device=bgs.device)), alpha)
         return stim.replace(images=out, layers=layers, items=self._label(stim, idx))
 
     def _label(self, stim: Stimuli, idx: Sequence[int]) -> list[Item]:

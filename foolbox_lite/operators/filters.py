@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from ..errors import InputError, ParameterError
+from ..kernels import gaussian_kernel
 from ..params import SpecLike, as_spec, check_number
 from ..seeding import draw_seed
 from ..stimuli import Stimuli
@@ -46,8 +47,6 @@ __all__ = [
     "OPERATORS",
 ]
 
-#: Kernel truncation in standard deviations (scipy's and the paper's default).
-TRUNCATE = 4.0
 
 
 def _check_flag(name: str, value: Any) -> bool:
@@ -63,17 +62,6 @@ def contrast(images: torch.Tensor, c: torch.Tensor | Sequence[float]) -> torch.T
         return images * c + (1.0 - c) * 0.5
     out = torch.mul(images, c, out=empty_output(images))  # same arithmetic, into one fresh buffer
     return out.add_((1.0 - c) * 0.5)
-
-
-@lru_cache(maxsize=64)
-def gaussian_kernel(sigma: float, max_radius: int) -> tuple[float, ...]:
-    """Normalised 1-D Gaussian weights, radius ``min(ceil(4 sigma), max_radius)``; ``(1.0,)`` for sigma 0."""
-    if sigma <= 0:
-        return (1.0,)
-    r = max(0, min(math.ceil(TRUNCATE * sigma), max_radius))
-    x = torch.arange(-r, r + 1, dtype=torch.float64)
-    k = torch.exp(-0.5 * (x / sigma) ** 2)
-    return tuple((k / k.sum()).tolist())
 
 
 @lru_cache(maxsize=32)

@@ -19,10 +19,11 @@ from typing import Any, ClassVar
 import torch
 
 from ..errors import ParameterError
+from ..kernels import composite
 from ..params import SpecLike, as_spec, check_number
 from ..stimuli import MASK, Item, Stimuli
 from ..textures.colour import COLOUR_SPACES, colour_transfer, masked_stats, to_space
-from ..textures.fill import check_masks, composite, luminance, shade
+from ..textures.fill import check_masks, luminance, shade
 from ..textures.source import Texture, render_texture
 from .base import Operator, SampleContext
 from .cue_controls import NEUTRAL_BACKGROUND, NEUTRAL_SURFACE

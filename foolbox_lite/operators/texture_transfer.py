@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 import torch
 
 from ..errors import ParameterError
+from ..kernels import composite
 from ..params import SpecLike, as_spec, check_number
 from ..seeding import draw_seed
 from ..stimuli import Stimuli
 from ..textures.adain import WeightsLike, load_adain_weights, random_adain_weights, style_transfer
-from ..textures.fill import check_masks, composite, luminance
+from ..textures.fill import check_masks, luminance
 from ..textures.quilting import quilt_transfer
 from .base import Operator, SampleContext
 from .texture import TextureFill, TextureLike, example_textures, texture_index

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import FoolboxLiteError, InputError, ParameterError, short_repr
 from ..stimulus_set.safe_paths import not_a_file
-from .schema import LABEL_SPACES, RECIPE_SCHEMA, Recipe
+from .schema import RECIPE_SCHEMA, Recipe
 from .yaml_guard import load_yaml
 
 __all__ = ["MAX_RECIPE_BYTES", "Locator", "format_path", "load_recipe", "parse_recipe"]
@@ -205,24 +205,22 @@ def _check_references(r: Recipe, loc8: Locator) -> None:
                 raise loc8.error(ParameterError, ["cues", cname, "factor"], f"factor {c.factor!r} lists values, not assets, so it has no labels", "give the label itself: cues: {NAME: LABEL}")
     if (r.cues or "reference_cue" in r.model_fields_set) and r.reference_cue not in r.cues:
         raise loc8.error(ParameterError, ["reference_cue"], f"{r.reference_cue!r} is not one of the cues ({', '.join(r.cues) or 'the recipe declares none'})")
-    space = LABEL_SPACES[r.label_space]
     for cname, c in r.cues.items():
         if c.label is not None:
             try:
                 canonical_label(c.label, r.label_space)
             except ParameterError as exc:
                 raise loc8.error(ParameterError, ["cues", cname], str(exc.args[0]), exc.hint) from None
-    del space
 
 
 def canonical_label(label: str, label_space: str) -> str:
     """A label in the set's canonical form: a wnid for ``imagenet1k``, a category name for a mapping."""
-    space = LABEL_SPACES.get(label_space)
-    if space is None:
-        from ..classifiers.labels import imagenet_labels
+    from ..labels import IMAGENET1K, imagenet_labels, label_space_names
 
+    if label_space == IMAGENET1K:
         labels = imagenet_labels()
         return labels.wnids[labels.index(label)]
+    space = label_space_names(label_space)
     key = label.strip().lower().replace("_", " ")
     if key in space:
         return key

@@ -32,8 +32,6 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator, model_validator
 
 __all__ = [
-    "GEIRHOS16",
-    "LABEL_SPACES",
     "MAX_SIZE",
     "RECIPE_SCHEMA",
     "AssetSpec",
@@ -47,13 +45,6 @@ __all__ = [
 RECIPE_SCHEMA = 1
 #: Largest image side accepted (refused rather than exhausting memory).
 MAX_SIZE = 2048
-#: The 16 entry-level categories of the cue-conflict paradigm (Geirhos et al., 2019).
-GEIRHOS16 = (
-    "airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat",
-    "chair", "clock", "dog", "elephant", "keyboard", "knife", "oven", "truck",
-)
-#: Label spaces a recipe may declare: ImageNet-1k wnids or the names of a category mapping.
-LABEL_SPACES = {"imagenet1k": None, "geirhos16": GEIRHOS16}
 
 Scalar = Union[StrictInt, float, str, bool]
 
@@ -303,8 +294,10 @@ class Recipe(_Strict):
     @field_validator("label_space")
     @classmethod
     def _space(cls, v: str) -> str:
-        if v not in LABEL_SPACES:
-            raise ValueError(f"unknown label space {v!r}; known: {', '.join(LABEL_SPACES)}")
+        from ..labels import known_label_spaces  # label spaces: imagenet1k or a registered category mapping
+
+        if v not in known_label_spaces():
+            raise ValueError(f"unknown label space {v!r}; known: {', '.join(known_label_spaces())}")
         return v
 
     @property

@@ -33,7 +33,7 @@ img.plot{max-width:100%;border:1px solid #eee;margin:.5em 0}
 def display_label(label: str, label_space: str) -> str:
     """A readable label: the class name of an ImageNet wnid, else the label itself."""
     if label_space == "imagenet1k" and label.startswith("n") and label[1:].isdigit():
-        from ..classifiers.labels import imagenet_labels
+        from ..labels.space import imagenet_labels
 
         space = imagenet_labels()
         try:

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from .atomic import atomic_write_bytes, atomic_write_text, sha256_file
-from .format import SCHEMA_VERSION, ManifestEntry, SetInfo, iter_manifest, manifest_line, read_manifest, read_set_info, verify_entries, write_set_info
+from .format import (
+    SCHEMA_VERSION,
+    ManifestEntry,
+    SetInfo,
+    iter_manifest,
+    manifest_line,
+    read_manifest,
+    read_set_info,
+    verify_entries,
+    write_set_info,
+)
 
 __all__ = [
     "SCHEMA_VERSION",

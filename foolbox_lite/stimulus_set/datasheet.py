@@ -19,7 +19,7 @@ MAX_ROWS = 60
 def _label_name(label: str, label_space: str) -> str:
     if label_space == "imagenet1k":
         try:
-            from ..classifiers.labels import imagenet_labels
+            from ..labels.space import imagenet_labels
 
             labels = imagenet_labels()
             return f"{labels.names[labels.index(label)]} ({label})"

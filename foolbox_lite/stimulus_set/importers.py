@@ -38,9 +38,9 @@ GEIRHOS_CITATION = (
 
 
 def _categories() -> tuple[str, ...]:
-    from ..recipes.schema import GEIRHOS16
+    from ..labels import GEIRHOS16
 
-    return GEIRHOS16
+    return tuple(GEIRHOS16.names)
 
 
 def import_cue_conflict(src: str | os.PathLike[str], out: str | os.PathLike[str], *, force: bool = False, name: str | None = None, progress: bool = False,

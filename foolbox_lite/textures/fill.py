@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 
-__all__ = ["LUMA", "check_masks", "composite", "edge_strength", "luminance", "shade"]
+__all__ = ["LUMA", "check_masks", "edge_strength", "luminance", "shade"]
 
 #: ITU-R BT.601 luma weights (as the grayscale operator).
 LUMA = (0.299, 0.587, 0.114)
@@ -41,19 +41,6 @@ def check_masks(mask: torch.Tensor, ids: list[str], what: str) -> None:
                 f"{what}: the mask of item {i!r} is all ones, so the 'shape' is the whole image",
                 hint="give a silhouette mask; to texture the whole image use a mask with a background",
             )
-
-
-def composite(inside: torch.Tensor, outside: torch.Tensor, mask: torch.Tensor, *, reuse_inside: bool = False) -> torch.Tensor:
-    """``mask * inside + (1 - mask) * outside`` in one fused op.
-
-    With ``reuse_inside`` (the caller owns ``inside``, a fresh contiguous tensor) the result
-    is written into ``inside`` when no gradient is being recorded: no new allocation.
-    """
-    weight = mask.to(inside.dtype)
-    needs_grad = torch.is_grad_enabled() and (inside.requires_grad or outside.requires_grad or weight.requires_grad)
-    if reuse_inside and not needs_grad and inside.is_contiguous() and inside.dtype == outside.dtype:
-        return torch.lerp(outside, inside, weight, out=inside)
-    return torch.lerp(outside, inside, weight)
 
 
 def edge_strength(lum: torch.Tensor) -> torch.Tensor:

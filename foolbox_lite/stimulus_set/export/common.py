@@ -19,7 +19,7 @@ from ..outputs import is_empty, remove_outputs
 from ..safe_paths import inside, is_inside, safe_component
 from ..writer import DATASHEET, LOCK, write_atomic
 
-__all__ = ["Columns", "Entries", "columns_of", "copy_mask", "flat_row", "label_names", "open_set", "prepare_out", "safe_name", "write_csv", "write_manifest"]
+__all__ = ["Columns", "Entries", "columns_of", "copy_mask", "flat_row", "open_set", "prepare_out", "safe_name", "write_csv", "write_manifest"]
 
 
 class Entries:
@@ -207,21 +207,6 @@ def copy_image(src: Path, dst: Path, *, root: Path | None = None) -> None:
         inside(root, dst.relative_to(root) if dst.is_relative_to(root) else dst, "export destination")
     dst.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(dst, src.read_bytes())
-
-
-def label_names(label_space: str) -> tuple[str, ...]:
-    """The labels of a label space in class-index order: ImageNet-1k wnids (index = the model's
-    output), or the space's categories (``geirhos16``: alphabetical).  Cue labels are numbered by it."""
-    if label_space == "imagenet1k":
-        from ...classifiers.labels import imagenet_labels
-
-        return tuple(imagenet_labels().wnids)
-    from ...recipes.schema import LABEL_SPACES
-
-    names = LABEL_SPACES.get(label_space)
-    if not names:
-        raise InputError(f"unknown label space {label_space!r} in set.json", hint=f"known: {', '.join(LABEL_SPACES)}")
-    return tuple(names)
 
 
 def class_number(label: str, names: tuple[str, ...], item: str) -> int:

@@ -23,10 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
+from ...labels import label_space_names
 from ..datasheet import read_licences_and_citations
 from ..format import SetInfo
 from ..writer import DATASHEET, write_atomic
-from .common import Columns, Entries, class_number, columns_of, copy_image, copy_mask, entry_with_file, flat_row, label_names, safe_name, write_manifest
+from .common import (
+    Columns,
+    Entries,
+    class_number,
+    columns_of,
+    copy_image,
+    copy_mask,
+    entry_with_file,
+    flat_row,
+    safe_name,
+    write_manifest,
+)
 
 __all__ = ["FEATURE_NAMES", "export_hf"]
 
@@ -107,7 +119,7 @@ def export_hf(src: Path, info: SetInfo, entries: Entries, out: Path) -> Path:
     except ImportError:
         raise InputError("exporting to Hugging Face datasets needs the 'datasets' package", hint="pip install 'foolbox-lite[export]'") from None
     cols = columns_of(info, entries)
-    names = label_names(info.label_space)
+    names = label_space_names(info.label_space)
     sheet = (src / DATASHEET).read_text(encoding="utf-8") if (src / DATASHEET).is_file() else ""
     licences, cites = read_licences_and_citations(sheet)
     meta = json.dumps({"cues": cols.cues, "factors": cols.factors, "has_mask": cols.has_mask, "names": list(names)})

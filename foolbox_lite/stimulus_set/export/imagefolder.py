@@ -27,7 +27,7 @@ CLASS_INDEX = "class_index.json"
 
 def class_index(labels: dict[str, str], label_space: str) -> dict[str, Any]:
     """``class_index.json``: per class folder its label, its ImageNet-1k index (a list for a category), and its ImageFolder target."""
-    from ...classifiers.labels import imagenet_labels
+    from ...labels.space import imagenet_labels
 
     folders = sorted(labels)
     out: dict[str, Any] = {"label_space": label_space, "folders": folders, "imagenet_index": {}, "names": {}}
@@ -41,7 +41,7 @@ def class_index(labels: dict[str, str], label_space: str) -> dict[str, Any]:
             out["imagenet_index"][f] = i
             out["names"][f] = table.names[i]
     else:
-        from ...evaluator.mappings import get_mapping, is_mapping
+        from ...labels.mappings import get_mapping, is_mapping
 
         members = get_mapping(label_space).categories if is_mapping(label_space) else {}
         for f in folders:

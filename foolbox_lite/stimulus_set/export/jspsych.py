@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from ...errors import InputError
+from ...labels import label_space_names
 from ..format import SetInfo
 from ..writer import encode_png, write_atomic
-from .common import Entries, copy_image, entry_with_file, label_names, safe_name, write_manifest
+from .common import Entries, copy_image, entry_with_file, safe_name, write_manifest
 
 __all__ = ["KEYS", "export_jspsych", "noise_mask", "trial_order"]
 
@@ -119,10 +120,10 @@ def noise_mask(size: tuple[int, int], seed: int, k: int) -> np.ndarray:
 
 def _choices(label_space: str) -> tuple[list[str], list[str]]:
     """The label space's labels and the names shown for them (made unique)."""
-    labels = list(label_names(label_space))
+    labels = list(label_space_names(label_space))
     if label_space != "imagenet1k":
         return labels, labels
-    from ...classifiers.labels import imagenet_labels
+    from ...labels.space import imagenet_labels
 
     names = list(imagenet_labels().names)
     dup = {n for n in names if names.count(n) > 1}

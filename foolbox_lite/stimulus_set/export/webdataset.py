@@ -19,9 +19,10 @@ import tarfile
 from pathlib import Path
 
 from ...errors import InputError
+from ...labels import label_space_names
 from ..format import SetInfo
 from ..writer import write_atomic
-from .common import Entries, class_number, entry_with_file, label_names, safe_name, write_manifest
+from .common import Entries, class_number, entry_with_file, safe_name, write_manifest
 
 __all__ = ["export_webdataset"]
 
@@ -40,7 +41,7 @@ def export_webdataset(src: Path, info: SetInfo, entries: Entries, out: Path, *, 
     """Write shards of ``shard_size`` samples; ``shards.txt`` lists them."""
     if shard_size < 1:
         raise InputError(f"shard_size must be >= 1, got {shard_size}")
-    names = label_names(info.label_space)
+    names = label_space_names(info.label_space)
     lines: list[str] = []
     shards: list[str] = []
     tar: tarfile.TarFile | None = None

@@ -174,5 +174,5 @@ def get_mapping(name: str | LabelMapping) -> LabelMapping:
     if isinstance(name, LabelMapping):
         return name
     if name not in _REGISTRY:
-        raise ParameterError(f"unknown label mapping {name!r}", hint=f"known: {', '.join(available_mappings())}; register your own with foolbox_lite.evaluator.register_mapping")
+        raise ParameterError(f"unknown label mapping {name!r}", hint=f"known: {', '.join(available_mappings())}; register your own with foolbox_lite.labels.register_mapping")
     return _REGISTRY[name]
