@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .assets.io import Fit, MaskMode, fit_pil, mask_from_pil, pil_to_tensor, read_pil, save_image
+from .assets.io import Fit, MaskMode, load_image_and_mask, save_image
 from .errors import InputError
 
 __all__ = ["Item", "Stimuli", "MASK"]
@@ -141,43 +141,25 @@ class Stimuli:
         cues: Sequence[Mapping[str, str]] | None = None,
         device: torch.device | str = "cpu",
     ) -> Stimuli:
-        """Load images (PNG/JPEG) and masks from files.
+        """Load images (PNG/JPEG) and masks from files with :func:`~foolbox_lite.assets.io.load_image_and_mask`.
 
-        Without an explicit mask, an image with an alpha channel gets its alpha as the
-        mask.  A mask file may be an alpha image, a grey mask (white = object) or a
-        black-on-white silhouette (``mask_mode``, see :func:`~foolbox_lite.assets.io.mask_from_pil`).
+        Without an explicit mask, a transparent image (alpha band or palette transparency)
+        gets its alpha as the mask.  A mask file may be an alpha image, a grey mask (white =
+        object) or a black-on-white silhouette (``mask_mode``, see
+        :func:`~foolbox_lite.assets.io.mask_from_pil`); it must have its image's size.
         """
         path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not path_list:
             raise InputError("no image paths given")
         if masks is not None and len(masks) != len(path_list):
             raise InputError(f"{len(masks)} masks given for {len(path_list)} images")
-        imgs, msks, items = [], [], []
-        any_mask = False
-        for i, p in enumerate(path_list):
-            im = read_pil(p)
-            m_src = masks[i] if masks is not None else None
-            if m_src is not None:
-                m = mask_from_pil(read_pil(m_src), mask_mode)
-                if m.size != im.size:
-                    raise InputError(f"mask {str(m_src)!r} is {m.size[0]}x{m.size[1]} but image {str(p)!r} is {im.size[0]}x{im.size[1]}", hint="masks must have the same size as their image")
-            elif "A" in im.getbands():
-                m = im.getchannel("A")
-            else:
-                m = None
-            img_t = pil_to_tensor(fit_pil(im.convert("RGB"), size, fit))
-            imgs.append(img_t)
-            if m is not None:
-                any_mask = True
-                msks.append(pil_to_tensor(fit_pil(m, size, fit, resample=3))[:1])
-            else:
-                msks.append(None)
-            items.append(Item(id=Path(p).stem, index=i, cues=dict(cues[i]) if cues else {}, sources={"image": str(p)}))
-        images = torch.stack(imgs).to(device)
+        loaded = [load_image_and_mask(p, masks[i] if masks is not None else None, size, fit, mask_mode) for i, p in enumerate(path_list)]
+        items = [Item(id=Path(p).stem, index=i, cues=dict(cues[i]) if cues else {}, sources={"image": str(p)}) for i, p in enumerate(path_list)]
+        images = torch.stack([img for img, _ in loaded]).to(device).float().div_(255.0)
         layers: dict[str, torch.Tensor] = {}
-        if any_mask:
-            ones = torch.ones_like(imgs[0][:1])
-            layers[MASK] = torch.stack([m if m is not None else ones for m in msks]).to(device)
+        if any(m is not None for _, m in loaded):
+            ones = torch.full_like(loaded[0][0][:1], 255)
+            layers[MASK] = torch.stack([m if m is not None else ones for _, m in loaded]).to(device).float().div_(255.0)
         return cls(images, layers, items)
 
     # ----------------------------------------------------------------- access

@@ -100,7 +100,8 @@ def test_png_decoding_matches_pil_for_every_png_type(tmp_path: Path) -> None:
     import numpy as np
     from PIL import Image
 
-    from foolbox_lite.evaluator.run import _decode, _decode_rgb8_png
+    from foolbox_lite.assets.io import _decode_rgb8_png
+    from foolbox_lite.assets.io import decode_rgb_u8 as _decode
     from foolbox_lite.stimulus_set.writer import encode_png
 
     rng = np.random.default_rng(0)

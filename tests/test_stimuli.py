@@ -38,7 +38,7 @@ def test_silhouette_dark_on_white_is_object(tmp_path):
 def test_mask_size_mismatch_is_named(tmp_path):
     _write_rgba(tmp_path / "a.png", (40, 30))
     Image.new("L", (10, 10)).save(tmp_path / "m.png")
-    with pytest.raises(InputError, match="m.png.*10x10.*40x30"):
+    with pytest.raises(AssetError, match="m.png.*10x10.*40x30"):
         fl.Stimuli.from_files([tmp_path / "a.png"], masks=[tmp_path / "m.png"])
 
 

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import AssetError, FoolboxLiteError, InputError
 from ..stimulus_set.atomic import sha256_file
-from .io import Fit, fit_pil, pil_to_tensor, read_pil
+from .io import Fit, fit_image_u8, read_pil
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolder", "label_from_name", "list_image_files", "load_image_folder"]
 
@@ -121,7 +121,7 @@ def _load_files(paths: Sequence[Path], size: tuple[int, int], fit: Fit, labels: 
             warnings.warn(f"skipping unreadable image {str(p)!r}: {exc}", stacklevel=3)
             continue
         sizes.append(im.size)
-        imgs.append(pil_to_tensor(fit_pil(im.convert("RGB"), size, fit)))
+        imgs.append(fit_image_u8(im, size, fit).float().div_(255.0))
         files.append(str(p))
         hashes.append(sha256_file(p))
         labs.append(labels[k] if labels is not None else label_from_name(p.name, index))

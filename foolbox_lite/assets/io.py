@@ -1,8 +1,15 @@
-"""Reading and writing images and masks.
+"""Reading and writing images and masks: the one loader every entry point uses.
 
 Images are float tensors ``(3, H, W)`` in ``[0, 1]``; masks are ``(1, H, W)`` in
 ``[0, 1]`` (1 = object).  PNG output is lossless and deterministic, so the same
 tensor always gives the same file bytes.
+
+One rule for every reader (``Stimuli.from_files``, recipe assets, image folders, the
+bank, the evaluator): EXIF orientation applied, 16-bit greys scaled to 8 bits,
+transparency (an alpha band or a palette's transparent index) is the object mask,
+images are resampled bicubically and masks bilinearly (:func:`fit_image_u8`,
+:func:`fit_mask_u8`, :func:`load_image_and_mask`).  The evaluator's full-size decode
+(:func:`decode_rgb_u8`) takes a faster OpenCV path for the 8-bit RGB PNGs builds write.
 """
 
 from __future__ import annotations
@@ -24,6 +31,14 @@ __all__ = [
     "Fit",
     "MaskMode",
     "MAX_PIXELS",
+    "OwnMask",
+    "decode_rgb_u8",
+    "fit_image_u8",
+    "fit_mask_u8",
+    "has_alpha",
+    "load_image_and_mask",
+    "read_image_and_mask",
+    "fit_image_and_mask",
     "read_pil",
     "load_image",
     "load_mask",
@@ -38,6 +53,9 @@ __all__ = [
 PathLike = Union[str, os.PathLike]
 Fit = Literal["resize", "crop", "pad"]
 MaskMode = Literal["auto", "alpha", "dark", "light", "gray"]
+#: Where an image without a mask file gets its mask: ``alpha`` only from its transparency,
+#: ``always`` from its pixels by the mask mode (a silhouette), ``never`` none.
+OwnMask = Literal["alpha", "always", "never"]
 
 #: Images larger than this many pixels are refused before decoding (PIL's own bomb guard stays on too).
 MAX_PIXELS = 64_000_000
@@ -60,6 +78,8 @@ def read_pil(path: PathLike) -> Image.Image:
             return _upright_8bit(im)
     except InputError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise AssetError(f"image file {str(p)!r} is too large to decode safely: {exc}", hint="downscale it first; the limit protects memory") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise AssetError(f"image file {str(p)!r} cannot be read: {exc}", hint="is it a complete PNG or JPEG?") from exc
 
@@ -146,6 +166,11 @@ def fit_pil(im: Image.Image, size: int | tuple[int, int], fit: Fit, *, resample:
     raise InputError(f"fit must be one of 'resize', 'crop', 'pad', got {fit!r}")
 
 
+def has_alpha(im: Image.Image) -> bool:
+    """Whether the image carries transparency: an alpha band or a palette's transparent index."""
+    return "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info)
+
+
 def mask_from_pil(im: Image.Image, mode: MaskMode = "auto") -> Image.Image:
     """The object mask of an image as an ``L`` image (255 = object).
 
@@ -155,7 +180,7 @@ def mask_from_pil(im: Image.Image, mode: MaskMode = "auto") -> Image.Image:
     border is mostly light, else ``gray``.
     """
     if mode == "auto":
-        if "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info):
+        if has_alpha(im):
             mode = "alpha"
         else:
             g = np.asarray(im.convert("L"), dtype=np.float32)
@@ -172,20 +197,104 @@ def mask_from_pil(im: Image.Image, mode: MaskMode = "auto") -> Image.Image:
     raise InputError(f"mask mode must be one of auto, alpha, dark, light, gray, got {mode!r}")
 
 
+def _pil_u8(im: Image.Image) -> torch.Tensor:
+    arr = np.asarray(im, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
+def fit_image_u8(im: Image.Image, size: int | tuple[int, int] | None = None, fit: Fit = "resize") -> torch.Tensor:
+    """uint8 ``(3, H, W)`` of an image brought to ``size`` (bicubic; ``None`` keeps its size)."""
+    rgb = im.convert("RGB")
+    return _pil_u8(rgb if size is None else fit_pil(rgb, size, fit))
+
+
+def fit_mask_u8(mask: Image.Image, size: int | tuple[int, int] | None = None, fit: Fit = "resize") -> torch.Tensor:
+    """uint8 ``(1, H, W)`` of an ``L`` mask brought to ``size`` (bilinear, so soft edges stay soft and in range)."""
+    return _pil_u8(mask if size is None else fit_pil(mask, size, fit, resample=Image.BILINEAR))
+
+
+def read_image_and_mask(path: PathLike, mask_path: PathLike | None = None) -> tuple[Image.Image, Image.Image | None]:
+    """Decode an image and its mask file (if any), refusing a mask whose size differs from the image's."""
+    im = read_pil(path)
+    mim = None if mask_path is None else read_pil(mask_path)
+    if mim is not None and mim.size != im.size:
+        raise AssetError(
+            f"mask {str(mask_path)!r} is {mim.size[0]}x{mim.size[1]} but image {str(path)!r} is {im.size[0]}x{im.size[1]}",
+            hint="a mask must have the size of its image",
+        )
+    return im, mim
+
+
+def fit_image_and_mask(
+    im: Image.Image, mask_im: Image.Image | None, size: int | tuple[int, int] | None = None, fit: Fit = "resize", mask_mode: MaskMode = "auto", own_mask: OwnMask = "alpha"
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(image uint8 (3, H, W), mask uint8 (1, H, W) or None)`` of decoded images (see :func:`load_image_and_mask`)."""
+    m: Image.Image | None
+    if mask_im is not None:
+        m = mask_from_pil(mask_im, mask_mode)
+    elif own_mask == "always" or (own_mask == "alpha" and has_alpha(im)):
+        m = mask_from_pil(im, mask_mode)
+    elif own_mask in ("alpha", "never"):
+        m = None
+    else:
+        raise InputError(f"own_mask must be one of 'alpha', 'always', 'never', got {own_mask!r}")
+    return fit_image_u8(im, size, fit), None if m is None else fit_mask_u8(m, size, fit)
+
+
+def load_image_and_mask(
+    path: PathLike, mask_path: PathLike | None = None, size: int | tuple[int, int] | None = None, fit: Fit = "resize", mask_mode: MaskMode = "auto", own_mask: OwnMask = "alpha"
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The one image + mask loader: ``(image uint8 (3, H, W), mask uint8 (1, H, W) or None)`` at ``size``.
+
+    The mask comes from ``mask_path`` read by ``mask_mode`` (see :func:`mask_from_pil`);
+    without one, from the image itself as ``own_mask`` says (by default only when it is
+    transparent).  Images are resampled bicubically, masks bilinearly.
+    """
+    im, mim = read_image_and_mask(path, mask_path)
+    return fit_image_and_mask(im, mim, size, fit, mask_mode, own_mask)
+
+
 def load_image(path: PathLike, size: int | tuple[int, int] | None = None, fit: Fit = "resize") -> torch.Tensor:
     """Load an image file as float32 ``(3, H, W)`` in ``[0, 1]``, optionally brought to ``size``."""
-    im = read_pil(path).convert("RGB")
-    if size is not None:
-        im = fit_pil(im, size, fit)
-    return pil_to_tensor(im)
+    return fit_image_u8(read_pil(path), size, fit).float().div_(255.0)
 
 
 def load_mask(path: PathLike, size: int | tuple[int, int] | None = None, fit: Fit = "resize", mode: MaskMode = "auto") -> torch.Tensor:
     """Load a mask file as float32 ``(1, H, W)`` in ``[0, 1]`` (see :func:`mask_from_pil` for ``mode``)."""
-    m = mask_from_pil(read_pil(path), mode)
-    if size is not None:
-        m = fit_pil(m, size, fit, resample=Image.BILINEAR)
-    return torch.from_numpy(np.asarray(m, dtype=np.uint8).copy()).unsqueeze(0).float().div_(255.0)
+    return fit_mask_u8(mask_from_pil(read_pil(path), mode), size, fit).float().div_(255.0)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _decode_rgb8_png(path: Path) -> np.ndarray | None:
+    """``(H, W, 3)`` RGB of an 8-bit RGB PNG (what builds write) decoded by OpenCV, else ``None``.
+
+    PNG is lossless, so these are PIL's pixels exactly; OpenCV decodes them 1.3-1.5x faster.
+    Other files and PNG types (grey, palette, alpha, 16-bit) are left to PIL.
+    """
+    import cv2
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) < 33 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or data[24] != 8 or data[25] != 2:
+        return None
+    if int.from_bytes(data[16:20], "big") * int.from_bytes(data[20:24], "big") > MAX_PIXELS:
+        return None  # PIL's reader gives the clear error
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def decode_rgb_u8(path: PathLike) -> torch.Tensor:
+    """uint8 ``(3, H, W)`` of an image file at its own size: the fast path of :func:`fit_image_u8` (same pixels)."""
+    arr = _decode_rgb8_png(Path(path))
+    if arr is None:
+        arr = np.array(read_pil(path).convert("RGB"), dtype=np.uint8)  # a writable copy
+    return torch.from_numpy(arr).permute(2, 0, 1)
 
 
 def _as_list(x: PathLike | Sequence[PathLike]) -> list[PathLike]:

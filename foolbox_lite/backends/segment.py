@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..assets.io import Fit, fit_pil, pil_to_tensor, read_pil
+from ..assets.io import Fit, fit_image_and_mask, read_pil
 from ..errors import ParameterError
 from .grabcut import Box, grabcut_array, threshold_array, to_rgb_uint8
 from .mask_cache import MaskCache, default_cache_dir, image_digest, mask_key
@@ -127,6 +127,5 @@ def segment_photo(
     mask = segment_array(rgb, settings, model=model, cache=cache_for(cache), what=what)
     im = Image.fromarray(rgb, "RGB")
     m = Image.fromarray(np.rint(mask * 255).astype(np.uint8), "L")
-    if size is not None:
-        im, m = fit_pil(im, size, fit), fit_pil(m, size, fit, resample=Image.BILINEAR)
-    return pil_to_tensor(im), pil_to_tensor(m)[:1]
+    img_u8, m_u8 = fit_image_and_mask(im, m, size, fit, mask_mode="gray")
+    return img_u8.float().div_(255.0), m_u8.float().div_(255.0)  # type: ignore[union-attr]

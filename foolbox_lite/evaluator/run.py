@@ -16,12 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..allocator import tune_allocator
-from ..assets.io import MAX_PIXELS, read_pil
+from ..assets.io import decode_rgb_u8
 from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..labels.mappings import LabelMapping, get_mapping
@@ -121,37 +120,6 @@ def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
     return replace(loaded, info=info, stimuli=stimuli, cue_labels=sorted({cat.get(v, v) for v in loaded.cue_labels}))
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _decode_rgb8_png(path: Path) -> np.ndarray | None:
-    """``(H, W, 3)`` RGB of an 8-bit RGB PNG (what builds write) decoded by OpenCV, else ``None``.
-
-    PNG is lossless, so these are PIL's pixels exactly; OpenCV decodes them 1.3-1.5x faster.
-    Other files and PNG types (grey, palette, alpha, 16-bit) are left to PIL.
-    """
-    import cv2
-
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if len(data) < 33 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or data[24] != 8 or data[25] != 2:
-        return None
-    if int.from_bytes(data[16:20], "big") * int.from_bytes(data[20:24], "big") > MAX_PIXELS:
-        return None  # PIL's reader gives the clear error
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def _decode(path: Path) -> torch.Tensor:
-    """uint8 ``(3, H, W)`` of an image file."""
-    arr = _decode_rgb8_png(path)
-    if arr is None:
-        arr = np.array(read_pil(path).convert("RGB"), dtype=np.uint8)  # a writable copy
-    return torch.from_numpy(arr).permute(2, 0, 1)
-
-
 class _BatchReader:
     """Decodes batch ``k + 1`` in the background while batch ``k`` is used (two reused buffers).
 
@@ -167,7 +135,7 @@ class _BatchReader:
         self.decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="foolbox-lite-decode")
 
     def _load(self, k: int) -> torch.Tensor | list[torch.Tensor]:
-        imgs = list(self.decoders.map(_decode, self.paths[k * self.bs : (k + 1) * self.bs]))
+        imgs = list(self.decoders.map(decode_rgb_u8, self.paths[k * self.bs : (k + 1) * self.bs]))
         shape = imgs[0].shape
         if any(img.shape != shape for img in imgs):
             return imgs  # ragged: each image is resized on its own

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from ..assets.bounded_glob import bounded_glob, check_utf8_name
-from ..assets.io import fit_pil, mask_from_pil, read_pil
+from ..assets.io import fit_image_and_mask, fit_image_u8, mask_from_pil, read_image_and_mask
 from ..errors import AssetError, FoolboxLiteError, ParameterError
 from ..stimulus_set.atomic import sha256_file
 from ..stimulus_set.safe_paths import not_a_file
@@ -103,36 +103,25 @@ def _to_u8(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to("cpu", torch.float32).clamp(0, 1).mul(255.0).round_().to(torch.uint8).contiguous()
 
 
-def _pil_u8(im: Image.Image) -> torch.Tensor:
-    arr = np.asarray(im, dtype=np.uint8)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+def _mask_rule(spec: AssetSpec, kind: str | None) -> tuple[Any, Any]:
+    """``(mask_mode, own_mask)`` of :func:`~foolbox_lite.assets.io.fit_image_and_mask` for an asset's ``mask:``.
+
+    ``none``: no mask of its own; ``auto``: its transparency (a shape: its silhouette); a mode: always that mode.
+    """
+    mode = "auto" if spec.mask in ("auto", "none") else spec.mask
+    own = "never" if spec.mask == "none" else "alpha" if (spec.mask == "auto" and kind != "shape") else "always"
+    return mode, own
 
 
 def _file_loader(path: Path, mask_path: Path | None, spec: AssetSpec, kind: str | None) -> Loader:
-    """A loader that decodes the file (and its mask file) and fits them to a size."""
+    """A loader that decodes the file (and its mask file) and fits them to a size (the one loader's rule)."""
+    mode, own = _mask_rule(spec, kind)
 
     def load(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        im = _read(path)
-        mim = _read(mask_path) if mask_path is not None else None
-        if mim is not None and mim.size != im.size:
-            raise AssetError(f"mask {str(mask_path)!r} is {mim.size[0]}x{mim.size[1]} but image {str(path)!r} is {im.size[0]}x{im.size[1]}", hint="a mask must have the size of its image")
+        im, mim = read_image_and_mask(path, mask_path)
         if spec.region is not None:
             return _region(im, mim, spec, str(path), size), None
-        rgb = fit_pil(im.convert("RGB"), size, spec.fit)
-        m: Image.Image | None
-        if mim is not None:
-            m = mask_from_pil(mim, "auto" if spec.mask in ("auto", "none") else spec.mask)
-        elif spec.mask == "none":
-            m = None
-        elif spec.mask == "auto":
-            has_alpha = "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info)
-            m = mask_from_pil(im, "auto") if (kind == "shape" or has_alpha) else None
-        else:
-            m = mask_from_pil(im, spec.mask)
-        mt = None if m is None else _pil_u8(fit_pil(m, size, spec.fit, resample=Image.BILINEAR))
-        return _pil_u8(rgb), mt
+        return fit_image_and_mask(im, mim, size, spec.fit, mode, own)  # type: ignore[arg-type]
 
     return load
 
@@ -156,16 +145,7 @@ def _region(im: Image.Image, mask: Image.Image | None, spec: AssetSpec, where: s
         x0, y0, x1, y1 = spec.region  # type: ignore[misc]
         if x1 > w or y1 > h:
             raise AssetError(f"{where}: region {[x0, y0, x1, y1]} lies outside the {w}x{h} photo", hint=f"x1 <= {w} and y1 <= {h} (pixels, end exclusive)")
-    return _pil_u8(fit_pil(im.convert("RGB").crop((x0, y0, x1, y1)), size, spec.fit))
-
-
-def _read(path: Path) -> Image.Image:
-    try:
-        return read_pil(path)
-    except AssetError as exc:
-        if isinstance(exc.__cause__, Image.DecompressionBombError):
-            raise AssetError(f"image file {str(path)!r} is too large to decode safely: {exc.__cause__}", hint="downscale it first; the limit protects memory") from None
-        raise
+    return fit_image_u8(im.crop((x0, y0, x1, y1)), size, spec.fit)
 
 
 def _label_from(path: Path, how: str | None) -> str | None:
@@ -309,10 +289,7 @@ def _resolve_skimage(group: str, spec: AssetSpec) -> list[RecipeAsset]:
     def load(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
         if spec.region is not None:
             return _region(im, None, spec, f"skimage:{name}", size), None
-        m = None
-        if spec.mask not in ("none", "auto") or "A" in im.getbands():
-            m = _pil_u8(fit_pil(mask_from_pil(im, "alpha" if spec.mask == "auto" else spec.mask), size, spec.fit, resample=Image.BILINEAR))
-        return _pil_u8(fit_pil(im.convert("RGB"), size, spec.fit)), m
+        return fit_image_and_mask(im, None, size, spec.fit, *_mask_rule(spec, None))
 
     return [RecipeAsset(id=f"skimage:{name}", name=name, group=group, kind=spec.kind or "photo", sha256=sha, loader=load,
                         label=spec.label, licence=spec.licence or "see scikit-image data licences (public domain / CC)",

@@ -18,11 +18,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ..assets.io import decode_rgb_u8
 from ..classifiers import Classifier
 from ..errors import InputError
 from ..evaluator.decisions import Decider, DecisionRule
 from ..evaluator.evidence import EvidenceRecorder
-from ..evaluator.run import DEFAULT_BATCH_SIZE, Evaluation, Evidence, _decode, infer_batches, prepare_evaluation, resolve_device
+from ..evaluator.run import DEFAULT_BATCH_SIZE, Evaluation, Evidence, infer_batches, prepare_evaluation, resolve_device
 from .ray_build import connect, unwrap_task_error
 
 __all__ = ["evaluate_on_ray"]
@@ -30,7 +31,7 @@ __all__ = ["evaluate_on_ray"]
 
 def _decode_batch(batch: dict[str, np.ndarray]) -> dict[str, Any]:
     """Ray Data CPU stage: image paths -> uint8 ``(B, 3, H, W)`` (a list of ``(3, H, W)`` when sizes differ)."""
-    images = [_decode(Path(str(p))).numpy() for p in batch["path"]]
+    images = [decode_rgb_u8(Path(str(p))).numpy() for p in batch["path"]]
     same = all(im.shape == images[0].shape for im in images)
     stacked = np.stack(images) if same else np.array(images + [None], dtype=object)[:-1]
     return {"pos": batch["pos"], "image": stacked}
