@@ -11,14 +11,13 @@ import torch
 import torch.nn.functional as F
 
 from foolbox_lite.assets import bank, photos
-from foolbox_lite.assets.backgrounds import BACKGROUNDS
 from foolbox_lite.assets.bank import Asset, get_asset, list_assets
-from foolbox_lite.assets.procedural import GENERATORS, generate, render
+from foolbox_lite.assets.procedural import GENERATORS, generate, list_generators, lookup, render
 from foolbox_lite.assets.silhouettes import SHAPES, polygon_sdf, shape_image, shape_mask
 from foolbox_lite.classifiers import imagenet_labels
 from foolbox_lite.errors import AssetError, InputError, ParameterError
 
-ALL_GENERATORS = {**GENERATORS, **BACKGROUNDS}
+ALL_GENERATORS = {n: g for n, g in GENERATORS.items() if g.kind in ("texture", "background")}
 
 
 # ----------------------------------------------------------------------------- procedural generators
@@ -65,6 +64,20 @@ def test_generator_bad_arguments() -> None:
         generate("zebra", (32, 0))
     with pytest.raises(AssetError, match=r"unknown procedural generator 'zebar' \(hint: did you mean zebra\?\)"):
         generate("zebar", 32)
+
+
+def test_one_table_holds_every_generator_by_kind() -> None:
+    """Textures, background scenes and recipe patterns live in one table; each kind is looked up on its own."""
+    assert len(list_generators("texture")) == 10 and len(list_generators("background")) == 5
+    assert list_generators("pattern") == ["checkerboard", "disc", "stripes", "value_noise"]
+    assert sorted(GENERATORS) == sorted(list_generators("texture") + list_generators("background") + list_generators("pattern"))
+    assert lookup("savanna", "background").kind == "background"
+    with pytest.raises(AssetError, match=r"unknown procedural generator 'savanna' \(hint: known: brick"):
+        lookup("savanna")  # a scene is not a texture
+    img, mask = GENERATORS["disc"].fn((20, 30), radius=0.3)
+    assert img.shape == (3, 20, 30) and mask is not None and mask.shape == (1, 20, 30) and float(mask[0, 10, 15]) == 1.0
+    with pytest.raises(ParameterError, match="'stripes' is a pattern"):
+        render(GENERATORS["stripes"], 32)
 
 
 # ----------------------------------------------------------------------------- silhouettes
@@ -141,9 +154,9 @@ def test_manifest_matches_code_and_labels() -> None:
     labels = imagenet_labels()
     manifest = bank.load_manifest()
     sources = {a.source for a in manifest.values()}
-    for name in GENERATORS:
+    for name in list_generators("texture"):
         assert f"procedural:{name}" in sources
-    for name in BACKGROUNDS:
+    for name in list_generators("background"):
         assert f"background:{name}" in sources
     for name in SHAPES:
         assert f"shape:{name}" in sources

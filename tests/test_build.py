@@ -85,7 +85,7 @@ def test_items_replay_from_their_records(tmp_path: Path) -> None:
 
     import foolbox_lite as fl
     from foolbox_lite.assets.io import load_image, to_uint8
-    from foolbox_lite.recipes.assets import PROCEDURAL
+    from foolbox_lite.assets.procedural.patterns import checkerboard
     from foolbox_lite.recipes.build import Builder
     from foolbox_lite.recipes.load import load_recipe
 
@@ -94,7 +94,7 @@ def test_items_replay_from_their_records(tmp_path: Path) -> None:
     b = Builder(load_recipe(r))
     e = read_manifest(out)[7]
     d = b.plan.item(7)
-    img, _ = PROCEDURAL["checkerboard"]((48, 48), squares=6)
+    img, _ = checkerboard((48, 48), squares=6)
     stim = fl.Stimuli.from_tensor(img[None].clone(), None, start_index=7)
     pipe = b.factory.get(d.levels)
     again = pipe.replay(stim, [e.params])
@@ -106,9 +106,9 @@ def test_lock_file_and_datasheet(tmp_path: Path) -> None:
     sub.mkdir()
     (tmp_path / "art").mkdir()
     from foolbox_lite.assets.io import save_image
-    from foolbox_lite.recipes.assets import PROCEDURAL
+    from foolbox_lite.assets.procedural.patterns import disc
 
-    save_image(PROCEDURAL["disc"]((40, 40))[0], tmp_path / "art" / "blob.png")
+    save_image(disc((40, 40))[0], tmp_path / "art" / "blob.png")
     text = RECIPE.replace("  disc: {procedural: disc, label: analog clock}", "  disc: {files: ../art/*.png, kind: shape, mask: light, label: analog clock, licence: CC0}")
     r = _write(sub, text)
     out = build_recipe(r, tmp_path / "out", progress=False)

@@ -27,9 +27,8 @@ import yaml
 
 from ..errors import AssetError, ParameterError
 from . import photos, silhouettes
-from .backgrounds import BACKGROUNDS
 from .io import load_image, load_mask, save_image
-from .procedural import GENERATORS, render
+from .procedural import GENERATORS, list_generators, render
 
 __all__ = ["KINDS", "Asset", "get_asset", "list_assets", "load_manifest", "render_previews"]
 
@@ -90,8 +89,7 @@ class Asset:
             return hashlib.sha256(_bank_file(ref).read_bytes()).hexdigest()
         if kind == "skimage":
             return photos.skimage_sha256(ref)
-        version = {"procedural": GENERATORS, "background": BACKGROUNDS}.get(kind)
-        v = version[ref].version if version is not None else silhouettes.SHAPES[ref].version
+        v = GENERATORS[ref].version if kind in ("procedural", "background") else silhouettes.SHAPES[ref].version
         return hashlib.sha256(f"foolbox-lite asset {self.source} version {v}".encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,10 +127,8 @@ def _bank_file(rel: str) -> Path:
 @lru_cache(maxsize=32)
 def _image_cached(source: str, size: tuple[int, int], seed: int, device: str) -> torch.Tensor:
     kind, ref = source.split(":", 1)
-    if kind == "procedural":
+    if kind in ("procedural", "background"):
         return render(GENERATORS[ref], size, seed, device)
-    if kind == "background":
-        return render(BACKGROUNDS[ref], size, seed, device)
     if kind == "shape":
         return silhouettes.shape_image(ref, size, device)
     if kind == "skimage":
@@ -170,8 +166,8 @@ def _check_entry(e: Any, i: int) -> Asset:
     src_kind, _, ref = e["source"].partition(":")
     if src_kind not in _SOURCES or not ref:
         raise AssetError(f"{where} ({e['name']!r}): source {e['source']!r} must be one of {', '.join(s + ':NAME' for s in _SOURCES)}")
-    table = {"procedural": GENERATORS, "background": BACKGROUNDS, "shape": silhouettes.SHAPES}.get(src_kind)
-    if table is not None and ref not in table:
+    names = {"procedural": list_generators("texture"), "background": list_generators("background"), "shape": list(silhouettes.SHAPES)}.get(src_kind)
+    if names is not None and ref not in names:
         raise AssetError(f"{where} ({e['name']!r}): no {src_kind} generator {ref!r} in the code")
     if src_kind == "skimage" and ref not in photos.SKIMAGE_PHOTOS:
         raise AssetError(f"{where} ({e['name']!r}): {ref!r} is not a supported scikit-image photo")

@@ -23,13 +23,14 @@ from PIL import Image
 
 from ..assets.bounded_glob import bounded_glob, check_utf8_name
 from ..assets.io import fit_image_and_mask, fit_image_u8, mask_from_pil, read_image_and_mask
+from ..assets.procedural import GENERATORS, list_generators
 from ..errors import AssetError, FoolboxLiteError, ParameterError
 from ..stimulus_set.atomic import sha256_file
 from ..stimulus_set.safe_paths import not_a_file
 from .load import canonical_label
 from .schema import AssetSpec, Recipe
 
-__all__ = ["MAX_ASSET_FILES", "PROCEDURAL", "RecipeAsset", "resolve_assets"]
+__all__ = ["MAX_ASSET_FILES", "RecipeAsset", "resolve_assets"]
 
 #: A glob matching more files than this is refused (likely a mistake such as ``/**/*``).
 MAX_ASSET_FILES = 100_000
@@ -296,66 +297,16 @@ def _resolve_skimage(group: str, spec: AssetSpec) -> list[RecipeAsset]:
                         provenance=spec.provenance or f"scikit-image data.{name}", citation=spec.citation or "")]
 
 
-# ---------------------------------------------------------------------------- procedural generators
-
-
-def _grid(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-    h, w = size
-    ys = torch.arange(h, dtype=torch.float32).view(h, 1).expand(h, w)
-    xs = torch.arange(w, dtype=torch.float32).view(1, w).expand(h, w)
-    return ys, xs
-
-
-def _checkerboard(size: tuple[int, int], squares: int = 8) -> tuple[torch.Tensor, None]:
-    ys, xs = _grid(size)
-    cell = max(size) / squares
-    v = ((torch.floor(ys / cell) + torch.floor(xs / cell)) % 2).float()
-    return v.expand(3, *size).contiguous(), None
-
-
-def _stripes(size: tuple[int, int], period: float = 16.0, angle: float = 0.0) -> tuple[torch.Tensor, None]:
-    import math
-
-    ys, xs = _grid(size)
-    a = math.radians(angle)
-    v = (torch.sin(2 * math.pi * (xs * math.cos(a) + ys * math.sin(a)) / period) > 0).float()
-    return v.expand(3, *size).contiguous(), None
-
-
-def _disc(size: tuple[int, int], radius: float = 0.35) -> tuple[torch.Tensor, torch.Tensor]:
-    h, w = size
-    ys, xs = _grid(size)
-    d = (((ys + 0.5) / h - 0.5) ** 2 + ((xs + 0.5) / w - 0.5) ** 2).sqrt()
-    m = ((radius - d) * min(h, w) / 2).clamp(0, 1)
-    img = torch.stack([0.2 + 0.6 * m, 0.2 + 0.3 * m, 0.6 - 0.3 * m])
-    return img, m.unsqueeze(0)
-
-
-def _value_noise(size: tuple[int, int], scale: int = 8, seed: int = 0) -> tuple[torch.Tensor, None]:
-    g = torch.Generator().manual_seed(int(seed))
-    coarse = torch.rand((1, 3, scale, scale), generator=g)
-    img = torch.nn.functional.interpolate(coarse, size=size, mode="bicubic", align_corners=False).clamp(0, 1)[0]
-    return img, None
-
-
-#: Procedural generators: name -> function(size, **params) -> (image, mask or None).
-PROCEDURAL: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor | None]]] = {
-    "checkerboard": _checkerboard,
-    "stripes": _stripes,
-    "disc": _disc,
-    "value_noise": _value_noise,
-}
-
-
 def _resolve_procedural(group: str, spec: AssetSpec) -> list[RecipeAsset]:
     import difflib
     import inspect
 
     name = str(spec.procedural)
-    if name not in PROCEDURAL:
-        near = difflib.get_close_matches(name, list(PROCEDURAL), n=1, cutoff=0.5)
-        raise AssetError(f"unknown procedural generator {name!r}", hint=f"did you mean {near[0]!r}?" if near else f"known: {', '.join(PROCEDURAL)}")
-    fn = PROCEDURAL[name]
+    patterns = list_generators("pattern")
+    if name not in patterns:
+        near = difflib.get_close_matches(name, patterns, n=1, cutoff=0.5)
+        raise AssetError(f"unknown procedural generator {name!r}", hint=f"did you mean {near[0]!r}?" if near else f"known: {', '.join(patterns)}")
+    fn = GENERATORS[name].fn
     allowed = [p for p in inspect.signature(fn).parameters if p != "size"]
     for k in spec.params:
         if k not in allowed:

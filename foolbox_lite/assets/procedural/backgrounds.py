@@ -1,6 +1,7 @@
 """Procedural outdoor scenes for backgrounds: savanna, lakeside, seashore, valley, alp.
 
-Same contract as the textures (:mod:`foolbox_lite.assets.procedural`): seeded by a
+Same contract as the textures (:mod:`foolbox_lite.assets.procedural`, whose one table
+lists them as kind ``background``): seeded by a
 ``torch.Generator``, defined in continuous coordinates (the shorter side is one
 unit, y downwards), rendered as ``(3, H, W)`` float32 in ``[0, 1]``.  Each scene
 is a sky with clouds, ridges drawn from 1-D noise, and a textured ground or
@@ -11,11 +12,10 @@ from __future__ import annotations
 
 import torch
 
-from ..seeding import draw_seed
-from .procedural import Generator
-from .procedural._field import Canvas, aa_step, fbm, lerp, rgb, smoothstep, uniform
+from ...seeding import draw_seed
+from ._field import Canvas, aa_step, fbm, lerp, rgb, smoothstep, uniform
 
-__all__ = ["BACKGROUNDS", "alp", "lakeside", "savanna", "seashore", "valley"]
+__all__ = ["alp", "lakeside", "savanna", "seashore", "valley"]
 
 
 def _sky(g: torch.Generator, cv: Canvas, horizon: float, cloudiness: float) -> torch.Tensor:
@@ -180,15 +180,3 @@ def valley(g: torch.Generator, cv: Canvas) -> torch.Tensor:
     img = lerp(img, fcol2, floor)
     return img.clamp(0, 1)
 
-
-#: Every background scene generator by name.
-BACKGROUNDS: dict[str, Generator] = {
-    gen.name: gen
-    for gen in (
-        Generator("savanna", savanna, 1, "golden grassland, wide sky with clouds, tree line and acacias"),
-        Generator("lakeside", lakeside, 1, "calm lake mirroring forested hills and sky, grassy shore"),
-        Generator("seashore", seashore, 1, "sea to the horizon, surf and foam, wet and dry sand"),
-        Generator("valley", valley, 1, "green valley floor between forested slopes, blue mountains behind"),
-        Generator("alp", alp, 1, "snow-capped jagged peaks, rocky slopes, alpine meadow"),
-    )
-}
