@@ -15,9 +15,9 @@ from foolbox_lite.classifiers import from_module, imagenet_labels
 from foolbox_lite.cli import main
 from foolbox_lite.evaluator import GEIRHOS16, evaluate_set, make_decider
 from foolbox_lite.evaluator.evidence import EvidenceRecorder
+from foolbox_lite.files import sha256_file
 from foolbox_lite.report import write_evaluation
 from foolbox_lite.report.factor_plots import wilson
-from foolbox_lite.stimulus_set.atomic import sha256_file
 from foolbox_lite.stimulus_set.format import ManifestEntry, SetInfo, manifest_line, write_set_info
 
 NAMES = list(GEIRHOS16.names)

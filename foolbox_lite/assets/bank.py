@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +25,7 @@ import torch
 import yaml
 
 from ..errors import AssetError, ParameterError
+from ..files import sha256_file, sha256_text
 from . import photos, silhouettes
 from .io import load_image, load_mask, save_image
 from .procedural import GENERATORS, list_generators, render
@@ -86,11 +86,11 @@ class Asset:
         """
         kind, ref = self.source_kind, self.source_name
         if kind == "file":
-            return hashlib.sha256(_bank_file(ref).read_bytes()).hexdigest()
+            return sha256_file(_bank_file(ref))
         if kind == "skimage":
             return photos.skimage_sha256(ref)
         v = GENERATORS[ref].version if kind in ("procedural", "background") else silhouettes.SHAPES[ref].version
-        return hashlib.sha256(f"foolbox-lite asset {self.source} version {v}".encode()).hexdigest()
+        return sha256_text(f"foolbox-lite asset {self.source} version {v}")
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest fields, plus the content hash."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ..errors import AssetError, FoolboxLiteError, InputError
-from ..stimulus_set.atomic import sha256_file
+from ..files import sha256_file
 from .io import Fit, fit_image_u8, read_pil
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolder", "label_from_name", "list_image_files", "load_image_folder"]

@@ -24,7 +24,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import AssetError, InputError
-from ..stimulus_set.atomic import atomic_open
+from ..files import atomic_open
 from ..stimulus_set.safe_paths import not_a_file
 
 __all__ = [

@@ -7,7 +7,6 @@ coffee, astronaut, rocket, horse, brick, grass, gravel.
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 from PIL import Image
 
 from ..errors import AssetError
+from ..files import sha256_parts
 from .io import fit_pil
 
 __all__ = ["SKIMAGE_PHOTOS", "skimage_array", "skimage_image", "skimage_mask", "skimage_sha256"]
@@ -79,7 +79,4 @@ def skimage_mask(name: str, size: int | tuple[int, int]) -> torch.Tensor | None:
 def skimage_sha256(name: str) -> str:
     """SHA-256 of the photo's pixel array (shape, dtype and bytes): identifies its content across versions."""
     arr = skimage_array(name)
-    h = hashlib.sha256()
-    h.update(f"{arr.dtype.str}{arr.shape}".encode())
-    h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()
+    return sha256_parts(f"{arr.dtype.str}{arr.shape}", np.ascontiguousarray(arr).tobytes())

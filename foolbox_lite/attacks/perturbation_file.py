@@ -23,7 +23,7 @@ import torch
 from .._version import __version__
 from ..classifiers import Classifier
 from ..errors import AssetError, InputError, ModelError, short_repr
-from ..stimulus_set.atomic import atomic_write_bytes, atomic_write_text, sha256_bytes
+from ..files import atomic_write_bytes, atomic_write_text, sha256_bytes
 from ..stimulus_set.safe_paths import check_component, not_a_file
 from .budget import SizeRule, fit_size, perturbation_norm
 

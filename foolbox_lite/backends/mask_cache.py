@@ -10,7 +10,6 @@ what a fresh computation would.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import OrderedDict
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..stimulus_set.atomic import atomic_open
+from ..files import atomic_open, sha256_parts, sha256_text
 from .model_store import home
 
 __all__ = ["image_digest", "mask_key", "MaskCache", "default_cache_dir", "recipe_cache"]
@@ -52,16 +51,13 @@ def recipe_cache(value: Any) -> Any:
 
 def image_digest(rgb: np.ndarray) -> str:
     """sha256 of an ``(H, W, 3)`` uint8 image's shape and bytes."""
-    h = hashlib.sha256()
-    h.update(f"{rgb.shape}|{rgb.dtype}".encode())
-    h.update(np.ascontiguousarray(rgb).tobytes())
-    return h.hexdigest()
+    return sha256_parts(f"{rgb.shape}|{rgb.dtype}", np.ascontiguousarray(rgb).tobytes())
 
 
 def mask_key(digest: str, settings: Mapping[str, Any]) -> str:
     """The cache key of an image digest under ``settings`` (method, model hash, clean-up...)."""
     blob = json.dumps({"image": digest, **settings}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return sha256_text(blob)
 
 
 class MaskCache:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AssetError
-from ..stimulus_set.atomic import sha256_file
+from ..files import sha256_file
 
 __all__ = [
     "KnownModel",

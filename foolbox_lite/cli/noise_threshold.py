@@ -43,7 +43,7 @@ def _plot(curve: list[dict[str, object]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..stimulus_set.atomic import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for kind in dict.fromkeys(str(r["kind"]) for r in curve):
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         from ..attacks.noise_threshold import NOISE_KINDS, accuracy_curve, noise_thresholds
         from ..classifiers import load_classifier
         from ..errors import ParameterError
-        from ..stimulus_set.atomic import atomic_write_text
+        from ..files import atomic_write_text
         from ..stimulus_set.folder_lock import check_writable
 
         kind_list = [k.strip() for k in kinds.split(",") if k.strip()]

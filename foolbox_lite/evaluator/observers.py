@@ -19,9 +19,9 @@ from typing import Any
 
 from ..assets.bounded_glob import bounded_glob
 from ..errors import InputError, ParameterError
+from ..files import atomic_write_text
 from ..labels.mappings import get_mapping
 from ..labels.space import imagenet_labels
-from ..stimulus_set.atomic import atomic_write_text
 from .cues import OTHER, Trial, followed_cue
 from .decisions import NA
 

@@ -33,7 +33,7 @@ from ..assets.io import read_pil
 from ..classifiers import Classifier, load_classifier
 from ..errors import InputError, ParameterError
 from ..evaluator.run import load_stimulus_set, resolve_device
-from ..stimulus_set.atomic import atomic_write_bytes, atomic_write_text
+from ..files import atomic_write_bytes, atomic_write_text
 from ..stimulus_set.format import ManifestEntry
 from ..stimulus_set.layers import MASK_LAYER, read_mask
 from .methods import CAPTUM_METHODS, METHODS, MethodOptions, attribute, check_method

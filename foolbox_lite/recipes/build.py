@@ -23,8 +23,8 @@ import torch
 
 from ..allocator import tune_allocator
 from ..errors import FoolboxLiteError, InputError, ParameterError
+from ..files import sha256_bytes, sha256_text
 from ..stimuli import MASK, Item, Stimuli
-from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.folder_lock import lock_folder
 from ..stimulus_set.format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
@@ -153,7 +153,7 @@ class Builder:
         return {
             "lock_version": 1,
             "recipe_file": r.path.name if r.path else "<text>",
-            "recipe_sha256": __import__("hashlib").sha256(r._text.encode()).hexdigest(),
+            "recipe_sha256": sha256_text(r._text),
             "recipe": r.model_dump(mode="json", by_alias=True, exclude={"explain"} if r.explain is None else None),
             "assets": assets,
             "paths_outside_recipe_folder": outside,

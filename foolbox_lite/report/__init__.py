@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..evaluator.observers import write_trials_csv
 from ..evaluator.run import Evaluation
-from ..stimulus_set.atomic import atomic_write_text
+from ..files import atomic_write_text
 from .factor_plots import factor_plot, numeric_factors
 from .html import display_label, render_report
 from .plots import cue_fraction_plot, kappa_matrix_plot, shape_bias_plot

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..stimulus_set.atomic import atomic_write_text
+from ..files import atomic_write_text
 from .html import _CSS, _fmt, _thumb, display_label
 from .plots import _plt, _save
 

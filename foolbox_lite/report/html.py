@@ -13,7 +13,7 @@ from typing import Any
 from ..assets.io import read_pil
 from ..errors import FoolboxLiteError
 from ..evaluator.cues import OTHER, Trial
-from ..stimulus_set.atomic import atomic_write_text
+from ..files import atomic_write_text
 from .analysis_html import analysis_sections
 from .plots import cue_colour
 

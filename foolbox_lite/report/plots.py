@@ -17,7 +17,7 @@ from typing import Any
 
 from ..evaluator.cues import OTHER, Trial
 from ..evaluator.metrics import shape_bias
-from ..stimulus_set.atomic import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 __all__ = ["cue_fraction_plot", "kappa_matrix_plot", "observer_styles", "shape_bias_plot"]
 

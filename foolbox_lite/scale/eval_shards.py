@@ -24,7 +24,7 @@ from ..classifiers import Classifier
 from ..errors import InputError
 from ..evaluator.decisions import DecisionRule
 from ..evaluator.run import DEFAULT_BATCH_SIZE, decide_locally, prepare_evaluation
-from ..stimulus_set.atomic import atomic_write_text
+from ..files import atomic_write_text
 from ..stimulus_set.format import read_manifest
 from .shards import parse_shard, shard_range
 

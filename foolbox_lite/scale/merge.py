@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..files import atomic_write_bytes, disk_error, sha256_bytes, sha256_file
 from ..recipes.build import finish_set
-from ..stimulus_set.atomic import atomic_write_bytes, disk_error, sha256_bytes, sha256_file
 from ..stimulus_set.format import MANIFEST
 from ..stimulus_set.lock import read_lock
 from ..stimulus_set.writer import PARTIAL, SHARDS, prepare_folder

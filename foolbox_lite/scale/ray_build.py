@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FoolboxLiteError, InputError
+from ..files import sha256_bytes
 from ..recipes.build import Builder, build_items, check_build_args, complete, one_torch_thread, open_output, todo_items
 from ..recipes.load import load_recipe
-from ..stimulus_set.atomic import sha256_bytes
 from ..stimulus_set.folder_lock import lock_folder
 from ..stimulus_set.outputs import is_empty, refuse_inputs_inside
 from ..stimulus_set.writer import OrderedSink, encode_png, prepare_folder, write_atomic

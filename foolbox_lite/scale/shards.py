@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..files import atomic_write_text
 from ..recipes.build import (
     Builder,
     build_with_progress,
@@ -37,7 +38,6 @@ from ..recipes.build import (
     todo_items,
 )
 from ..recipes.load import load_recipe
-from ..stimulus_set.atomic import atomic_write_text
 from ..stimulus_set.folder_lock import LOCK_NAME
 from ..stimulus_set.format import MANIFEST
 from ..stimulus_set.lock import LOCK, write_lock

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .atomic import atomic_write_bytes, atomic_write_text, sha256_file
+from ..files import atomic_write_bytes, atomic_write_text, sha256_file
 from .format import (
     SCHEMA_VERSION,
     ManifestEntry,

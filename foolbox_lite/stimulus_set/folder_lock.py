@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from .atomic import disk_error
+from ..files import disk_error
 
 __all__ = ["LOCK_NAME", "FolderLock", "check_writable", "lock_folder"]
 

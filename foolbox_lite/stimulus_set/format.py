@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InputError, short_repr
-from .atomic import atomic_write_text, sha256_file
+from ..files import atomic_write_text, sha256_file
 
 __all__ = [
     "SCHEMA_VERSION",

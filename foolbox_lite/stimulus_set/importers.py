@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
-from .atomic import sha256_bytes
+from ..files import sha256_bytes
 from .folder_lock import lock_folder
 from .format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
 from .layers import MASK_LAYER, write_mask

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .atomic import sha256_bytes, sha256_file
+from ..files import sha256_bytes, sha256_file
 from .writer import MASKS, encode_png, write_atomic
 
 __all__ = ["MASK_LAYER", "MASKS", "mask_file", "mask_u8", "read_mask", "write_mask"]

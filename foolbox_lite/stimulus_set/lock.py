@@ -11,7 +11,6 @@ The lock file records all of these, and ``build_key`` summarises the ones a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..files import sha256_text
 from .writer import LOCK, write_atomic
 
 __all__ = ["LOCK", "REPRODUCIBILITY", "build_key", "device_info", "read_lock", "versions", "write_lock"]
@@ -67,7 +67,7 @@ def device_info(device: str) -> dict[str, Any]:
 def build_key(recipe_text: str, assets: dict[str, list[dict[str, Any]]], vers: dict[str, str], device: dict[str, Any]) -> str:
     """A hash of everything that determines the bytes of a build (what ``--resume`` must match)."""
     key = {"recipe": recipe_text, "assets": assets, "versions": {k: v for k, v in vers.items() if k != "python"}, "device": device}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return sha256_text(json.dumps(key, sort_keys=True))
 
 
 def write_lock(folder: Path, lock: dict[str, Any]) -> Path:

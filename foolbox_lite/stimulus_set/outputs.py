@@ -43,7 +43,7 @@ def entry_files(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def files_intact(folder: Path, raw: Mapping[str, Any]) -> bool:
     """Every file a manifest line lists (image, sidecar, layers) lies inside ``folder`` and matches its sha256."""
-    from .atomic import sha256_file
+    from ..files import sha256_file
 
     files = entry_files(raw)
     if not files or len(files) != len({f for f, _ in files}):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .atomic import atomic_write_bytes, disk_error, sha256_bytes
+from ..files import atomic_write_bytes, disk_error, sha256_bytes
 from .format import MANIFEST, SET_INFO
 from .outputs import files_intact, is_empty, remove_outputs
 

@@ -47,7 +47,7 @@ def open_set(folder: Path, *, verify: bool = True, progress: bool = False) -> tu
     """The set's header and entries; with ``verify`` every image must exist and match its sha256."""
     info = read_set_info(folder)
     n = 0
-    from ..atomic import sha256_file
+    from ...files import sha256_file
 
     for e in iter_manifest(folder):
         n += 1
