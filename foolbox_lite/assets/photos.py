@@ -15,7 +15,7 @@ from PIL import Image
 
 from ..errors import AssetError
 from ..files import sha256_parts
-from .io import fit_pil
+from .io import fit_mask_u8, fit_pil
 
 __all__ = ["SKIMAGE_PHOTOS", "skimage_array", "skimage_image", "skimage_mask", "skimage_sha256"]
 
@@ -72,8 +72,7 @@ def skimage_mask(name: str, size: int | tuple[int, int]) -> torch.Tensor | None:
     if arr.dtype != bool:
         return None
     m = Image.fromarray(np.where(arr, 0, 255).astype(np.uint8), mode="L")  # False (black) is the horse
-    m = fit_pil(m, size, _fit(name), resample=Image.BILINEAR, fill=0)  # type: ignore[arg-type]
-    return torch.from_numpy(np.asarray(m, dtype=np.uint8).copy()).unsqueeze(0).float().div_(255.0)
+    return fit_mask_u8(m, size, _fit(name)).float().div_(255.0)  # type: ignore[arg-type]
 
 
 def skimage_sha256(name: str) -> str:
