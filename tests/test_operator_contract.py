@@ -18,6 +18,7 @@ from foolbox_lite.pipeline import OneOf, Pipeline
 
 OPS = {name: cls for name, cls in sorted(REGISTRY.items())}
 OPS["one_of"] = OneOf
+OPS["pipeline"] = Pipeline
 
 
 def _example(name: str) -> fl.Operator:
@@ -78,7 +79,7 @@ def test_record_replays_and_is_json(op, batch):
     history = [it.params for it in out.items]
     json.dumps(history, allow_nan=False)
     if isinstance(op, (Pipeline, OneOf)):
-        again = op.replay(batch, history) if isinstance(op, Pipeline) else op._replay_tree(batch, history, op.root_path)
+        again = op.replay(batch, history)
     else:
         again = op.replay(batch, [h[-1] for h in history])
     assert torch.equal(again.images, out.images)

@@ -67,7 +67,8 @@ class Albumentations(Operator):
                 hint="e.g. Albumentations(A.Compose([A.HorizontalFlip(), A.RandomBrightnessContrast()]))",
             )
         self.transform = built
-        super().__init__(p=p, config={"transform": cfg_transform})
+        super().__init__(p=p)
+        self._record(transform=cfg_transform)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         return {"seed": draw_seed(g)}

@@ -70,7 +70,7 @@ class Skipped(Operator):
     cue_controls = APPEARANCE  # changes nothing, in every twin
 
     def __init__(self, op: str = "") -> None:
-        super().__init__(config={"op": op})
+        super().__init__()
         self.op = op
 
     def apply(self, stim: Any, params: Sequence[Any]) -> Any:
