@@ -2,18 +2,27 @@
 
 For each: shape, dtype and device kept; the input is not mutated; seeded replay is
 identical; item i's output does not depend on the batch it is in; the parameter
-record replays; the config rebuilds an equal operator; float64 works.
+record replays; the config rebuilds an equal operator; float64 works; what declares
+itself ``differentiable`` passes gradcheck.  An operator is skipped only when an
+optional extra it declares (``Operator.extras``) is not installed.
+
+The batch runs on every ``--device`` and ``--dtype`` given to pytest (default: CPU,
+plus CUDA when a GPU is present; float32), so GPU paths are tested where there is one.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 import foolbox_lite as fl
-from foolbox_lite.operators.registry import REGISTRY
+from foolbox_lite.assets.synthetic import disc_scene
+from foolbox_lite.operators.registry import EXTRA_MODULES, REGISTRY, missing_extras
 from foolbox_lite.pipeline import OneOf, Pipeline
 
 OPS = {name: cls for name, cls in sorted(REGISTRY.items())}
@@ -21,8 +30,12 @@ OPS["one_of"] = OneOf
 OPS["pipeline"] = Pipeline
 
 
-def _example(name: str) -> fl.Operator:
-    return OPS[name].example()
+def _example(name: str) -> fl.Transform:
+    cls = OPS[name]
+    missing = missing_extras(cls) if issubclass(cls, fl.Operator) else []
+    if missing:
+        pytest.skip(f"{name} needs the {', '.join(missing)} extra (pip install 'foolbox-lite[{','.join(missing)}]')")
+    return cls.example()
 
 
 #: Operators whose contract tests take seconds each (a VGG encoder/decoder): run in CI, deselected locally.
@@ -32,6 +45,12 @@ SLOW_OPS = {"texture_adain"}
 @pytest.fixture(params=[pytest.param(n, marks=pytest.mark.slow) if n in SLOW_OPS else n for n in sorted(OPS)])
 def op(request) -> fl.Operator:
     return _example(request.param)
+
+
+@pytest.fixture()
+def batch(batch: fl.Stimuli, device: torch.device, dtype: torch.dtype) -> fl.Stimuli:
+    """The shared masked batch on the device and dtype under test."""
+    return batch.to(device=device, dtype=dtype)
 
 
 def test_registry_is_not_empty():
@@ -101,3 +120,71 @@ def test_no_global_random_state(op, batch):
     torch.manual_seed(123)
     op(batch, seed=8)
     assert torch.equal(torch.rand(3), expected), "operator consumed the global torch RNG"
+
+
+def _replay(op: fl.Transform, stim: fl.Stimuli, history: list) -> fl.Stimuli:
+    if isinstance(op, (Pipeline, OneOf)):
+        return op.replay(stim, history)
+    return op.replay(stim, [h[-1] for h in history])
+
+
+def _declares_differentiable(cls: type) -> bool:
+    flag = inspect.getattr_static(cls, "differentiable")
+    return isinstance(flag, property) or bool(flag)  # compositions: a property over their children
+
+
+DIFFERENTIABLE = sorted(n for n, cls in OPS.items() if _declares_differentiable(cls))
+
+
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+def test_declared_differentiable_passes_gradcheck(name, device, one_thread):
+    """Operators that declare ``differentiable`` have correct gradients w.r.t. the images (float64, 2 x 3 x 8 x 8)."""
+    op = _example(name)
+    assert op.differentiable
+    images, masks = disc_scene(2, 8)
+    stim = fl.Stimuli.from_tensor(images, masks).to(device=device, dtype=torch.float64)
+    history = [it.params for it in op(stim, seed=9).items]
+
+    def images_out(x: torch.Tensor) -> torch.Tensor:
+        return _replay(op, fl.Stimuli(x, stim.layers, stim.items), history).images
+
+    x = stim.images.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(images_out, (x,), eps=1e-6, atol=1e-5)
+
+
+def test_every_extra_is_an_install_extra():
+    """Extras that operators declare exist in pyproject.toml and in EXTRA_MODULES."""
+    toml = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    declared = toml.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name, cls in OPS.items():
+        for extra in getattr(cls, "extras", ()):
+            assert extra in declared and extra in EXTRA_MODULES, f"{name} declares unknown extra {extra!r}"
+
+
+def test_texture_arguments_are_declared():
+    """Recipes resolve asset names to textures exactly in the arguments an operator declares."""
+    for name, cls in REGISTRY.items():
+        params = inspect.signature(cls.__init__).parameters
+        assert all(a in params for a in cls.texture_arguments), f"{name} declares a texture argument it does not take"
+    assert REGISTRY["texture_fill"].texture_arguments == ("texture", "background_texture")
+    assert REGISTRY["texture_quilt"].texture_arguments == ("texture", "background_texture")
+    assert REGISTRY["colour_match"].texture_arguments == ("texture",)
+    assert REGISTRY["gaussian_noise"].texture_arguments == ()
+
+
+def test_differentiable_operators_are_listed():
+    """The gradcheck above covers the operators and compositions that declare it, and only those."""
+    assert {"pipeline", "one_of", "rotate", "texture_fill", "skipped"} <= set(DIFFERENTIABLE)
+    assert not {"texture_quilt", "foreground_mask", "albumentations"} & set(DIFFERENTIABLE)
+
+
+def test_large_pipeline_reuses_buffers_and_equals_its_steps(big_batch):
+    """A pipeline on a batch above 1 MiB (buffers two steps back are reused) gives what its steps give one by one."""
+    pipe = Pipeline.example()
+    out = pipe(big_batch)
+    s = big_batch
+    for k, op in enumerate(pipe.ops):
+        s = op(s, seed=pipe.seed, path=str(k))
+    assert torch.equal(out.images, s.images)
+    assert [it.params for it in out.items] == [it.params for it in s.items]
+    assert torch.equal(pipe.replay(big_batch, [it.params for it in out.items]).images, out.images)

@@ -46,6 +46,7 @@ class Albumentations(Operator):
     """Wrap an albumentations transform (object or ``A.to_dict`` dict); one recorded seed per item."""
 
     name = "albumentations"
+    extras = ("albumentations",)
 
     def __init__(self, transform: Any, *, p: float = 1.0) -> None:
         A = import_albumentations()

@@ -155,6 +155,10 @@ class Operator(Transform):
 
     #: Whether the operator reads the ``mask`` layer.
     needs_mask: ClassVar[bool] = False
+    #: Optional extras (``pip install foolbox-lite[EXTRA]``) the operator needs; the contract tests skip on nothing else.
+    extras: ClassVar[tuple[str, ...]] = ()
+    #: Constructor arguments that take textures: recipes resolve asset names given there to textures.
+    texture_arguments: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, p: float = 1.0) -> None:
         self.p = float(check_number("p", p, low=0.0, high=1.0))

@@ -56,6 +56,7 @@ class _Generative(Operator):
 
     differentiable = False
     needs_mask = True
+    extras = ("diffusers",)
     cue = ""
 
     def __init__(self, model: str, prompt: Any, *, labels: Any = None, steps: int = 25, guidance: float = 7.5,

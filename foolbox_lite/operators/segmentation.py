@@ -62,6 +62,7 @@ class ForegroundMask(Operator):
 
     name = "foreground_mask"
     differentiable = False
+    extras = ("rembg",)  # rembg and onnxruntime for rembg, its OpenCV for grabcut
 
     def __init__(
         self,

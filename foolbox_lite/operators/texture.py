@@ -104,6 +104,7 @@ class TextureFill(Operator):
     name = "texture_fill"
     differentiable = True
     needs_mask = True
+    texture_arguments = ("texture", "background_texture")
     cue_controls: ClassVar[Mapping[str, str]] = {
         "shape": "the silhouette filled with a plain light-grey surface (shaded where the operator shades), "
                  "outside it the operator's blank fill, or a neutral grey when it keeps or replaces the background",
@@ -336,6 +337,7 @@ class ColourMatch(Operator):
     name = "colour_match"
     differentiable = True
     needs_mask = True
+    texture_arguments = ("texture",)
 
     def __init__(self, texture: TextureLike | Sequence[TextureLike], *, space: str = "lab", strength: SpecLike = 1.0, p: float = 1.0) -> None:
         self.textures = resolve_textures(texture, "texture")
