@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,23 @@ from foolbox_lite.pipeline import OneOf, Pipeline
 OPS = {name: cls for name, cls in sorted(REGISTRY.items())}
 OPS["one_of"] = OneOf
 OPS["pipeline"] = Pipeline
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "operators.md"
+
+
+def _docs_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.S)
+
+
+def _docs_example() -> types.ModuleType:
+    """The worked example of docs/operators.md (its first python block), run as a module."""
+    module = types.ModuleType("docs_operators_example")
+    exec(compile(_docs_blocks()[0], str(DOCS), "exec"), module.__dict__)  # noqa: S102 - our own documentation
+    return module
+
+
+DOCS_EXAMPLE = _docs_example()
+OPS["docs_posterize"] = DOCS_EXAMPLE.Posterize  # the newcomer's operator passes every contract test
 
 
 def _example(name: str) -> fl.Transform:
@@ -188,3 +207,17 @@ def test_large_pipeline_reuses_buffers_and_equals_its_steps(big_batch):
     assert torch.equal(out.images, s.images)
     assert [it.params for it in out.items] == [it.params for it in s.items]
     assert torch.equal(pipe.replay(big_batch, [it.params for it in out.items]).images, out.images)
+
+
+def test_docs_example_kernel_and_usage(batch):
+    """The docs' operator gives its kernel's output on its records, and the usage block runs as written."""
+    op = DOCS_EXAMPLE.Posterize.example()
+    out = op(batch, seed=12)
+    levels = [it.params[-1]["params"]["levels"] for it in out.items]
+    assert torch.equal(out.images, DOCS_EXAMPLE.posterize(batch.images, levels))
+    assert len(set(levels)) > 1 and all(2 <= n <= 6 for n in levels)
+    assert out.images.unique().numel() <= 3 * 6 * len(batch)
+    usage = {"Posterize": DOCS_EXAMPLE.Posterize, "stim": batch}
+    exec(compile(_docs_blocks()[1], str(DOCS), "exec"), usage)  # noqa: S102
+    assert torch.equal(usage["again"].images, usage["out"].images)
+    assert usage["out"].items[0].params[0]["op"] == "posterize"
