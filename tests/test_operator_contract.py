@@ -221,3 +221,26 @@ def test_docs_example_kernel_and_usage(batch):
     exec(compile(_docs_blocks()[1], str(DOCS), "exec"), usage)  # noqa: S102
     assert torch.equal(usage["again"].images, usage["out"].images)
     assert usage["out"].items[0].params[0]["op"] == "posterize"
+
+
+def test_config_is_recorded_from_the_constructor_call():
+    """config() is what the constructor was called with (defaults filled in, p only when not 1)."""
+    assert fl.ops.Invert().config() == {}
+    assert fl.ops.Invert(p=0.25).config() == {"p": 0.25}
+    assert fl.ops.LowPass(sigma=(1, 2)).config() == {"sigma": (1, 2)}
+    noise = fl.ops.UniformNoise(width=0.1, mono=True)
+    assert noise.config() == {"width": 0.1, "std": None, "snr_db": None, "mono": True, "clip": True}
+    pipe = Pipeline((noise, fl.ops.Invert()), seed=3)
+    assert pipe.config()["seed"] == 3 and pipe.config()["ops"] == [noise, pipe.ops[1]]
+    assert OneOf([noise], weights=(2,)).config()["weights"] == [2]
+
+
+def test_compositions_replay_checks_their_input(batch):
+    from foolbox_lite.errors import InputError
+
+    pipe = Pipeline.example()
+    with pytest.raises(InputError, match="Stimuli"):
+        pipe.replay(batch.images, [[]] * len(batch))
+    with pytest.raises(InputError, match="expected one record at path '0'"):
+        pipe.replay(batch, [[] for _ in batch.items])
+    assert isinstance(pipe, fl.Transform) and not isinstance(pipe, fl.Operator)
