@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from . import ops
     from .assets.io import load_image, load_mask, save_image
     from .controls import control_twins
-    from .operators import Operator, available_operators, build_operator, get_operator
+    from .operators import Operator, Transform, available_operators, build_operator, get_operator
     from .pipeline import OneOf, Pipeline
     from .stimuli import Item, Stimuli
 
@@ -41,6 +41,7 @@ _LAZY = {
     "save_image": (".assets.io", "save_image"),
     "control_twins": (".controls", "control_twins"),
     "Operator": (".operators", "Operator"),
+    "Transform": (".operators", "Transform"),
     "available_operators": (".operators", "available_operators"),
     "build_operator": (".operators", "build_operator"),
     "get_operator": (".operators", "get_operator"),
@@ -66,6 +67,7 @@ __all__ = [
     "Stimuli",
     "Item",
     "Operator",
+    "Transform",
     "Pipeline",
     "OneOf",
     "control_twins",

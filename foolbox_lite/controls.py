@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .errors import ParameterError
-from .operators.base import Operator
+from .operators.base import Transform
 from .operators.cue_controls import CONTROL_CUES, SAME, SKIP, control_operator, declared_controls
-from .pipeline import OneOf, Pipeline
+from .pipeline import Composition, OneOf, Pipeline
 from .stimuli import Stimuli
 
 __all__ = ["CONTROL_CUES", "control_pipeline", "control_twins", "isolating_operators", "replay_twin", "twin_id", "uncontrollable"]
@@ -33,23 +33,23 @@ def twin_id(item_id: str, cue: str) -> str:
     return f"{item_id}-{cue}"
 
 
-def _leaves(op: Operator) -> list[Operator]:
-    if isinstance(op, (Pipeline, OneOf)):
+def _leaves(op: Transform) -> list[Transform]:
+    if isinstance(op, Composition):
         return [leaf for child in op.ops for leaf in _leaves(child)]
     return [op]
 
 
-def uncontrollable(op: Operator, keep: str) -> list[Operator]:
+def uncontrollable(op: Transform, keep: str) -> list[Transform]:
     """The operators of ``op`` (a pipeline or one operator) that declare no mode for a ``keep`` twin."""
     return [leaf for leaf in _leaves(op) if keep not in declared_controls(leaf)]
 
 
-def isolating_operators(op: Operator, keep: str) -> list[Operator]:
+def isolating_operators(op: Transform, keep: str) -> list[Transform]:
     """The operators of ``op`` that actively remove the other cues in a ``keep`` twin (neither same nor skipped)."""
     return [leaf for leaf in _leaves(op) if declared_controls(leaf).get(keep) not in (None, SAME, SKIP)]
 
 
-def control_pipeline(op: Operator, keep: str) -> Operator:
+def control_pipeline(op: Transform, keep: str) -> Transform:
     """``op`` (a pipeline, a choice or one operator) with every operator in its mode for the twin that keeps ``keep``.
 
     Raises :class:`~foolbox_lite.errors.ParameterError` naming the first operator that
@@ -71,7 +71,7 @@ def control_pipeline(op: Operator, keep: str) -> Operator:
     return _convert(op, keep)
 
 
-def _convert(op: Operator, keep: str) -> Operator:
+def _convert(op: Transform, keep: str) -> Transform:
     if isinstance(op, Pipeline):
         return Pipeline([_convert(child, keep) for child in op.ops], seed=op.seed)
     if isinstance(op, OneOf):
@@ -93,7 +93,7 @@ def control_twins(pipeline: Pipeline, stim: Stimuli, result: Stimuli, keep: Sequ
     return {cue: replay_twin(control_pipeline(pipeline, cue), stim, result, cue) for cue in keep}
 
 
-def replay_twin(twin_pipeline: Operator, stim: Stimuli, result: Stimuli, cue: str) -> Stimuli:
+def replay_twin(twin_pipeline: Transform, stim: Stimuli, result: Stimuli, cue: str) -> Stimuli:
     """Replay ``result``'s records through ``twin_pipeline`` (from :func:`control_pipeline`) on ``stim``: the ``cue`` twins."""
     twin = twin_pipeline.replay(stim, [it.params for it in result.items])  # type: ignore[attr-defined]
     items = [r.copy() for r in result.items]

@@ -4,6 +4,10 @@ Each child draws from its own per-item stream, keyed by its path in the tree
 (``"0"``, ``"1"``, ``"1.0"``...), so adding an operator at the end of a pipeline
 does not change what the earlier ones drew, and every item's record says which
 operator at which path did what.
+
+Compositions are :class:`~foolbox_lite.operators.base.Transform` s but not operators:
+they sample nothing themselves except :class:`OneOf`'s choice, apply nothing, and
+replay from whole per-item histories (:meth:`Composition.replay`).
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from typing import Any
 import torch
 
 from .errors import ParameterError
-from .operators.base import Operator, SampleContext, records_at, scatter
+from .operators.base import Transform, records_at, scatter
 from .operators.buffers import offer_output, reusable
 from .params import check_number
+from .seeding import item_generator
 from .stimuli import Stimuli
 
-__all__ = ["Pipeline", "OneOf"]
+__all__ = ["Composition", "Pipeline", "OneOf"]
 
 
 def _tensors(stim: Stimuli) -> list[torch.Tensor]:
@@ -30,17 +35,37 @@ def _child_path(path: str, k: int) -> str:
     return f"{path}.{k}" if path else str(k)
 
 
-def _check_ops(ops: Sequence[Operator], what: str) -> list[Operator]:
+def _check_ops(ops: Sequence[Transform], what: str) -> list[Transform]:
     ops = list(ops)
     if not ops:
         raise ParameterError(f"{what} needs at least one operator")
     for k, op in enumerate(ops):
-        if not isinstance(op, Operator):
+        if not isinstance(op, Transform):
             raise ParameterError(f"{what}[{k}] is {type(op).__name__}, not an operator", hint="use classes from fl.ops")
     return ops
 
 
-class Pipeline(Operator):
+class Composition(Transform):
+    """A transform made of child transforms ``ops``; replayed from each item's whole record list."""
+
+    ops: list[Transform]
+
+    @property  # type: ignore[override]
+    def differentiable(self) -> bool:  # a composition is as differentiable as its least differentiable child
+        return all(op.differentiable for op in self.ops)
+
+    def replay(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]] | None = None, *, path: str | None = None) -> Stimuli:
+        """Apply the recorded parameters again; ``history`` is each item's ``params`` list (default: ``stim``'s own)."""
+        self._validate(stim)
+        if history is None:
+            history = [it.params for it in stim.items]
+        return self._replay_tree(stim, history, self.root_path if path is None else path)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.ops!r}{''.join(f', {k}={v!r}' for k, v in self.config().items() if k != 'ops')})"
+
+
+class Pipeline(Composition):
     """Apply operators in sequence, every one seeded per item from ``(seed, item index, its path)``.
 
     ``pipe(stim)`` returns the transformed batch; each item's ``params`` lists every
@@ -49,41 +74,36 @@ class Pipeline(Operator):
     """
 
     name = "pipeline"
-    differentiable = True
 
-    def __init__(self, ops: Sequence[Operator], seed: int = 0) -> None:
-        super().__init__(config={"ops": list(ops), "seed": seed})
+    def __init__(self, ops: Sequence[Transform], seed: int = 0) -> None:
         self.ops = _check_ops(ops, "Pipeline")
         self.seed = int(check_number("seed", seed, integer=True))
         self.default_seed = self.seed
+        self._record(ops=list(ops))
+
+    @classmethod
+    def example(cls) -> Pipeline:
+        """A configured instance for the contract tests: several steps (so buffers are reused), ``p < 1`` and a nested choice."""
+        from .operators.color import Grayscale, Invert
+        from .operators.noise import GaussianNoise
+
+        return cls([GaussianNoise(std=(0.02, 0.1)), Invert(p=0.5), OneOf.example(), Grayscale(), GaussianNoise(std=0.05, mono=True)], seed=2)
 
     @property
     def root_path(self) -> str:
         return ""
 
-    def __repr__(self) -> str:
-        return f"Pipeline({self.ops!r}, seed={self.seed})"
-
-    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:  # pragma: no cover - not used
-        raise NotImplementedError("a Pipeline applies its children; call it or use replay()")
-
     def _run(self, stim: Stimuli, *, seed: int, path: str) -> Stimuli:
-        def step(k: int, op: Operator, s: Stimuli) -> Stimuli:
+        def step(k: int, op: Transform, s: Stimuli) -> Stimuli:
             op._validate(s)
             return op._run(s, seed=seed, path=_child_path(path, k))
 
         return self._chain(stim, step)
 
-    def replay(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]] | None = None, *, path: str = "") -> Stimuli:  # type: ignore[override]
-        """Apply the recorded parameters again; ``history`` is each item's ``params`` list."""
-        if history is None:
-            history = [it.params for it in stim.items]
-        return self._replay_tree(stim, history, path)
-
     def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
         return self._chain(stim, lambda k, op, s: op._replay_tree(s, history, _child_path(path, k)))
 
-    def _chain(self, stim: Stimuli, step: Callable[[int, Operator, Stimuli], Stimuli]) -> Stimuli:
+    def _chain(self, stim: Stimuli, step: Callable[[int, Transform, Stimuli], Stimuli]) -> Stimuli:
         """Run ``step`` for every child in order, offering each the images of the batch two steps back.
 
         That batch is an intermediate of this call that nothing else can reach once the next
@@ -101,34 +121,41 @@ class Pipeline(Operator):
         return stim
 
 
-class OneOf(Operator):
-    """Apply one of ``ops`` per item, chosen with probabilities proportional to ``weights``."""
+class OneOf(Composition):
+    """Apply one of ``ops`` per item, chosen with probabilities proportional to ``weights``.
+
+    Each item's choice is drawn from its own stream at the OneOf's path and recorded
+    there as ``{"op": "one_of", "params": {"choice": k}}``.
+    """
 
     name = "one_of"
-    differentiable = True
 
-    def __init__(self, ops: Sequence[Operator], weights: Sequence[float] | None = None) -> None:
-        super().__init__(config={"ops": list(ops), "weights": None if weights is None else list(weights)})
+    def __init__(self, ops: Sequence[Transform], weights: Sequence[float] | None = None) -> None:
         self.ops = _check_ops(ops, "OneOf")
         w = [1.0] * len(self.ops) if weights is None else [float(check_number(f"weights[{i}]", x, low=0.0)) for i, x in enumerate(weights)]
         if len(w) != len(self.ops) or sum(w) <= 0:
             raise ParameterError(f"OneOf: weights must be {len(self.ops)} non-negative numbers with a positive sum, got {weights!r}")
         self.weights = torch.tensor(w, dtype=torch.float64)
 
+        self._record(ops=list(ops), weights=None if weights is None else list(weights))
+
     @classmethod
-    def example(cls) -> Operator:
+    def example(cls) -> OneOf:
+        """A configured instance for the contract tests."""
         from .operators.color import Grayscale, Invert
 
         return cls([Grayscale(), Invert()], weights=[1.0, 2.0])
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        return {"choice": int(torch.multinomial(self.weights, 1, generator=g).item())}
-
-    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:  # pragma: no cover - not used
-        raise NotImplementedError("OneOf applies its children")
+    def choices(self, stim: Stimuli, *, seed: int, path: str) -> list[dict[str, Any]]:
+        """Each item's record of which child it gets, drawn from its own stream at ``path``."""
+        return [
+            {"op": self.name, "path": path, "applied": True,
+             "params": {"choice": int(torch.multinomial(self.weights, 1, generator=item_generator(seed, it.index, path)).item())}}
+            for it in stim.items
+        ]
 
     def _run(self, stim: Stimuli, *, seed: int, path: str) -> Stimuli:
-        records = self.sample_params(stim, seed=seed, path=path)
+        records = self.choices(stim, seed=seed, path=path)
         return self._dispatch(stim, records, path, lambda op, sub, p, idx: op._run(sub, seed=seed, path=p))
 
     def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
@@ -137,7 +164,7 @@ class OneOf(Operator):
             stim, records, path, lambda op, sub, p, idx: op._replay_tree(sub, [history[i] for i in idx], p)
         )
 
-    def _dispatch(self, stim: Stimuli, records: Sequence[Mapping[str, Any]], path: str, run_child: Callable[[Operator, Stimuli, str, list[int]], Stimuli]) -> Stimuli:
+    def _dispatch(self, stim: Stimuli, records: Sequence[Mapping[str, Any]], path: str, run_child: Callable[[Transform, Stimuli, str, list[int]], Stimuli]) -> Stimuli:
         items = [it.copy() for it in stim.items]
         for it, r in zip(items, records):
             it.params.append({"op": self.name, "path": path, "applied": True, "params": dict(r["params"])})

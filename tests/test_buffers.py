@@ -12,7 +12,6 @@ import pytest
 import torch
 
 import foolbox_lite as fl
-from foolbox_lite.assets.synthetic import disc_scene
 from foolbox_lite.operators.buffers import empty_output, offer_output, reusable
 from foolbox_lite.operators.color import Invert
 from foolbox_lite.operators.registry import REGISTRY
@@ -20,14 +19,8 @@ from foolbox_lite.pipeline import OneOf, Pipeline
 
 OPS = {name: cls for name, cls in sorted(REGISTRY.items())}
 OPS["one_of"] = OneOf
+OPS["pipeline"] = Pipeline
 SLOW = {"texture_adain", "texture_quilt", "restyle_object", "inpaint_background"}  # seconds to a minute each
-
-
-@pytest.fixture(scope="module")
-def big_batch() -> fl.Stimuli:
-    images, masks = disc_scene(6, 128)  # 6 x 3 x 128 x 128 float32 = 1.2 MB
-    assert images.numel() * 4 > 1 << 20
-    return fl.Stimuli.from_tensor(images, masks)
 
 
 def _snapshot(stim: fl.Stimuli) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -2,26 +2,59 @@
 
 For each: shape, dtype and device kept; the input is not mutated; seeded replay is
 identical; item i's output does not depend on the batch it is in; the parameter
-record replays; the config rebuilds an equal operator; float64 works.
+record replays; the config rebuilds an equal operator; float64 works; what declares
+itself ``differentiable`` passes gradcheck.  An operator is skipped only when an
+optional extra it declares (``Operator.extras``) is not installed.
+
+The batch runs on every ``--device`` and ``--dtype`` given to pytest (default: CPU,
+plus CUDA when a GPU is present; float32), so GPU paths are tested where there is one.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
+import sys
+import types
+from pathlib import Path
 
 import pytest
 import torch
 
 import foolbox_lite as fl
-from foolbox_lite.operators.registry import REGISTRY
+from foolbox_lite.assets.synthetic import disc_scene
+from foolbox_lite.operators.registry import EXTRA_MODULES, REGISTRY, missing_extras
 from foolbox_lite.pipeline import OneOf, Pipeline
 
 OPS = {name: cls for name, cls in sorted(REGISTRY.items())}
 OPS["one_of"] = OneOf
+OPS["pipeline"] = Pipeline
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "operators.md"
 
 
-def _example(name: str) -> fl.Operator:
-    return OPS[name].example()
+def _docs_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.S)
+
+
+def _docs_example() -> types.ModuleType:
+    """The worked example of docs/operators.md (its first python block), run as a module."""
+    module = types.ModuleType("docs_operators_example")
+    exec(compile(_docs_blocks()[0], str(DOCS), "exec"), module.__dict__)  # noqa: S102 - our own documentation
+    return module
+
+
+DOCS_EXAMPLE = _docs_example()
+OPS["docs_posterize"] = DOCS_EXAMPLE.Posterize  # the newcomer's operator passes every contract test
+
+
+def _example(name: str) -> fl.Transform:
+    cls = OPS[name]
+    missing = missing_extras(cls) if issubclass(cls, fl.Operator) else []
+    if missing:
+        pytest.skip(f"{name} needs the {', '.join(missing)} extra (pip install 'foolbox-lite[{','.join(missing)}]')")
+    return cls.example()
 
 
 #: Operators whose contract tests take seconds each (a VGG encoder/decoder): run in CI, deselected locally.
@@ -31,6 +64,12 @@ SLOW_OPS = {"texture_adain"}
 @pytest.fixture(params=[pytest.param(n, marks=pytest.mark.slow) if n in SLOW_OPS else n for n in sorted(OPS)])
 def op(request) -> fl.Operator:
     return _example(request.param)
+
+
+@pytest.fixture()
+def batch(batch: fl.Stimuli, device: torch.device, dtype: torch.dtype) -> fl.Stimuli:
+    """The shared masked batch on the device and dtype under test."""
+    return batch.to(device=device, dtype=dtype)
 
 
 def test_registry_is_not_empty():
@@ -78,7 +117,7 @@ def test_record_replays_and_is_json(op, batch):
     history = [it.params for it in out.items]
     json.dumps(history, allow_nan=False)
     if isinstance(op, (Pipeline, OneOf)):
-        again = op.replay(batch, history) if isinstance(op, Pipeline) else op._replay_tree(batch, history, op.root_path)
+        again = op.replay(batch, history)
     else:
         again = op.replay(batch, [h[-1] for h in history])
     assert torch.equal(again.images, out.images)
@@ -100,3 +139,108 @@ def test_no_global_random_state(op, batch):
     torch.manual_seed(123)
     op(batch, seed=8)
     assert torch.equal(torch.rand(3), expected), "operator consumed the global torch RNG"
+
+
+def _replay(op: fl.Transform, stim: fl.Stimuli, history: list) -> fl.Stimuli:
+    if isinstance(op, (Pipeline, OneOf)):
+        return op.replay(stim, history)
+    return op.replay(stim, [h[-1] for h in history])
+
+
+def _declares_differentiable(cls: type) -> bool:
+    flag = inspect.getattr_static(cls, "differentiable")
+    return isinstance(flag, property) or bool(flag)  # compositions: a property over their children
+
+
+DIFFERENTIABLE = sorted(n for n, cls in OPS.items() if _declares_differentiable(cls))
+
+
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+def test_declared_differentiable_passes_gradcheck(name, device, one_thread):
+    """Operators that declare ``differentiable`` have correct gradients w.r.t. the images (float64, 2 x 3 x 8 x 8)."""
+    op = _example(name)
+    assert op.differentiable
+    images, masks = disc_scene(2, 8)
+    stim = fl.Stimuli.from_tensor(images, masks).to(device=device, dtype=torch.float64)
+    history = [it.params for it in op(stim, seed=9).items]
+
+    def images_out(x: torch.Tensor) -> torch.Tensor:
+        return _replay(op, fl.Stimuli(x, stim.layers, stim.items), history).images
+
+    x = stim.images.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(images_out, (x,), eps=1e-6, atol=1e-5)
+
+
+def test_every_extra_is_an_install_extra():
+    """Extras that operators declare exist in pyproject.toml and in EXTRA_MODULES."""
+    toml = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    declared = toml.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name, cls in OPS.items():
+        for extra in getattr(cls, "extras", ()):
+            assert extra in declared and extra in EXTRA_MODULES, f"{name} declares unknown extra {extra!r}"
+
+
+def test_texture_arguments_are_declared():
+    """Recipes resolve asset names to textures exactly in the arguments an operator declares."""
+    for name, cls in REGISTRY.items():
+        params = inspect.signature(cls.__init__).parameters
+        assert all(a in params for a in cls.texture_arguments), f"{name} declares a texture argument it does not take"
+    assert REGISTRY["texture_fill"].texture_arguments == ("texture", "background_texture")
+    assert REGISTRY["texture_quilt"].texture_arguments == ("texture", "background_texture")
+    assert REGISTRY["colour_match"].texture_arguments == ("texture",)
+    assert REGISTRY["gaussian_noise"].texture_arguments == ()
+
+
+def test_differentiable_operators_are_listed():
+    """The gradcheck above covers the operators and compositions that declare it, and only those."""
+    assert {"pipeline", "one_of", "rotate", "texture_fill", "skipped"} <= set(DIFFERENTIABLE)
+    assert not {"texture_quilt", "foreground_mask", "albumentations"} & set(DIFFERENTIABLE)
+
+
+def test_large_pipeline_reuses_buffers_and_equals_its_steps(big_batch):
+    """A pipeline on a batch above 1 MiB (buffers two steps back are reused) gives what its steps give one by one."""
+    pipe = Pipeline.example()
+    out = pipe(big_batch)
+    s = big_batch
+    for k, op in enumerate(pipe.ops):
+        s = op(s, seed=pipe.seed, path=str(k))
+    assert torch.equal(out.images, s.images)
+    assert [it.params for it in out.items] == [it.params for it in s.items]
+    assert torch.equal(pipe.replay(big_batch, [it.params for it in out.items]).images, out.images)
+
+
+def test_docs_example_kernel_and_usage(batch):
+    """The docs' operator gives its kernel's output on its records, and the usage block runs as written."""
+    op = DOCS_EXAMPLE.Posterize.example()
+    out = op(batch, seed=12)
+    levels = [it.params[-1]["params"]["levels"] for it in out.items]
+    assert torch.equal(out.images, DOCS_EXAMPLE.posterize(batch.images, levels))
+    assert len(set(levels)) > 1 and all(2 <= n <= 6 for n in levels)
+    assert out.images.unique().numel() <= 3 * 6 * len(batch)
+    usage = {"Posterize": DOCS_EXAMPLE.Posterize, "stim": batch}
+    exec(compile(_docs_blocks()[1], str(DOCS), "exec"), usage)  # noqa: S102
+    assert torch.equal(usage["again"].images, usage["out"].images)
+    assert usage["out"].items[0].params[0]["op"] == "posterize"
+
+
+def test_config_is_recorded_from_the_constructor_call():
+    """config() is what the constructor was called with (defaults filled in, p only when not 1)."""
+    assert fl.ops.Invert().config() == {}
+    assert fl.ops.Invert(p=0.25).config() == {"p": 0.25}
+    assert fl.ops.LowPass(sigma=(1, 2)).config() == {"sigma": (1, 2)}
+    noise = fl.ops.UniformNoise(width=0.1, mono=True)
+    assert noise.config() == {"width": 0.1, "std": None, "snr_db": None, "mono": True, "clip": True}
+    pipe = Pipeline((noise, fl.ops.Invert()), seed=3)
+    assert pipe.config()["seed"] == 3 and pipe.config()["ops"] == [noise, pipe.ops[1]]
+    assert OneOf([noise], weights=(2,)).config()["weights"] == [2]
+
+
+def test_compositions_replay_checks_their_input(batch):
+    from foolbox_lite.errors import InputError
+
+    pipe = Pipeline.example()
+    with pytest.raises(InputError, match="Stimuli"):
+        pipe.replay(batch.images, [[]] * len(batch))
+    with pytest.raises(InputError, match="expected one record at path '0'"):
+        pipe.replay(batch, [[] for _ in batch.items])
+    assert isinstance(pipe, fl.Transform) and not isinstance(pipe, fl.Operator)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Operator, SampleContext
+from .base import Operator, SampleContext, Transform
 from .registry import REGISTRY, available_operators, build_operator, get_operator
 
-__all__ = ["Operator", "SampleContext", "REGISTRY", "available_operators", "build_operator", "get_operator"]
+__all__ = ["Operator", "SampleContext", "Transform", "REGISTRY", "available_operators", "build_operator", "get_operator"]

@@ -46,6 +46,7 @@ class Albumentations(Operator):
     """Wrap an albumentations transform (object or ``A.to_dict`` dict); one recorded seed per item."""
 
     name = "albumentations"
+    extras = ("albumentations",)
 
     def __init__(self, transform: Any, *, p: float = 1.0) -> None:
         A = import_albumentations()
@@ -67,7 +68,8 @@ class Albumentations(Operator):
                 hint="e.g. Albumentations(A.Compose([A.HorizontalFlip(), A.RandomBrightnessContrast()]))",
             )
         self.transform = built
-        super().__init__(p=p, config={"transform": cfg_transform})
+        super().__init__(p=p)
+        self._record(transform=cfg_transform)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         return {"seed": draw_seed(g)}

@@ -7,15 +7,21 @@ Every operator is a subclass of :class:`Operator` that implements two methods:
   returns them as a JSON-serialisable dict;
 - :meth:`Operator.apply` applies a list of such dicts to a batch, batched.
 
-The final :meth:`Operator.__call__` owns validation, the per-operator
-probability ``p``, the per-item generators and the parameter record, so item
-``i``'s output depends only on ``(seed, i, its inputs)`` and can be replayed
-exactly from its record with :meth:`Operator.replay`.
+The final :meth:`Transform.__call__` owns validation and the seed; an operator's
+run owns the per-operator probability ``p``, the per-item generators and the
+parameter record, so item ``i``'s output depends only on ``(seed, i, its inputs)``
+and can be replayed exactly from its record with :meth:`Operator.replay`.
+
+:class:`Transform` is what operators and compositions (``foolbox_lite.pipeline``)
+share: calling, replaying from per-item histories, and ``config()``, which is
+recorded from the constructor call so that ``type(op)(**op.config())`` rebuilds it.
 """
 
 from __future__ import annotations
 
 import abc
+import functools
+import inspect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +35,7 @@ from ..params import check_number
 from ..seeding import item_generator
 from ..stimuli import Item, Stimuli
 
-__all__ = ["Operator", "SampleContext", "Record", "scatter", "records_at"]
+__all__ = ["Transform", "Operator", "SampleContext", "Record", "scatter", "records_at"]
 
 #: One entry of an item's parameter record: ``{"op", "path", "applied", "params"}``.
 Record = dict[str, Any]
@@ -45,28 +51,117 @@ class SampleContext:
     item: Item
 
 
-class Operator(abc.ABC):
-    """Base class of every stimulus operator.
+def _record_arguments(init: Any) -> Any:
+    """Wrap a constructor so that its outermost call stores the bound arguments (see :meth:`Transform.config`)."""
+    sig = inspect.signature(init)
 
-    Subclasses set ``name`` (the registry name used by recipes), implement
-    :meth:`apply` (and :meth:`sample` when they draw random parameters), pass their
-    constructor arguments to ``super().__init__(p=p, config={...})`` so that
-    ``type(op)(**op.config())`` rebuilds them, and provide :meth:`example` for the
-    contract tests.
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        if "_arguments" not in self.__dict__:
+            bound = sig.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            recorded: dict[str, Any] = {}
+            for k, (name, v) in enumerate(bound.arguments.items()):
+                kind = sig.parameters[name].kind
+                if k == 0:
+                    continue  # self
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    recorded.update(v)
+                elif kind is inspect.Parameter.VAR_POSITIONAL:
+                    raise TypeError(f"{type(self).__qualname__}: *{name} cannot be recorded; take a list instead")
+                else:
+                    recorded[name] = v
+            self._arguments = recorded
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
+class Transform(abc.ABC):
+    """Anything a pipeline can run: an :class:`Operator` or a composition of transforms.
+
+    Constructor arguments are recorded when the object is built, so subclasses write
+    no ``config`` of their own: ``type(t)(**t.config())`` rebuilds an equal transform.
     """
 
     #: Registry name used in recipes and parameter records.
     name: ClassVar[str] = ""
-    #: Whether :meth:`apply` is differentiable w.r.t. the images (checked by gradcheck).
+    #: Whether the output is differentiable w.r.t. the images (the contract tests gradcheck it in float64).
     differentiable: ClassVar[bool] = False
+    #: Seed used when ``__call__`` is given none (compositions carry their own).
+    default_seed: int = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _record_arguments(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments: ``type(op)(**op.config())`` is an equal operator."""
+        cfg = dict(self.__dict__.get("_arguments", {}))
+        p = cfg.pop("p", None)
+        if p is not None and float(p) != 1.0:
+            cfg["p"] = float(p)
+        return cfg
+
+    def _record(self, **values: Any) -> None:
+        """Replace recorded constructor arguments by a normalised copy (e.g. a dict for an object, a private tensor)."""
+        self._arguments.update(values)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if not isinstance(v, torch.Tensor))
+        return f"{type(self).__name__}({args})"
+
+    @final
+    def __call__(self, stim: Stimuli, *, seed: int | None = None, path: str | None = None) -> Stimuli:
+        """Sample each item's parameters from its own generator, apply them and record them.
+
+        ``seed`` defaults to :attr:`default_seed`; ``path`` names this transform's place in a
+        pipeline (it is part of every item's random stream and of its record).
+        """
+        self._validate(stim)
+        tune_allocator()  # once per process: fresh outputs then reuse freed heap memory (see foolbox_lite.allocator)
+        seed = self.default_seed if seed is None else int(check_number("seed", seed, integer=True))
+        return self._run(stim, seed=seed, path=path if path is not None else self.root_path)
+
+    @property
+    def root_path(self) -> str:
+        """The path used when this transform is called on its own."""
+        return self.name
+
+    @abc.abstractmethod
+    def _run(self, stim: Stimuli, *, seed: int, path: str) -> Stimuli:
+        """Draw every item's parameters at ``path`` from ``seed`` and apply them."""
+
+    @abc.abstractmethod
+    def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
+        """Replay from whole per-item histories, picking this transform's records by ``path``."""
+
+    def _validate(self, stim: Stimuli) -> None:
+        if not isinstance(stim, Stimuli):
+            raise InputError(
+                f"operator {self.name!r} takes a Stimuli batch, got {type(stim).__name__}",
+                hint="wrap tensors with fl.Stimuli.from_tensor(images, masks)",
+            )
+
+
+class Operator(Transform):
+    """Base class of every stimulus operator.
+
+    Subclasses set ``name`` (the registry name used by recipes), implement
+    :meth:`apply` (and :meth:`sample` when they draw random parameters), pass ``p``
+    to ``super().__init__(p=p)`` and provide :meth:`example` for the contract tests.
+    """
+
     #: Whether the operator reads the ``mask`` layer.
     needs_mask: ClassVar[bool] = False
+    #: Optional extras (``pip install foolbox-lite[EXTRA]``) the operator needs; the contract tests skip on nothing else.
+    extras: ClassVar[tuple[str, ...]] = ()
+    #: Constructor arguments that take textures: recipes resolve asset names given there to textures.
+    texture_arguments: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, p: float = 1.0, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, *, p: float = 1.0) -> None:
         self.p = float(check_number("p", p, low=0.0, high=1.0))
-        self._config: dict[str, Any] = dict(config or {})
-        if p != 1.0:
-            self._config["p"] = self.p
 
     # ------------------------------------------------------------------ to implement
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:  # noqa: ARG002
@@ -83,14 +178,6 @@ class Operator(abc.ABC):
         return cls()
 
     # ------------------------------------------------------------------ provided
-    def config(self) -> dict[str, Any]:
-        """The constructor arguments: ``type(op)(**op.config())`` is an equal operator."""
-        return dict(self._config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self._config.items() if not isinstance(v, torch.Tensor))
-        return f"{type(self).__name__}({args})"
-
     def sample_params(self, stim: Stimuli, *, seed: int, path: str) -> list[Record]:
         """The record every item of ``stim`` would get, without applying anything."""
         h, w = stim.size
@@ -104,32 +191,10 @@ class Operator(abc.ABC):
             records.append({"op": self.name, "path": path, "applied": applied, "params": params})
         return records
 
-    #: Seed used when ``__call__`` is given none (compositions carry their own).
-    default_seed: int = 0
-
-    @final
-    def __call__(self, stim: Stimuli, *, seed: int | None = None, path: str | None = None) -> Stimuli:
-        """Sample each item's parameters from its own generator, apply them and record them.
-
-        ``seed`` defaults to :attr:`default_seed`; ``path`` names this operator's place in a
-        pipeline (it is part of every item's random stream and of its record).
-        """
-        self._validate(stim)
-        tune_allocator()  # once per process: fresh outputs then reuse freed heap memory (see foolbox_lite.allocator)
-        seed = self.default_seed if seed is None else int(check_number("seed", seed, integer=True))
-        return self._run(stim, seed=seed, path=path if path is not None else self.root_path)
-
-    @property
-    def root_path(self) -> str:
-        """The path used when this operator is called on its own."""
-        return self.name
-
     def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
-        """Replay from whole per-item histories, picking this operator's records by ``path``."""
         return self.replay(stim, records_at(stim, history, path))
 
     def _run(self, stim: Stimuli, *, seed: int, path: str) -> Stimuli:
-        """Sampling then applying; compositions override this to delegate to their children."""
         return self.replay(stim, self.sample_params(stim, seed=seed, path=path))
 
     def replay(self, stim: Stimuli, records: Sequence[Mapping[str, Any]]) -> Stimuli:
@@ -158,11 +223,7 @@ class Operator(abc.ABC):
 
     # ------------------------------------------------------------------ checks
     def _validate(self, stim: Stimuli) -> None:
-        if not isinstance(stim, Stimuli):
-            raise InputError(
-                f"operator {self.name!r} takes a Stimuli batch, got {type(stim).__name__}",
-                hint="wrap tensors with fl.Stimuli.from_tensor(images, masks)",
-            )
+        super()._validate(stim)
         if self.needs_mask:
             stim.mask  # noqa: B018 - raises a clear error when missing
 

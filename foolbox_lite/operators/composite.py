@@ -187,10 +187,7 @@ class Composite(Operator):
         self.feather = as_spec("feather", feather, low=0.0, high=64.0)
         self.min_visible = float(check_number("min_visible", min_visible, low=0.0, high=1.0))
         self._cache: dict[tuple[int, int, torch.dtype, torch.device], torch.Tensor] = {}
-        super().__init__(
-            p=p,
-            config={"backgrounds": backgrounds, "labels": labels, "fit": fit, "scale": scale, "x": x, "y": y, "feather": feather, "min_visible": min_visible},
-        )
+        super().__init__(p=p)
 
     def __repr__(self) -> str:
         return f"Composite({len(self.backgrounds)} backgrounds, fit={self.fit!r}, scale={self.scale.to_dict()!r}, feather={self.feather.to_dict()!r})"
@@ -372,7 +369,7 @@ class BackgroundsChallenge(Operator):
             self._composite = Composite(backgrounds, labels, fit=fit)
         elif backgrounds is not None or labels is not None:
             raise ParameterError(f"variant {variant!r} uses no backgrounds; drop backgrounds/labels")
-        super().__init__(p=p, config={"variant": variant, "backgrounds": backgrounds, "labels": labels, "match_cue": match_cue, "fit": fit})
+        super().__init__(p=p)
 
     def __repr__(self) -> str:
         n = 0 if self._composite is None else len(self._composite.backgrounds)

@@ -60,7 +60,7 @@ class Unapplied(Operator):
     """Stands in for an operator that a control twin leaves out: replays its records, changes nothing."""
 
     def __init__(self, op: Operator) -> None:
-        super().__init__(config={"op": op})
+        super().__init__()
         self.name = op.name  # type: ignore[misc]  # the records carry the original operator's name
         self.op = op
 

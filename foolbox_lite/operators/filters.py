@@ -198,7 +198,7 @@ class Contrast(Operator):
 
     def __init__(self, c: SpecLike = 0.3, *, p: float = 1.0) -> None:
         self._c = as_spec("c", c, low=0.0, high=1.0)
-        super().__init__(p=p, config={"c": c})
+        super().__init__(p=p)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         return {"c": float(self._c.sample(g))}
@@ -220,7 +220,7 @@ class LowPass(Operator):
 
     def __init__(self, sigma: SpecLike = 3.0, *, p: float = 1.0) -> None:
         self._sigma = as_spec("sigma", sigma, low=0.0, high=1000.0)
-        super().__init__(p=p, config={"sigma": sigma})
+        super().__init__(p=p)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         return {"sigma": float(self._sigma.sample(g))}
@@ -244,7 +244,7 @@ class HighPass(Operator):
         self._sigma = as_spec("sigma", sigma, low=0.0, high=1000.0)
         self.grey = float(check_number("grey", grey, low=0.0, high=1.0))
         self.clip = _check_flag("clip", clip)
-        super().__init__(p=p, config={"sigma": sigma, "grey": grey, "clip": clip})
+        super().__init__(p=p)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         return {"sigma": float(self._sigma.sample(g))}
@@ -266,7 +266,7 @@ class PhaseScramble(Operator):
     def __init__(self, width: SpecLike = 90.0, *, clip: bool = True, p: float = 1.0) -> None:
         self._width = as_spec("width", width, low=0.0, high=180.0)
         self.clip = _check_flag("clip", clip)
-        super().__init__(p=p, config={"width": width, "clip": clip})
+        super().__init__(p=p)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         return {"width": float(self._width.sample(g)), "seed": draw_seed(g)}

@@ -56,10 +56,11 @@ class _Generative(Operator):
 
     differentiable = False
     needs_mask = True
+    extras = ("diffusers",)
     cue = ""
 
     def __init__(self, model: str, prompt: Any, *, labels: Any = None, steps: int = 25, guidance: float = 7.5,
-                 strength: float = 1.0, negative_prompt: str | None = None, device: str = "cpu", p: float = 1.0, **extra: Any) -> None:
+                 strength: float = 1.0, negative_prompt: str | None = None, device: str = "cpu", p: float = 1.0) -> None:
         if not isinstance(model, str) or not model:
             raise ParameterError(f"operator {self.name!r}: parameter 'model' must be a model folder or hub id, got {model!r}",
                                  hint="generation needs a model: a local Stable Diffusion folder, a hub id, or TINY_MODEL for tests")
@@ -78,9 +79,8 @@ class _Generative(Operator):
         if not isinstance(device, str) or not device:
             raise ParameterError(f"operator {self.name!r}: parameter 'device' must be a device name such as 'cpu' or 'cuda', got {device!r}")
         self.device = device
-        config = {"model": model, "prompt": prompt if isinstance(prompt, str) else list(self.prompts), "labels": None if labels is None else list(self.labels),
-                  "steps": steps, "guidance": guidance, "strength": strength, "negative_prompt": negative_prompt, "device": device, **extra}
-        super().__init__(p=p, config=config)
+        super().__init__(p=p)
+        self._record(prompt=prompt if isinstance(prompt, str) else list(self.prompts), labels=None if labels is None else list(self.labels))
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         k = int(torch.randint(0, len(self.prompts), (1,), generator=g).item()) if len(self.prompts) > 1 else 0
@@ -133,7 +133,7 @@ class RestyleObject(_Generative):
         if mode not in ("inpaint", "img2img"):
             raise ParameterError(f"operator 'restyle_object': parameter 'mode' = {mode!r} is not one of ['inpaint', 'img2img']")
         self.mode = mode
-        super().__init__(model, prompt, labels=labels, steps=steps, guidance=guidance, strength=strength, negative_prompt=negative_prompt, device=device, p=p, mode=mode)
+        super().__init__(model, prompt, labels=labels, steps=steps, guidance=guidance, strength=strength, negative_prompt=negative_prompt, device=device, p=p)
 
     def _one(self, image: torch.Tensor, mask: torch.Tensor, prm: Mapping[str, Any]) -> torch.Tensor:
         return dg.restyle_object(self.model, image, mask, prm["prompt"], self.steps, int(prm["seed"]), mode=self.mode,

@@ -148,7 +148,7 @@ class Rotate(WarpOperator):
     ) -> None:
         self.angle = as_spec("angle", angle, low=-360.0, high=360.0)
         self._setup(border, fill, interpolation, centre, min_visible)
-        super().__init__(p=p, config={"angle": angle, "border": border, "fill": fill, "interpolation": interpolation, "centre": centre, "min_visible": min_visible})
+        super().__init__(p=p)
 
     @classmethod
     def example(cls) -> Operator:
@@ -214,10 +214,7 @@ class Tilt(WarpOperator):
         if any(v <= 0 for v in _spec_numbers(self.focal)):
             raise ParameterError(f"parameter 'focal' = {focal!r} must be positive", hint="a focal length of 1.0 x the image size is a typical camera")
         self._setup(border, fill, interpolation, centre, min_visible)
-        super().__init__(
-            p=p,
-            config={"pitch": pitch, "yaw": yaw, "roll": roll, "focal": focal, "focal_unit": focal_unit, "border": border, "fill": fill, "interpolation": interpolation, "centre": centre, "min_visible": min_visible},
-        )
+        super().__init__(p=p)
 
     @classmethod
     def example(cls) -> Operator:
@@ -256,7 +253,7 @@ class ScaleTranslate(WarpOperator):
         self.tx = as_spec("tx", tx, low=-1.0, high=1.0)
         self.ty = as_spec("ty", ty, low=-1.0, high=1.0)
         self._setup(border, fill, interpolation, centre, min_visible)
-        super().__init__(p=p, config={"scale": scale, "tx": tx, "ty": ty, "border": border, "fill": fill, "interpolation": interpolation, "centre": centre, "min_visible": min_visible})
+        super().__init__(p=p)
 
     @classmethod
     def example(cls) -> Operator:
@@ -301,7 +298,7 @@ class Flip(Operator):
     def __init__(self, horizontal: float = 0.5, vertical: float = 0.0, *, p: float = 1.0) -> None:
         self.horizontal = float(check_number("horizontal", horizontal, low=0.0, high=1.0))
         self.vertical = float(check_number("vertical", vertical, low=0.0, high=1.0))
-        super().__init__(p=p, config={"horizontal": horizontal, "vertical": vertical})
+        super().__init__(p=p)
 
     @classmethod
     def example(cls) -> Operator:

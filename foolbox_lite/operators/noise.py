@@ -212,15 +212,14 @@ class _AdditiveNoise(Operator):
     cue_controls = APPEARANCE
     _kind = "gaussian"
 
-    def __init__(self, std: SpecLike | None = None, *, snr_db: SpecLike | None = None, mono: bool = False, clip: bool = True, p: float = 1.0, **extra: Any) -> None:
-        self._level_key, self._level = _level_specs(std, snr_db, {k: v for k, v in extra.items() if k == "width"})
+    def __init__(self, std: SpecLike | None = None, *, snr_db: SpecLike | None = None, mono: bool = False, clip: bool = True, p: float = 1.0,
+                 width: SpecLike | None = None) -> None:
+        self._level_key, self._level = _level_specs(std, snr_db, {"width": width} if self._kind == "uniform" else None)
         for name, flag in (("mono", mono), ("clip", clip)):
             if not isinstance(flag, bool):
                 raise ParameterError(f"parameter {name!r} must be True or False, got {flag!r}")
         self.mono, self.clip = mono, clip
-        cfg: dict[str, Any] = {self._level_key: extra.get(self._level_key, std if self._level_key == "std" else snr_db), "mono": mono, "clip": clip}
-        cfg.update({k: v for k, v in extra.items() if k not in ("width",)})
-        super().__init__(p=p, config=cfg)
+        super().__init__(p=p)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         return {self._level_key: float(self._level.sample(g)), "seed": draw_seed(g)}
@@ -303,7 +302,7 @@ class PinkNoise(_AdditiveNoise):
         from ..params import check_number
 
         self.exponent = float(check_number("exponent", exponent, low=0.0, high=4.0))
-        super().__init__(std, snr_db=snr_db, mono=mono, clip=clip, p=p, exponent=exponent)
+        super().__init__(std, snr_db=snr_db, mono=mono, clip=clip, p=p)
 
     def _exponent(self) -> float:
         return self.exponent
@@ -326,7 +325,7 @@ class SaltPepperNoise(Operator):
     def __init__(self, amount: SpecLike = 0.05, *, salt: SpecLike = 0.5, p: float = 1.0) -> None:
         self._amount = as_spec("amount", amount, low=0.0, high=1.0)
         self._salt = as_spec("salt", salt, low=0.0, high=1.0)
-        super().__init__(p=p, config={"amount": amount, "salt": salt})
+        super().__init__(p=p)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         return {"amount": float(self._amount.sample(g)), "salt": float(self._salt.sample(g)), "seed": draw_seed(g)}

@@ -109,7 +109,8 @@ class AddPerturbation(Operator):
         self.delta = delta.detach().to("cpu", torch.float32).clone()
         self.norm, self.resize = norm, resize
         self._cache: dict[tuple[int, int], tuple[torch.Tensor, float]] = {}
-        super().__init__(p=p, config={"delta": self.delta, "norm": norm, "eps": eps, "resize": resize})
+        super().__init__(p=p)
+        self._record(delta=self.delta)
 
     def delta_for(self, height: int, width: int) -> tuple[torch.Tensor, float]:
         """The (resized, projected) float32 CPU delta added to ``height x width`` images, and its norm."""

@@ -8,6 +8,7 @@ being imported or subclassed.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from typing import Any
 
 from ..errors import ParameterError
@@ -21,15 +22,16 @@ from . import (
     noise,
     perturbation,
     segmentation,
+    skip,
     structure,
     texture,
     texture_transfer,
 )
 from .base import Operator
 
-__all__ = ["REGISTRY", "get_operator", "build_operator", "available_operators"]
+__all__ = ["REGISTRY", "EXTRA_MODULES", "get_operator", "build_operator", "available_operators", "missing_extras"]
 
-_FAMILIES = (color, geometry, composite, noise, filters, structure, perturbation, texture, texture_transfer, albumentations_wrap, segmentation, generation)
+_FAMILIES = (color, geometry, composite, noise, filters, structure, perturbation, texture, texture_transfer, albumentations_wrap, segmentation, generation, skip)
 
 
 def _build_registry() -> dict[str, type[Operator]]:
@@ -45,6 +47,19 @@ def _build_registry() -> dict[str, type[Operator]]:
 
 
 REGISTRY: dict[str, type[Operator]] = _build_registry()
+
+
+#: The top-level modules each optional extra (pyproject ``[project.optional-dependencies]``) installs.
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {
+    "albumentations": ("albumentations",),
+    "rembg": ("rembg", "onnxruntime", "cv2"),
+    "diffusers": ("diffusers", "transformers"),
+}
+
+
+def missing_extras(cls: type[Operator]) -> list[str]:
+    """The extras ``cls`` declares whose modules are not installed here."""
+    return [e for e in cls.extras if any(importlib.util.find_spec(m) is None for m in EXTRA_MODULES[e])]
 
 
 def available_operators() -> list[str]:

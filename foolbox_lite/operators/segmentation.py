@@ -62,6 +62,7 @@ class ForegroundMask(Operator):
 
     name = "foreground_mask"
     differentiable = False
+    extras = ("rembg",)  # rembg and onnxruntime for rembg, its OpenCV for grabcut
 
     def __init__(
         self,
@@ -88,9 +89,8 @@ class ForegroundMask(Operator):
         self._settings = method_settings(method, model=model, box=box, margin=margin, iterations=iterations, threshold=threshold, cleanup=cleanup)
         self._model = model
         self._cache = cache_for(cache) if cache else MaskCache(None)
-        config = {"method": method, "model": str(model), "box": list(box) if box is not None else None, "margin": margin,
-                  "iterations": iterations, "threshold": threshold, "cleanup": cleanup if isinstance(cleanup, bool) else dict(cleanup), "cache": cache}
-        super().__init__(p=p, config=config)
+        super().__init__(p=p)
+        self._record(model=str(model), box=list(box) if box is not None else None, cleanup=cleanup if isinstance(cleanup, bool) else dict(cleanup))
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -203,7 +203,7 @@ class PatchScramble(Operator):
         if remainder not in ("keep", "error"):
             raise ParameterError(f"parameter 'remainder' = {remainder!r} is not one of ['keep', 'error']")
         self.remainder = remainder
-        super().__init__(p=p, config={"grid": grid, "remainder": remainder})
+        super().__init__(p=p)
 
     def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
         if isinstance(self._grid, Uniform):
@@ -259,7 +259,7 @@ class Silhouette(Operator):
         self.threshold = None if threshold is None else float(check_number("threshold", threshold, low=1e-9, high=1.0))
         self.fg = float(check_number("fg", fg, low=0.0, high=1.0))
         self.bg = float(check_number("bg", bg, low=0.0, high=1.0))
-        super().__init__(p=p, config={"threshold": threshold, "fg": fg, "bg": bg})
+        super().__init__(p=p)
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         img = silhouette(stim.mask, threshold=self.threshold, fg=self.fg, bg=self.bg).to(stim.dtype)
@@ -304,7 +304,7 @@ class Edges(Operator):
         self.threshold = None if threshold is None else float(check_number("threshold", threshold, low=0.0, high=1.0))
         if method == "canny" and threshold is not None:
             raise ParameterError("parameter 'threshold' is for method='sobel'; Canny uses 'low' and 'high'")
-        super().__init__(p=p, config={"method": method, "low": low, "high": high, "sigma": sigma, "threshold": threshold, "backend": backend})
+        super().__init__(p=p)
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         if self.method == "sobel":

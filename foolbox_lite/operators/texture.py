@@ -104,6 +104,7 @@ class TextureFill(Operator):
     name = "texture_fill"
     differentiable = True
     needs_mask = True
+    texture_arguments = ("texture", "background_texture")
     cue_controls: ClassVar[Mapping[str, str]] = {
         "shape": "the silhouette filled with a plain light-grey surface (shaded where the operator shades), "
                  "outside it the operator's blank fill, or a neutral grey when it keeps or replaces the background",
@@ -127,7 +128,6 @@ class TextureFill(Operator):
         seam: str = "crossfade",
         choose: str = "random",
         p: float = 1.0,
-        _extra: Mapping[str, Any] | None = None,
     ) -> None:
         self.textures = [t.seamless(seam) for t in resolve_textures(texture, "texture")]  # type: ignore[arg-type]
         self.scale = as_spec("scale", scale, low=0.05, high=20.0)
@@ -155,10 +155,7 @@ class TextureFill(Operator):
         if choose not in ("random", "cue"):
             raise ParameterError(f"parameter 'choose' must be 'random' or 'cue' (the item's cues['texture'] names its texture), got {choose!r}")
         self.choose = choose
-        config = {"texture": texture, "scale": scale, "angle": angle, "offset": offset, "background": background, "fill": fill,
-                  "background_texture": background_texture, "colour": colour, "seam": seam, "choose": choose,
-                  **(_extra or {})}
-        super().__init__(p=p, config=config)
+        super().__init__(p=p)
 
     @classmethod
     def example(cls) -> Operator:
@@ -303,7 +300,7 @@ class ShadedTextureFill(TextureFill):
     ) -> None:
         self.strength = as_spec("strength", strength, low=0.0, high=1.0)
         self.edges = as_spec("edges", edges, low=0.0, high=1.0)
-        super().__init__(texture, background_texture=background_texture, _extra={"strength": strength, "edges": edges}, **kwargs)
+        super().__init__(texture, background_texture=background_texture, **kwargs)
 
     @classmethod
     def example(cls) -> Operator:
@@ -340,6 +337,7 @@ class ColourMatch(Operator):
     name = "colour_match"
     differentiable = True
     needs_mask = True
+    texture_arguments = ("texture",)
 
     def __init__(self, texture: TextureLike | Sequence[TextureLike], *, space: str = "lab", strength: SpecLike = 1.0, p: float = 1.0) -> None:
         self.textures = resolve_textures(texture, "texture")
@@ -348,7 +346,7 @@ class ColourMatch(Operator):
         self.space = space
         self.strength = as_spec("strength", strength, low=0.0, high=1.0)
         self._stats = [masked_stats(to_space(t.image[None].double(), space), None) for t in self.textures]  # type: ignore[arg-type]
-        super().__init__(p=p, config={"texture": texture, "space": space, "strength": strength})
+        super().__init__(p=p)
 
     @classmethod
     def example(cls) -> Operator:

@@ -67,11 +67,7 @@ class QuiltTransfer(TextureFill):
         for k in ("scale", "angle", "offset", "seam"):
             if k in kwargs:
                 raise ParameterError(f"texture_quilt takes no {k!r}: patches are copied from the texture as it is")
-        extra = {"patch": patch, "overlap": overlap, "alpha": alpha, "candidates": candidates, "stride": stride,
-                 "max_texture_side": max_texture_side}
-        super().__init__(texture, seam="none", background_texture=background_texture, _extra=extra, **kwargs)
-        for k in ("scale", "angle", "offset", "seam"):
-            self._config.pop(k, None)
+        super().__init__(texture, seam="none", background_texture=background_texture, **kwargs)
         self.textures = [t.limited(self.max_texture_side) for t in self.textures]
         for t in self.textures:
             if min(t.size) < self.patch:
@@ -134,7 +130,7 @@ class AdaINTransfer(TextureFill):
     ) -> None:
         self._enc, self._dec = load_adain_weights(encoder, decoder)
         self.alpha = as_spec("alpha", alpha, low=0.0, high=1.0)
-        super().__init__(texture, background_texture=background_texture, _extra={"encoder": encoder, "decoder": decoder, "alpha": alpha}, **kwargs)
+        super().__init__(texture, background_texture=background_texture, **kwargs)
 
     @classmethod
     def example(cls) -> Operator:

@@ -27,8 +27,8 @@ import torch
 from ..backends.mask_cache import recipe_cache
 from ..errors import FoolboxLiteError, ParameterError
 from ..operators.base import Operator
-from ..operators.cue_controls import APPEARANCE
 from ..operators.registry import get_operator
+from ..operators.skip import Skipped
 from ..pipeline import OneOf, Pipeline
 from .assets import RecipeAsset
 from .design import Level
@@ -61,20 +61,6 @@ def _matches(when: dict[str, list[Any]], levels: dict[str, Level]) -> bool:
         if not any(a in names or (lv.asset is None and a == lv.value) for a in allowed):
             return False
     return True
-
-
-class Skipped(Operator):
-    """Stands in for a step whose ``when:`` excludes the item: changes nothing, keeps the paths of later steps."""
-
-    name = "skipped"
-    cue_controls = APPEARANCE  # changes nothing, in every twin
-
-    def __init__(self, op: str = "") -> None:
-        super().__init__(config={"op": op})
-        self.op = op
-
-    def apply(self, stim: Any, params: Sequence[Any]) -> Any:
-        return stim.replace()
 
 
 class PipelineFactory:
@@ -225,7 +211,7 @@ class PipelineFactory:
                 err = self.loc8.error(ParameterError, loc + [name, k], f"operator {name!r} has no parameter {k!r}", hint, key=True) if self.loc8 else ParameterError(f"{k}: unknown", hint=hint)
                 raise err
         kwargs = {
-            k: self._resolve(v, loc + [name, k], levels, texture="Texture" in str(sig.parameters[k].annotation) if k in sig.parameters else False)
+            k: self._resolve(v, loc + [name, k], levels, texture=k in cls.texture_arguments)
             for k, v in params.items()
         }
         if "cache" in kwargs:  # a recipe's cache folder stays inside the cache folder
