@@ -9,7 +9,6 @@ from collections.abc import Callable
 import pytest
 import torch
 
-import foolbox_lite as fl
 import foolbox_lite.functional as F
 from foolbox_lite.operators.registry import REGISTRY
 
