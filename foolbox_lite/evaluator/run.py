@@ -140,23 +140,32 @@ def _decode_rgb8_png(path: Path) -> np.ndarray | None:
         return None
     if int.from_bytes(data[16:20], "big") * int.from_bytes(data[20:24], "big") > MAX_PIXELS:
         return None  # PIL's reader gives the clear error
+    if hasattr(cv2, "IMREAD_COLOR_RGB"):  # OpenCV >= 4.10 writes RGB directly: no second pass over the pixels
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _decode(path: Path) -> torch.Tensor:
-    """uint8 ``(3, H, W)`` of an image file."""
+def _decode_hwc(path: Path) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` RGB of an image file (writable)."""
     arr = _decode_rgb8_png(path)
     if arr is None:
         arr = np.array(read_pil(path).convert("RGB"), dtype=np.uint8)  # a writable copy
-    return torch.from_numpy(arr).permute(2, 0, 1)
+    return arr
+
+
+def _decode(path: Path) -> torch.Tensor:
+    """uint8 ``(3, H, W)`` of an image file."""
+    return torch.from_numpy(_decode_hwc(path)).permute(2, 0, 1)
 
 
 class _BatchReader:
     """Decodes batch ``k + 1`` in the background while batch ``k`` is used (two reused buffers).
 
     The images of a batch are decoded by two threads (OpenCV and PIL release the GIL), so the
-    first batch, which nothing overlaps, waits half as long.
+    first batch, which nothing overlaps, waits half as long.  Buffers hold ``(B, H, W, 3)`` as
+    decoded (a plain copy per image); a batch is their ``(B, 3, H, W)`` view, turned into the
+    model's float layout by the one conversion copy the runner makes anyway.
     """
 
     def __init__(self, paths: Sequence[Path], batch_size: int) -> None:
@@ -167,16 +176,17 @@ class _BatchReader:
         self.decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="foolbox-lite-decode")
 
     def _load(self, k: int) -> torch.Tensor | list[torch.Tensor]:
-        imgs = list(self.decoders.map(_decode, self.paths[k * self.bs : (k + 1) * self.bs]))
+        imgs = list(self.decoders.map(_decode_hwc, self.paths[k * self.bs : (k + 1) * self.bs]))
         shape = imgs[0].shape
         if any(img.shape != shape for img in imgs):
-            return imgs  # ragged: each image is resized on its own
+            return [torch.from_numpy(img).permute(2, 0, 1) for img in imgs]  # ragged: each image is resized on its own
         buf = self.buffers[k % 2]
         if buf is None or buf.shape[1:] != shape:
             buf = self.buffers[k % 2] = torch.empty((self.bs, *shape), dtype=torch.uint8)
+        arr = buf.numpy()
         for i, img in enumerate(imgs):
-            buf[i].copy_(img)
-        return buf[: len(imgs)]
+            arr[i] = img
+        return buf[: len(imgs)].permute(0, 3, 1, 2)
 
     def __iter__(self) -> Iterator[torch.Tensor | list[torch.Tensor]]:
         n_batches = math.ceil(len(self.paths) / self.bs)
