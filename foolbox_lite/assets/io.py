@@ -32,6 +32,7 @@ __all__ = [
     "MaskMode",
     "MAX_PIXELS",
     "OwnMask",
+    "decode_rgb_hwc",
     "decode_rgb_u8",
     "fit_image_u8",
     "fit_mask_u8",
@@ -285,16 +286,23 @@ def _decode_rgb8_png(path: Path) -> np.ndarray | None:
         return None
     if int.from_bytes(data[16:20], "big") * int.from_bytes(data[20:24], "big") > MAX_PIXELS:
         return None  # PIL's reader gives the clear error
+    if hasattr(cv2, "IMREAD_COLOR_RGB"):  # OpenCV >= 4.10 writes RGB directly: no second pass over the pixels
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def decode_rgb_u8(path: PathLike) -> torch.Tensor:
-    """uint8 ``(3, H, W)`` of an image file at its own size: the fast path of :func:`fit_image_u8` (same pixels)."""
+def decode_rgb_hwc(path: PathLike) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` RGB of an image file at its own size (writable): the fast path of :func:`fit_image_u8` (same pixels)."""
     arr = _decode_rgb8_png(Path(path))
     if arr is None:
         arr = np.array(read_pil(path).convert("RGB"), dtype=np.uint8)  # a writable copy
-    return torch.from_numpy(arr).permute(2, 0, 1)
+    return arr
+
+
+def decode_rgb_u8(path: PathLike) -> torch.Tensor:
+    """uint8 ``(3, H, W)`` of an image file at its own size (a view of :func:`decode_rgb_hwc`)."""
+    return torch.from_numpy(decode_rgb_hwc(path)).permute(2, 0, 1)
 
 
 def _as_list(x: PathLike | Sequence[PathLike]) -> list[PathLike]:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..allocator import tune_allocator
-from ..assets.io import decode_rgb_u8
+from ..assets.io import decode_rgb_hwc
 from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..labels.mappings import LabelMapping, get_mapping
@@ -124,7 +124,9 @@ class _BatchReader:
     """Decodes batch ``k + 1`` in the background while batch ``k`` is used (two reused buffers).
 
     The images of a batch are decoded by two threads (OpenCV and PIL release the GIL), so the
-    first batch, which nothing overlaps, waits half as long.
+    first batch, which nothing overlaps, waits half as long.  Buffers hold ``(B, H, W, 3)`` as
+    decoded (a plain copy per image); a batch is their ``(B, 3, H, W)`` view, turned into the
+    model's float layout by the one conversion copy the runner makes anyway.
     """
 
     def __init__(self, paths: Sequence[Path], batch_size: int) -> None:
@@ -135,16 +137,17 @@ class _BatchReader:
         self.decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="foolbox-lite-decode")
 
     def _load(self, k: int) -> torch.Tensor | list[torch.Tensor]:
-        imgs = list(self.decoders.map(decode_rgb_u8, self.paths[k * self.bs : (k + 1) * self.bs]))
+        imgs = list(self.decoders.map(decode_rgb_hwc, self.paths[k * self.bs : (k + 1) * self.bs]))
         shape = imgs[0].shape
         if any(img.shape != shape for img in imgs):
-            return imgs  # ragged: each image is resized on its own
+            return [torch.from_numpy(img).permute(2, 0, 1) for img in imgs]  # ragged: each image is resized on its own
         buf = self.buffers[k % 2]
         if buf is None or buf.shape[1:] != shape:
             buf = self.buffers[k % 2] = torch.empty((self.bs, *shape), dtype=torch.uint8)
+        arr = buf.numpy()
         for i, img in enumerate(imgs):
-            buf[i].copy_(img)
-        return buf[: len(imgs)]
+            arr[i] = img
+        return buf[: len(imgs)].permute(0, 3, 1, 2)
 
     def __iter__(self) -> Iterator[torch.Tensor | list[torch.Tensor]]:
         n_batches = math.ceil(len(self.paths) / self.bs)

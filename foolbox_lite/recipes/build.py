@@ -316,13 +316,22 @@ def build_items(builder: Builder, out: Path, indices: Sequence[int], sink: ItemS
             # the sidecar and mask are on disk before the image's manifest line can be written
             side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
             mask = masks[k]
-            lay = {MASK: write_mask(out, it.id, mask.numpy())} if mask is not None else {}
+            lay: dict[str, dict[str, str]] = {}
+            write_layers = None
+            if mask is not None:
+                def write_layers(lay: dict = lay, item_id: str = it.id, arr: Any = mask.numpy()) -> None:
+                    lay[MASK] = write_mask(out, item_id, arr)
 
             def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side,
                           control: str = control, twin: str = twin, lay: dict = lay) -> str:
                 return _entry_line(it, file, sha, recipe.seed, design, side, control, twin, lay)
 
-            sink.submit(it.index * slots + j, out / file, arrays[k], make_line)
+            if isinstance(sink, OrderedSink):  # the mask is encoded and written by the image's worker thread
+                sink.submit(it.index * slots + j, out / file, arrays[k], make_line, before=write_layers)
+            else:
+                if write_layers is not None:
+                    write_layers()
+                sink.submit(it.index * slots + j, out / file, arrays[k], make_line)
         sink.flush()
         if on_batch is not None:
             on_batch(len(chunk))
@@ -368,9 +377,10 @@ def check_same_build(out: Path, lock: dict[str, Any], hint: str) -> None:
         raise InputError(f"{str(out)!r} was built from another recipe, other assets, other package versions or another device", hint=hint)
 
 
-def finish_set(out: Path, meta: dict[str, Any], lock: dict[str, Any], manifest: Path) -> int:
+def finish_set(out: Path, meta: dict[str, Any], lock: dict[str, Any], manifest: Path, *, lock_written: bool = False) -> int:
     """Write ``set.json``, ``DATASHEET.md`` and (when missing or from another engine) the lock, from the
-    complete manifest in order; returns its number of lines.  The caller then renames it into place."""
+    complete manifest in order; returns its number of lines.  The caller then renames it into place.
+    ``lock_written``: this process wrote ``lock`` into ``out`` (a fresh build), so it is not read back."""
     conditions, cue_counts, n, twin_counts = _stats(manifest)
     if n != meta["n_images"]:
         raise RuntimeError(f"the manifest has {n} lines for {meta['n_images']} images")
@@ -389,7 +399,7 @@ def finish_set(out: Path, meta: dict[str, Any], lock: dict[str, Any], manifest: 
         controls=twin_counts,
     )
     write_atomic(out / DATASHEET, sheet.encode("utf-8"), fsync=True)
-    if not (out / LOCK).is_file() or read_lock(out).get("engine") != lock.get("engine"):
+    if not lock_written and (not (out / LOCK).is_file() or read_lock(out).get("engine") != lock.get("engine")):
         write_lock(out, lock)
     return n
 
@@ -461,7 +471,7 @@ def _write(builder: Builder, out: Path, *, batch_size: int, workers: int, resume
     todo = todo_items(builder, old)
     sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * builder.slots, 64))
     build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=builder.plan.n - len(todo), desc=f"build {builder.recipe.name}", progress=progress)
-    complete(builder, out, lock, sink)
+    complete(builder, out, lock, sink, lock_written=not resume)
     return out
 
 
@@ -480,8 +490,8 @@ def build_with_progress(builder: Builder, out: Path, todo: Sequence[int], sink: 
         bar.close()
 
 
-def complete(builder: Builder, out: Path, lock: dict[str, Any], sink: OrderedSink) -> None:
+def complete(builder: Builder, out: Path, lock: dict[str, Any], sink: OrderedSink, *, lock_written: bool = False) -> None:
     """Finish a whole build: set.json, datasheet and lock, the manifest renamed into place, shard parts it completed dropped."""
-    finish_set(out, set_meta(builder), lock, out / PARTIAL)
+    finish_set(out, set_meta(builder), lock, out / PARTIAL, lock_written=lock_written)
     sink.commit()
     shutil.rmtree(out / SHARDS, ignore_errors=True)

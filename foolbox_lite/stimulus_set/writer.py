@@ -167,16 +167,20 @@ class OrderedSink:
         self.written = 0
 
     @staticmethod
-    def _encode_write(path: Path, arr: np.ndarray) -> str:
+    def _encode_write(path: Path, arr: np.ndarray, before: Callable[[], object] | None = None) -> str:
+        if before is not None:
+            before()  # the image's other files (its mask), on disk before its manifest line
         data = encode_png(arr)
         write_atomic(path, data)
         return sha256_bytes(data)
 
-    def submit(self, index: int, path: Path, arr: np.ndarray, make_line: Callable[[str], str]) -> None:
+    def submit(self, index: int, path: Path, arr: np.ndarray, make_line: Callable[[str], str], *, before: Callable[[], object] | None = None) -> None:
+        """Queue one image; ``before`` (if given) runs first in the same worker thread (e.g. writes the image's mask),
+        and finishes before ``make_line`` is called."""
         if self.pool is None:
-            self.pending.append((index, self._encode_write(path, arr), make_line))
+            self.pending.append((index, self._encode_write(path, arr, before), make_line))
         else:
-            self.pending.append((index, self.pool.submit(self._encode_write, path, arr), make_line))
+            self.pending.append((index, self.pool.submit(self._encode_write, path, arr, before), make_line))
         while len(self.pending) > self.max_pending:
             self._emit_one()
 
