@@ -570,3 +570,8 @@ def test_torchscript_needs_the_explicit_flag(tmp_path: Path, capsys: pytest.Capt
 
         load_classifier(str(ts))
     assert load_classifier(str(ts), allow_torchscript=True).name == "reader"
+    # evaluation shards obey the same flag: refused without it, loaded with it
+    code, err = _cli(["evaluate", str(s), "-m", str(ts), "--shard", "0/2", "-o", str(tmp_path / "parts"), "-q"], capsys)
+    assert code == 2 and "runs its own code" in err
+    code, err = _cli(["evaluate", str(s), "-m", str(ts), "--shard", "0/2", "--allow-torchscript", "-o", str(tmp_path / "parts"), "-q"], capsys)
+    assert "runs its own code" not in err and "needs logits" in err  # loaded and ran (this test model is no classifier)

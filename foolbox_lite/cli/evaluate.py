@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError("--shard runs without a cluster manager; it cannot be combined with --engine ray", hint="leave out one of them")
             from ..scale.eval_shards import evaluate_shard
 
-            part = evaluate_shard(stimulus_set, models, shard, out, device=device, **common)  # type: ignore[arg-type]
+            part = evaluate_shard(stimulus_set, models, shard, out, device=device, backend=backend, allow_torchscript=allow_torchscript, **common)  # type: ignore[arg-type]
             typer.echo(f"wrote shard {shard.strip()} to {part}; join the shards with 'foolbox-lite merge'")
             return
         with evaluation_folder(out):  # locked, checked writable, stale results removed before inference

@@ -47,8 +47,12 @@ def evaluate_shard(
     device: str | torch.device | None = None,
     observers: str | None = None,
     progress: bool = True,
+    backend: str = "auto",
+    allow_torchscript: bool = False,
 ) -> Path:
     """Decide shard ``K/N`` of the set's stimuli with ``models``; returns the part file written in ``out``.
+
+    ``backend`` and ``allow_torchscript`` as in :func:`~foolbox_lite.evaluator.evaluate_set`.
 
     ``observers`` (human CSVs) are only recorded: :func:`merge_results` adds them to the whole set.
     """
@@ -59,7 +63,7 @@ def evaluate_shard(
     total = len(all_ids)
     start, stop = shard_range(total, k, n)
     setup = prepare_evaluation(folder, models, batch_size=batch_size, decision=decision, mapping=mapping, reference_cue=reference_cue,
-                               on_mismatch=on_mismatch, device=device, part=(start, stop)) if stop > start else None
+                               on_mismatch=on_mismatch, device=device, part=(start, stop), allow_torchscript=allow_torchscript) if stop > start else None
     part = Path(out) / EVAL_SHARDS / f"{k}-of-{n}.json"
     if setup is None:
         names, positions, problems, decisions, evidence = [], [], [], [], []
@@ -69,7 +73,7 @@ def evaluate_shard(
         for i, sid in enumerate(all_ids[start:stop]):
             if len(positions) < len(kept) and kept[len(positions)] == sid:
                 positions.append(start + i)
-        decisions, evidence = decide_locally(setup, batch_size, progress)
+        decisions, evidence = decide_locally(setup, batch_size, progress, backend=backend)
     record = {
         "shard": [k, n], "start": start, "stop": stop, "total": total, "set": str(folder), "models": names,
         "options": {"decision": decision, "mapping": mapping, "reference_cue": reference_cue, "on_mismatch": on_mismatch, "observers": observers},
