@@ -24,7 +24,7 @@ import torch
 
 from .errors import ParameterError
 
-__all__ = ["Fixed", "Uniform", "LogUniform", "Choice", "Spec", "SpecLike", "as_spec", "check_number"]
+__all__ = ["Choice", "Fixed", "LogUniform", "Spec", "SpecLike", "Uniform", "as_spec", "check_number"]
 
 
 def _uniform01(g: torch.Generator) -> float:
@@ -37,8 +37,15 @@ class Fixed:
 
     value: Any
 
-    def sample(self, g: torch.Generator) -> Any:  # noqa: ARG002 - same signature as the others
+    def sample(self, g: torch.Generator) -> Any:
         return self.value
+
+    def column(self, u: torch.Tensor) -> torch.Tensor | list[Any]:
+        """The value for each of ``len(u)`` items (``u``: their uniform draws, unused)."""
+        v = self.value
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return torch.full((len(u),), v, dtype=torch.int64 if isinstance(v, int) else torch.float64)
+        return [v] * len(u)
 
     def to_dict(self) -> Any:
         return self.value
@@ -54,6 +61,10 @@ class Uniform:
     def sample(self, g: torch.Generator) -> float:
         return self.low + (self.high - self.low) * _uniform01(g)
 
+    def column(self, u: torch.Tensor) -> torch.Tensor:
+        """One value per item from its uniform draw in ``u`` ``(B,)`` float64."""
+        return self.low + (self.high - self.low) * u
+
     def to_dict(self) -> Any:
         return [self.low, self.high]
 
@@ -67,6 +78,10 @@ class LogUniform:
 
     def sample(self, g: torch.Generator) -> float:
         return math.exp(math.log(self.low) + (math.log(self.high) - math.log(self.low)) * _uniform01(g))
+
+    def column(self, u: torch.Tensor) -> torch.Tensor:
+        """One value per item from its uniform draw in ``u`` ``(B,)`` float64."""
+        return torch.exp(math.log(self.low) + (math.log(self.high) - math.log(self.low)) * u)
 
     def to_dict(self) -> Any:
         return {"loguniform": [self.low, self.high]}
@@ -82,8 +97,26 @@ class Choice:
         i = int(torch.randint(0, len(self.options), (1,), generator=g).item())
         return self.options[i]
 
+    def column(self, u: torch.Tensor) -> torch.Tensor | list[Any]:
+        """One option per item, chosen by its uniform draw in ``u`` ``(B,)`` float64."""
+        k = torch.clamp((u * len(self.options)).floor().long(), max=len(self.options) - 1)
+        return _as_column([self.options[i] for i in k.tolist()]) if not _numeric(self.options) else torch.tensor(self.options, dtype=_dtype(self.options))[k]
+
     def to_dict(self) -> Any:
         return {"choice": list(self.options)}
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _dtype(values: Sequence[Any]) -> torch.dtype:
+    return torch.int64 if all(isinstance(v, int) for v in values) else torch.float64
+
+
+def _as_column(values: list[Any]) -> torch.Tensor | list[Any]:
+    """Numbers as a tensor (int64 when all are ints, else float64); anything else stays a list."""
+    return torch.tensor(values, dtype=_dtype(values)) if values and _numeric(values) else values
 
 
 Spec = Union[Fixed, Uniform, LogUniform, Choice]

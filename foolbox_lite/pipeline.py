@@ -17,14 +17,15 @@ from typing import Any
 
 import torch
 
-from .errors import ParameterError
+from .errors import InputError, ParameterError
 from .operators.base import Transform, records_at, scatter
 from .operators.buffers import offer_output, reusable
+from .operators.records import BatchRecord, Params
 from .params import check_number
-from .seeding import item_generator
+from .seeding import BatchDraws
 from .stimuli import Stimuli
 
-__all__ = ["Composition", "Pipeline", "OneOf"]
+__all__ = ["Composition", "OneOf", "Pipeline"]
 
 
 def _tensors(stim: Stimuli) -> list[torch.Tensor]:
@@ -146,31 +147,32 @@ class OneOf(Composition):
 
         return cls([Grayscale(), Invert()], weights=[1.0, 2.0])
 
-    def choices(self, stim: Stimuli, *, seed: int, path: str) -> list[dict[str, Any]]:
-        """Each item's record of which child it gets, drawn from its own stream at ``path``."""
-        return [
-            {"op": self.name, "path": path, "applied": True,
-             "params": {"choice": int(torch.multinomial(self.weights, 1, generator=item_generator(seed, it.index, path)).item())}}
-            for it in stim.items
-        ]
+    def choices(self, stim: Stimuli, *, seed: int, path: str) -> BatchRecord:
+        """Which child each item gets (column ``choice``), drawn from each item's own stream at ``path``."""
+        u = BatchDraws(seed, [it.index for it in stim.items], path).uniform()
+        cum = torch.cumsum(self.weights, 0)
+        k = torch.searchsorted(cum / cum[-1], u, right=True).clamp_(max=len(self.ops) - 1)
+        return BatchRecord(self.name, path, None, Params({"choice": k}, size=len(stim)))
 
     def _run(self, stim: Stimuli, *, seed: int, path: str) -> Stimuli:
-        records = self.choices(stim, seed=seed, path=path)
-        return self._dispatch(stim, records, path, lambda op, sub, p, idx: op._run(sub, seed=seed, path=p))
+        record = self.choices(stim, seed=seed, path=path)
+        return self._dispatch(stim, record, path, lambda op, sub, p, idx: op._run(sub, seed=seed, path=p))
 
     def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
-        records = records_at(stim, history, path)
+        record = BatchRecord.from_records(self.name, records_at(stim, history, path))
         return self._dispatch(
-            stim, records, path, lambda op, sub, p, idx: op._replay_tree(sub, [history[i] for i in idx], p)
+            stim, record, path, lambda op, sub, p, idx: op._replay_tree(sub, [history[i] for i in idx], p)
         )
 
-    def _dispatch(self, stim: Stimuli, records: Sequence[Mapping[str, Any]], path: str, run_child: Callable[[Transform, Stimuli, str, list[int]], Stimuli]) -> Stimuli:
-        items = [it.copy() for it in stim.items]
-        for it, r in zip(items, records):
-            it.params.append({"op": self.name, "path": path, "applied": True, "params": dict(r["params"])})
+    def _dispatch(self, stim: Stimuli, record: BatchRecord, path: str, run_child: Callable[[Transform, Stimuli, str, list[int]], Stimuli]) -> Stimuli:
+        choice = record.params.column("choice", dtype=torch.long, what=f"OneOf at {path!r}")
+        if choice.dim() != 1 or ((choice < 0) | (choice >= len(self.ops))).any():
+            raise InputError(f"OneOf at {path!r}: recorded choices must be integers in [0, {len(self.ops)}), got {choice.tolist()}")
+        items = [it.with_record(record.row(i)) for i, it in enumerate(stim.items)]
         out = Stimuli(stim.images, stim.layers, items)
+        chosen = choice.tolist()
         for k, op in enumerate(self.ops):
-            idx = [i for i, r in enumerate(records) if r["params"]["choice"] == k]
+            idx = [i for i, c in enumerate(chosen) if c == k]
             if not idx:
                 continue
             sub = run_child(op, out.select(idx), _child_path(path, k), idx)

@@ -26,10 +26,15 @@ import torch
 from .assets.io import Fit, MaskMode, load_image_and_mask, save_image
 from .errors import InputError
 
-__all__ = ["Item", "Stimuli", "MASK"]
+__all__ = ["Item", "Stimuli", "MASK", "plain_record"]
 
 #: Name of the foreground/shape mask layer.
 MASK = "mask"
+
+
+def plain_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A fresh plain-dict copy of one parameter record ``{"op", "path", "applied", "params"}``."""
+    return {"op": record["op"], "path": record["path"], "applied": bool(record.get("applied", True)), "params": copy.deepcopy(dict(record["params"]))}
 
 
 @dataclass
@@ -44,7 +49,7 @@ class Item:
     index: int
     cues: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
-    params: list[dict[str, Any]] = field(default_factory=list)
+    params: list[Mapping[str, Any]] = field(default_factory=list)
 
     def copy(self) -> Item:
         """A copy whose lists and dicts can be changed freely; the records themselves are shared.
@@ -54,12 +59,17 @@ class Item:
         """
         return Item(self.id, self.index, dict(self.cues), dict(self.sources), list(self.params))
 
-    def with_record(self, record: dict[str, Any]) -> Item:
+    def with_record(self, record: Mapping[str, Any]) -> Item:
         """A copy with ``record`` appended to its parameter history."""
         return Item(self.id, self.index, dict(self.cues), dict(self.sources), [*self.params, record])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "index": self.index, "cues": dict(self.cues), "sources": dict(self.sources), "params": copy.deepcopy(self.params)}
+        """Plain values only: records (possibly views of a batch's columns) become fresh dicts."""
+        return {"id": self.id, "index": self.index, "cues": dict(self.cues), "sources": dict(self.sources), "params": self.plain_params()}
+
+    def plain_params(self) -> list[dict[str, Any]]:
+        """The parameter history as fresh plain dicts (what a manifest line stores)."""
+        return [plain_record(r) for r in self.params]
 
 
 def _check_image_tensor(images: torch.Tensor) -> None:

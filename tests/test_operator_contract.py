@@ -114,13 +114,16 @@ def test_batch_invariance(op, batch):
 
 def test_record_replays_and_is_json(op, batch):
     out = op(batch, seed=5)
-    history = [it.params for it in out.items]
-    json.dumps(history, allow_nan=False)
-    if isinstance(op, (Pipeline, OneOf)):
-        again = op.replay(batch, history)
-    else:
-        again = op.replay(batch, [h[-1] for h in history])
-    assert torch.equal(again.images, out.images)
+    views = [it.params for it in out.items]  # rows of the batch's columns
+    plain = json.loads(json.dumps([it.plain_params() for it in out.items], allow_nan=False))  # as a manifest stores them
+    assert plain == views
+    for history in (views, plain):
+        if isinstance(op, (Pipeline, OneOf)):
+            again = op.replay(batch, history)
+        else:
+            again = op.replay(batch, [h[-1] for h in history])
+        assert torch.equal(again.images, out.images)
+        assert [it.plain_params() for it in again.items] == plain
 
 
 def test_config_rebuilds_equal_operator(op, batch):

@@ -1,16 +1,19 @@
 """The operator model: sample parameters per item, then apply them to a batch.
 
-Every operator is a subclass of :class:`Operator` that implements two methods:
+Every operator is a subclass of :class:`Operator` that implements how it draws its
+parameters and :meth:`Operator.apply`, which applies them to a batch, batched:
 
-- :meth:`Operator.sample` draws one item's parameters from that item's own
-  ``torch.Generator`` (seeded from ``(seed, item index, operator path)``) and
-  returns them as a JSON-serialisable dict;
-- :meth:`Operator.apply` applies a list of such dicts to a batch, batched.
+- :meth:`Operator.sample_batch` draws the whole batch's parameters at once as columns
+  from :class:`~foolbox_lite.seeding.BatchDraws` (one counter-based stream per item,
+  keyed by ``(seed, item index, operator path)``): O(1) Python work per batch;
+- or :meth:`Operator.sample` draws one item's parameters from that item's own
+  ``torch.Generator`` (for parameters that are not numbers: texture names, prompts).
 
 The final :meth:`Transform.__call__` owns validation and the seed; an operator's
-run owns the per-operator probability ``p``, the per-item generators and the
-parameter record, so item ``i``'s output depends only on ``(seed, i, its inputs)``
-and can be replayed exactly from its record with :meth:`Operator.replay`.
+run owns the per-operator probability ``p``, the draws and the parameter record
+(a :class:`~foolbox_lite.operators.records.BatchRecord`, materialised per item only when
+read), so item ``i``'s output depends only on ``(seed, i, its inputs)`` and can be
+replayed exactly from its record with :meth:`Operator.replay`.
 
 :class:`Transform` is what operators and compositions (``foolbox_lite.pipeline``)
 share: calling, replaying from per-item histories, and ``config()``, which is
@@ -22,7 +25,6 @@ from __future__ import annotations
 import abc
 import functools
 import inspect
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, final
@@ -31,11 +33,12 @@ import torch
 
 from ..allocator import tune_allocator
 from ..errors import InputError, ParameterError
-from ..params import check_number
-from ..seeding import item_generator
+from ..params import Spec, check_number
+from ..seeding import BatchDraws, item_generator
 from ..stimuli import Item, Stimuli
+from .records import BatchRecord, Column, Params, _jsonable, plain_record
 
-__all__ = ["Transform", "Operator", "SampleContext", "Record", "scatter", "records_at"]
+__all__ = ["BatchContext", "Operator", "Record", "SampleContext", "Transform", "records_at", "scatter"]
 
 #: One entry of an item's parameter record: ``{"op", "path", "applied", "params"}``.
 Record = dict[str, Any]
@@ -49,6 +52,15 @@ class SampleContext:
     height: int
     width: int
     item: Item
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What :meth:`Operator.sample_batch` may look at besides its draws: the batch and its size."""
+
+    stim: Stimuli
+    height: int
+    width: int
 
 
 def _record_arguments(init: Any) -> Any:
@@ -164,13 +176,28 @@ class Operator(Transform):
         self.p = float(check_number("p", p, low=0.0, high=1.0))
 
     # ------------------------------------------------------------------ to implement
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:  # noqa: ARG002
-        """Draw this item's parameters from ``g``; JSON-serialisable values only."""
+    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+        """Draw one item's parameters from ``g``; JSON-serialisable values only.
+
+        Operators whose parameters are numbers implement :meth:`sample_batch` instead,
+        which draws the whole batch at once; this per-item hook is for the others.
+        """
         return {}
 
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> Mapping[str, Column] | None:
+        """Draw every item's parameters at once: a column (tensor ``(B, ...)`` or list) per parameter.
+
+        ``draws`` gives each item its own counter-based stream (see
+        :class:`~foolbox_lite.seeding.BatchDraws`).  Return ``None`` (the default, unless the
+        operator samples nothing) to draw per item with :meth:`sample` instead.
+        """
+        if type(self).sample is Operator.sample:
+            return {}  # samples nothing: no per-item work at all
+        return None
+
     @abc.abstractmethod
-    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
-        """Apply one params dict per item to the whole batch and return a new batch."""
+    def apply(self, stim: Stimuli, params: Params) -> Stimuli:
+        """Apply the parameters (one row per item; see :class:`~foolbox_lite.operators.records.Params`) to the batch."""
 
     @classmethod
     def example(cls) -> Operator:
@@ -178,47 +205,60 @@ class Operator(Transform):
         return cls()
 
     # ------------------------------------------------------------------ provided
-    def sample_params(self, stim: Stimuli, *, seed: int, path: str) -> list[Record]:
-        """The record every item of ``stim`` would get, without applying anything."""
+    def draw(self, draws: BatchDraws, spec: Spec) -> torch.Tensor:
+        """One float64 value per item of a numeric parameter spec (one draw from every item's stream)."""
+        col = spec.column(draws.uniform())
+        return col.to(torch.float64) if isinstance(col, torch.Tensor) else torch.tensor(col, dtype=torch.float64)
+
+    def sample_record(self, stim: Stimuli, *, seed: int, path: str) -> BatchRecord:
+        """What this operator would draw for ``stim`` at ``path``: one :class:`BatchRecord` for the batch."""
         h, w = stim.size
-        records = []
-        for item in stim.items:
-            g = item_generator(seed, item.index, path)
-            applied = True
-            if self.p < 1.0:
-                applied = bool(torch.rand((), generator=g, dtype=torch.float64).item() < self.p)
-            params = self.sample(g, SampleContext(item.index, h, w, item)) if applied else {}
-            records.append({"op": self.name, "path": path, "applied": applied, "params": params})
-        return records
+        items = stim.items
+        draws = BatchDraws(seed, [it.index for it in items], path)
+        applied = None
+        if self.p < 1.0:
+            applied = draws.uniform() < self.p
+        columns = self.sample_batch(draws, BatchContext(stim, h, w))
+        if columns is not None:
+            return BatchRecord(self.name, path, applied, Params(columns, size=len(stim)))
+        rows: list[dict[str, Any]] = []
+        flags = [True] * len(items) if applied is None else applied.tolist()
+        for item, on in zip(items, flags):
+            rows.append(self.sample(item_generator(seed, item.index, path), SampleContext(item.index, h, w, item)) if on else {})
+        return BatchRecord(self.name, path, applied, Params(rows=_jsonable(rows, self.name)))
+
+    def sample_params(self, stim: Stimuli, *, seed: int, path: str) -> list[Record]:
+        """The record every item of ``stim`` would get, as plain dicts, without applying anything."""
+        rec = self.sample_record(stim, seed=seed, path=path)
+        return [plain_record(rec.row(i)) for i in range(len(rec))]
 
     def _replay_tree(self, stim: Stimuli, history: Sequence[Sequence[Mapping[str, Any]]], path: str) -> Stimuli:
         return self.replay(stim, records_at(stim, history, path))
 
     def _run(self, stim: Stimuli, *, seed: int, path: str) -> Stimuli:
-        return self.replay(stim, self.sample_params(stim, seed=seed, path=path))
+        return self._apply_record(stim, self.sample_record(stim, seed=seed, path=path))
 
     def replay(self, stim: Stimuli, records: Sequence[Mapping[str, Any]]) -> Stimuli:
         """Apply recorded parameters (one record per item) again: the same output as the original call."""
         self._validate(stim)
         if len(records) != len(stim):
             raise InputError(f"{len(records)} parameter records given for a batch of {len(stim)}")
-        for r in records:
-            if r.get("op") != self.name:
-                raise InputError(f"record for operator {r.get('op')!r} given to operator {self.name!r}")
-        idx = [i for i, r in enumerate(records) if r.get("applied", True)]
-        if len(idx) == len(stim):
-            out = self.apply(stim, [r["params"] for r in records])
-        elif not idx:
-            out = stim.replace()
+        return self._apply_record(stim, BatchRecord.from_records(self.name, records))
+
+    def _apply_record(self, stim: Stimuli, rec: BatchRecord) -> Stimuli:
+        if rec.op != self.name:
+            raise InputError(f"record for operator {rec.op!r} given to operator {self.name!r}")
+        if rec.all_applied:
+            out = self.apply(stim, rec.params)
         else:
-            sub = self.apply(stim.select(idx), [records[i]["params"] for i in idx])
-            out = scatter(stim, sub, idx, f"operator {self.name!r} with p < 1")
+            idx = [i for i, a in enumerate(rec.applied) if a]
+            if not idx:
+                out = stim.replace()
+            else:
+                sub = self.apply(stim.select(idx), rec.params.select(idx))
+                out = scatter(stim, sub, idx, f"operator {self.name!r} with p < 1")
         self._check_output(stim, out)
-        params = _jsonable([r["params"] for r in records], self.name)  # one round trip per batch
-        items = [
-            it.with_record({"op": r["op"], "path": r["path"], "applied": bool(r.get("applied", True)), "params": p})
-            for it, r, p in zip(out.items, records, params)
-        ]
+        items = [it.with_record(rec.row(i)) for i, it in enumerate(out.items)]
         return Stimuli(out.images, out.layers, items)
 
     # ------------------------------------------------------------------ checks
@@ -260,15 +300,3 @@ def scatter(stim: Stimuli, sub: Stimuli, idx: Sequence[int], what: str) -> Stimu
     for j, i in enumerate(idx):
         items[i] = sub.items[j].copy()
     return Stimuli(images, layers, items)
-
-
-_ENCODER = json.JSONEncoder(allow_nan=False)
-
-
-def _jsonable(params: Sequence[Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
-    """Fresh JSON-normalised copies of a batch's parameter dicts (tuples become lists), in one round trip."""
-    try:
-        text = _ENCODER.encode(list(params))
-    except (TypeError, ValueError) as exc:
-        raise RuntimeError(f"operator {name!r} sampled parameters that are not JSON-serialisable: {exc}") from exc
-    return json.loads(text)

@@ -28,23 +28,24 @@ import torch
 from ..errors import InputError, ParameterError
 from ..kernels import gaussian_kernel
 from ..params import SpecLike, as_spec, check_number
-from ..seeding import draw_seed
+from ..seeding import BatchDraws
 from ..stimuli import Stimuli
-from .base import Operator, SampleContext
+from .base import BatchContext, Operator
 from .buffers import empty_output
 from .cue_controls import APPEARANCE
+from .records import Column
 
 __all__ = [
+    "OPERATORS",
+    "Contrast",
+    "HighPass",
+    "LowPass",
+    "PhaseScramble",
     "contrast",
-    "gaussian_kernel",
     "gaussian_blur",
+    "gaussian_kernel",
     "high_pass",
     "phase_scramble",
-    "Contrast",
-    "LowPass",
-    "HighPass",
-    "PhaseScramble",
-    "OPERATORS",
 ]
 
 
@@ -200,8 +201,8 @@ class Contrast(Operator):
         self._c = as_spec("c", c, low=0.0, high=1.0)
         super().__init__(p=p)
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        return {"c": float(self._c.sample(g))}
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, Column]:
+        return {"c": self.draw(draws, self._c)}
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         return stim.replace(images=contrast(stim.images, [p["c"] for p in params]))
@@ -222,8 +223,8 @@ class LowPass(Operator):
         self._sigma = as_spec("sigma", sigma, low=0.0, high=1000.0)
         super().__init__(p=p)
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        return {"sigma": float(self._sigma.sample(g))}
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, Column]:
+        return {"sigma": self.draw(draws, self._sigma)}
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         return stim.replace(images=gaussian_blur(stim.images, [p["sigma"] for p in params]))
@@ -246,8 +247,8 @@ class HighPass(Operator):
         self.clip = _check_flag("clip", clip)
         super().__init__(p=p)
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        return {"sigma": float(self._sigma.sample(g))}
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, Column]:
+        return {"sigma": self.draw(draws, self._sigma)}
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         return stim.replace(images=high_pass(stim.images, [p["sigma"] for p in params], self.grey, self.clip))
@@ -268,8 +269,8 @@ class PhaseScramble(Operator):
         self.clip = _check_flag("clip", clip)
         super().__init__(p=p)
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        return {"width": float(self._width.sample(g)), "seed": draw_seed(g)}
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, Column]:
+        return {"width": self.draw(draws, self._width), "seed": draws.seeds()}
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         out = phase_scramble(stim.images, [p["width"] for p in params], [int(p["seed"]) for p in params])

@@ -19,8 +19,9 @@ import torch
 
 from ..errors import InputError, ParameterError
 from ..params import SpecLike, as_spec, check_number
+from ..seeding import BatchDraws
 from ..stimuli import MASK, Stimuli
-from .base import Operator, SampleContext
+from .base import BatchContext, Operator
 from .cue_controls import GEOMETRY
 from .homography import (
     BORDERS,
@@ -30,15 +31,13 @@ from .homography import (
     about_centre,
     check_warps,
     empty_cpu,
-    flip_matrix,
     object_frames,
-    rotation_matrix,
-    scale_translate_matrix,
-    tilt_matrix,
     use_fast_path,
     warp,
     warp_many,
 )
+from .records import Params, as_params
+from .warp_matrices import flip_matrices, rotation_matrices, scale_translate_matrices, tilt_matrices
 
 __all__ = ["OPERATORS", "Flip", "Rotate", "ScaleTranslate", "Tilt", "WarpOperator"]
 
@@ -63,14 +62,24 @@ def _check_fill(fill: Any, border: str) -> list[float]:
     return out
 
 
-def _params_matrix(params: Mapping[str, Any], i: int) -> torch.Tensor:
-    m = params.get("matrix")
+def _params_matrices(params: Params, what: str) -> torch.Tensor:
+    """The recorded centred matrices ``(B, 3, 3)`` float64 (a clear error naming the first bad item)."""
+    if not len(params):
+        return torch.zeros(0, 3, 3, dtype=torch.float64)
     try:
-        t = torch.tensor(m, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
+        t = params.column("matrix", dtype=torch.float64, what=what)
+    except InputError:
         t = None
-    if t is None or t.shape != (3, 3) or not torch.isfinite(t).all():
-        raise InputError(f"item {i}: params 'matrix' must be a finite 3x3 list, got {m!r}")
+    if t is None or t.shape[1:] != (3, 3) or not torch.isfinite(t).all():
+        for i, p in enumerate(params):
+            m = p.get("matrix")
+            try:
+                ok = torch.tensor(m, dtype=torch.float64)
+                ok = ok.shape == (3, 3) and bool(torch.isfinite(ok).all())
+            except (TypeError, ValueError, RuntimeError):
+                ok = False
+            if not ok:
+                raise InputError(f"item {i}: params 'matrix' must be a finite 3x3 list, got {m!r}")
     return t
 
 
@@ -91,21 +100,22 @@ class WarpOperator(Operator):
         self.centre = _check_choice("centre", centre, CENTRES)
         self.min_visible = float(check_number("min_visible", min_visible, low=0.0, high=1.0))
 
-    def matrices(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+    def matrices(self, stim: Stimuli, params: Params | Sequence[Mapping[str, Any]]) -> torch.Tensor:
         """The forward pixel homographies ``(B, 3, 3)`` (float64) that :meth:`apply` uses."""
-        return self._frames(stim, params)[0]
+        return self._frames(stim, as_params(params))[0]
 
-    def _frames(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _frames(self, stim: Stimuli, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = stim.size
         mask = stim.layers.get(MASK) if self.centre == "object" else None
         centres, boxes = object_frames(mask, h, w, len(stim))
         if self.centre == "image" and MASK in stim.layers:
             boxes = object_frames(stim.layers[MASK], h, w, len(stim))[1]
-        centred = torch.stack([_params_matrix(p, i) for i, p in enumerate(params)]) if params else torch.zeros(0, 3, 3, dtype=torch.float64)
+        centred = _params_matrices(params, type(self).__name__)
         return about_centre(centred, centres), boxes
 
-    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+    def apply(self, stim: Stimuli, params: Params | Sequence[Mapping[str, Any]]) -> Stimuli:
         h, w = stim.size
+        params = as_params(params)
         mats, boxes = self._frames(stim, params)
 
         def describe(i: int) -> str:
@@ -154,9 +164,9 @@ class Rotate(WarpOperator):
     def example(cls) -> Operator:
         return cls(angle=(-90.0, 90.0), border="reflect")
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        a = float(self.angle.sample(g))
-        return {"angle": a, "matrix": rotation_matrix(a)}
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, torch.Tensor]:
+        a = self.draw(draws, self.angle)
+        return {"angle": a, "matrix": rotation_matrices(a)}
 
 
 def _spec_numbers(spec: Any) -> list[float]:
@@ -220,11 +230,11 @@ class Tilt(WarpOperator):
     def example(cls) -> Operator:
         return cls(pitch=(-45.0, 45.0), yaw=(-40.0, 40.0), roll=(-20.0, 20.0), focal=(0.8, 1.5), border="replicate")
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        pitch, yaw, roll = float(self.pitch.sample(g)), float(self.yaw.sample(g)), float(self.roll.sample(g))
-        f = float(self.focal.sample(g))
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, torch.Tensor]:
+        pitch, yaw, roll = self.draw(draws, self.pitch), self.draw(draws, self.yaw), self.draw(draws, self.roll)
+        f = self.draw(draws, self.focal)
         f_px = f * max(ctx.height, ctx.width) if self.focal_unit == "size" else f
-        return {"pitch": pitch, "yaw": yaw, "roll": roll, "focal_px": f_px, "matrix": tilt_matrix(pitch, yaw, roll, f_px)}
+        return {"pitch": pitch, "yaw": yaw, "roll": roll, "focal_px": f_px, "matrix": tilt_matrices(pitch, yaw, roll, f_px)}
 
 
 class ScaleTranslate(WarpOperator):
@@ -259,21 +269,21 @@ class ScaleTranslate(WarpOperator):
     def example(cls) -> Operator:
         return cls(scale={"loguniform": [0.7, 1.3]}, tx=(-0.1, 0.1), ty=(-0.1, 0.1), border="constant", fill=[0.5, 0.5, 0.5])
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        s = float(self.scale.sample(g))
-        tx, ty = float(self.tx.sample(g)) * ctx.width, float(self.ty.sample(g)) * ctx.height
-        return {"scale": s, "tx_px": tx, "ty_px": ty, "matrix": scale_translate_matrix(s, tx, ty)}
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, torch.Tensor]:
+        s = self.draw(draws, self.scale)
+        tx, ty = self.draw(draws, self.tx) * ctx.width, self.draw(draws, self.ty) * ctx.height
+        return {"scale": s, "tx_px": tx, "ty_px": ty, "matrix": scale_translate_matrices(s, tx, ty)}
 
 
-def _flip_cv2(x: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+def _flip_cv2(x: torch.Tensor, flags: Sequence[tuple[bool, bool]]) -> torch.Tensor:
     """Per-plane ``cv2.flip`` into one fresh output (CPU float32 without grad; exact like ``torch.flip``)."""
     import cv2
 
     out = empty_cpu(x.shape, torch.float32)
     s, o = x.contiguous().numpy(), out.numpy()
     b, c, h, w = s.shape
-    for i, p in enumerate(params):
-        code = {(True, False): 1, (False, True): 0, (True, True): -1}.get((p["horizontal"], p["vertical"]))
+    for i, hv in enumerate(flags):
+        code = {(True, False): 1, (False, True): 0, (True, True): -1}.get(hv)
         if code is None:
             o[i] = s[i]
         elif code == 1:  # mirroring rows: all planes of the item in one call
@@ -304,22 +314,25 @@ class Flip(Operator):
     def example(cls) -> Operator:
         return cls(horizontal=0.5, vertical=0.5)
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        u = torch.rand(2, generator=g, dtype=torch.float64).tolist()
-        hf, vf = u[0] < self.horizontal, u[1] < self.vertical
-        return {"horizontal": hf, "vertical": vf, "matrix": flip_matrix(hf, vf, ctx.height, ctx.width)}
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, torch.Tensor]:
+        u = draws.uniform(2)
+        hf, vf = u[:, 0] < self.horizontal, u[:, 1] < self.vertical
+        return {"horizontal": hf, "vertical": vf, "matrix": flip_matrices(hf, vf, ctx.height, ctx.width)}
 
-    def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
+    def apply(self, stim: Stimuli, params: Params | Sequence[Mapping[str, Any]]) -> Stimuli:
+        params = as_params(params)
+        hf, vf = (params.column(k, what="flip") if len(params) else torch.zeros(0, dtype=torch.bool) for k in ("horizontal", "vertical"))
+        if hf.dtype != torch.bool or vf.dtype != torch.bool:
+            bad = next(i for i, p in enumerate(params) if not isinstance(p.get("horizontal"), bool) or not isinstance(p.get("vertical"), bool))
+            raise InputError(f"item {bad}: flip params need booleans 'horizontal' and 'vertical', got {dict(params[bad])!r}")
+        flags = list(zip(hf.tolist(), vf.tolist()))
         groups: dict[tuple[int, ...], list[int]] = {}
-        for i, p in enumerate(params):
-            if not isinstance(p.get("horizontal"), bool) or not isinstance(p.get("vertical"), bool):
-                raise InputError(f"item {i}: flip params need booleans 'horizontal' and 'vertical', got {dict(p)!r}")
-            dims = tuple(d for d, on in ((-1, p["horizontal"]), (-2, p["vertical"])) if on)
-            groups.setdefault(dims, []).append(i)
+        for i, (h, v) in enumerate(flags):
+            groups.setdefault(tuple(d for d, on in ((-1, h), (-2, v)) if on), []).append(i)
 
         def flipped(x: torch.Tensor) -> torch.Tensor:
             if use_fast_path(x):
-                return _flip_cv2(x, params)
+                return _flip_cv2(x, flags)
             if list(groups) == [()]:
                 return x.clone()
             if len(groups) == 1:

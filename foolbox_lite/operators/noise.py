@@ -28,21 +28,22 @@ import torch
 
 from ..errors import InputError, ParameterError
 from ..params import SpecLike, as_spec
-from ..seeding import draw_seed
+from ..seeding import BatchDraws
 from ..stimuli import Stimuli
-from .base import Operator, SampleContext
+from .base import BatchContext, Operator
 from .cue_controls import APPEARANCE
+from .records import Column
 
 __all__ = [
-    "additive_noise",
-    "salt_pepper_noise",
-    "pink_spectrum",
-    "noise_std",
-    "GaussianNoise",
-    "UniformNoise",
-    "SaltPepperNoise",
-    "PinkNoise",
     "OPERATORS",
+    "GaussianNoise",
+    "PinkNoise",
+    "SaltPepperNoise",
+    "UniformNoise",
+    "additive_noise",
+    "noise_std",
+    "pink_spectrum",
+    "salt_pepper_noise",
 ]
 
 _SQRT3 = math.sqrt(3.0)
@@ -221,8 +222,8 @@ class _AdditiveNoise(Operator):
         self.mono, self.clip = mono, clip
         super().__init__(p=p)
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        return {self._level_key: float(self._level.sample(g)), "seed": draw_seed(g)}
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, Column]:
+        return {self._level_key: self.draw(draws, self._level), "seed": draws.seeds()}
 
     def _exponent(self) -> float:
         return 1.0
@@ -327,8 +328,8 @@ class SaltPepperNoise(Operator):
         self._salt = as_spec("salt", salt, low=0.0, high=1.0)
         super().__init__(p=p)
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        return {"amount": float(self._amount.sample(g)), "salt": float(self._salt.sample(g)), "seed": draw_seed(g)}
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, Column]:
+        return {"amount": self.draw(draws, self._amount), "salt": self.draw(draws, self._salt), "seed": draws.seeds()}
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         out = salt_pepper_noise(stim.images, [p["amount"] for p in params], [p["salt"] for p in params], [int(p["seed"]) for p in params])

@@ -25,12 +25,14 @@ import torch
 
 from ..errors import InputError, ParameterError
 from ..params import check_number
+from ..seeding import BatchDraws
 from ..stimuli import Stimuli
-from .base import Operator, SampleContext
+from .base import BatchContext, Operator
 from .buffers import empty_output
 from .cue_controls import APPEARANCE
+from .records import Column
 
-__all__ = ["fit_delta", "project", "add_perturbation", "AddPerturbation", "OPERATORS"]
+__all__ = ["OPERATORS", "AddPerturbation", "add_perturbation", "fit_delta", "project"]
 
 _NORMS = ("linf", "l2")
 _RESIZE = ("resize", "tile", "error")
@@ -121,9 +123,10 @@ class AddPerturbation(Operator):
             self._cache[key] = (d.contiguous(), n)
         return self._cache[key]
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, Column]:
         _, n = self.delta_for(ctx.height, ctx.width)
-        return {"norm": self.norm, "eps": self.eps, "delta_norm": n}
+        b = len(draws)
+        return {"norm": [self.norm] * b, "eps": [self.eps] * b, "delta_norm": [n] * b}
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         d, _ = self.delta_for(*stim.size)

@@ -20,12 +20,14 @@ import torch
 
 from ..errors import InputError, ParameterError
 from ..params import SpecLike, Uniform, as_spec, check_number
+from ..seeding import BatchDraws
 from ..stimuli import Stimuli
-from .base import Operator, SampleContext
+from .base import BatchContext, Operator
 from .buffers import empty_output
 from .color import LUMA
+from .records import Column
 
-__all__ = ["patch_scramble", "silhouette", "sobel_magnitude", "sobel_edges", "canny_edges", "PatchScramble", "Silhouette", "Edges", "OPERATORS"]
+__all__ = ["OPERATORS", "Edges", "PatchScramble", "Silhouette", "canny_edges", "patch_scramble", "silhouette", "sobel_edges", "sobel_magnitude"]
 
 
 def patch_scramble(x: torch.Tensor, grid: int, perms: torch.Tensor | Sequence[Sequence[int]]) -> torch.Tensor:
@@ -205,19 +207,30 @@ class PatchScramble(Operator):
         self.remainder = remainder
         super().__init__(p=p)
 
-    def sample(self, g: torch.Generator, ctx: SampleContext) -> dict[str, Any]:
-        if isinstance(self._grid, Uniform):
-            n = int(torch.randint(int(self._grid.low), int(self._grid.high) + 1, (1,), generator=g).item())
+    def sample_batch(self, draws: BatchDraws, ctx: BatchContext) -> dict[str, Column]:
+        u = draws.uniform()
+        if isinstance(self._grid, Uniform):  # uniform among the integers low..high
+            lo, hi = int(self._grid.low), int(self._grid.high)
+            grid = torch.clamp(lo + (u * (hi - lo + 1)).floor().long(), max=hi)
         else:
-            n = int(self._grid.sample(g))
-        if n > min(ctx.height, ctx.width):
-            raise InputError(f"grid {n} does not fit images of {ctx.height}x{ctx.width}", hint=f"use grid <= {min(ctx.height, ctx.width)}")
-        if self.remainder == "error" and (ctx.height % n or ctx.width % n):
-            raise InputError(
-                f"images of {ctx.height}x{ctx.width} are not divisible into a {n}x{n} grid",
-                hint="resize the images or use remainder='keep' (leftover rows/columns stay in place)",
-            )
-        return {"grid": n, "perm": torch.randperm(n * n, generator=g).tolist()}
+            col = self._grid.column(u)
+            grid = col.long() if isinstance(col, torch.Tensor) else torch.tensor(col, dtype=torch.long)
+        sizes = sorted(set(grid.tolist()))
+        for n in sizes:
+            if n > min(ctx.height, ctx.width):
+                raise InputError(f"grid {n} does not fit images of {ctx.height}x{ctx.width}", hint=f"use grid <= {min(ctx.height, ctx.width)}")
+            if self.remainder == "error" and (ctx.height % n or ctx.width % n):
+                raise InputError(
+                    f"images of {ctx.height}x{ctx.width} are not divisible into a {n}x{n} grid",
+                    hint="resize the images or use remainder='keep' (leftover rows/columns stay in place)",
+                )
+        top = max(sizes, default=1) ** 2
+        ranks = draws.permutations(top)  # one permutation of range(top) per item
+        if len(sizes) <= 1:
+            return {"grid": grid, "perm": ranks}
+        # several grid sizes: item i keeps the order of its first grid_i**2 ranks among themselves
+        perms = [ranks[i][ranks[i] < n * n].tolist() for i, n in enumerate(grid.tolist())]
+        return {"grid": grid, "perm": perms}
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:
         groups: dict[int, list[int]] = {}
