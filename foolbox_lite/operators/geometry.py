@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 from ..errors import InputError, ParameterError
@@ -74,6 +75,17 @@ def _params_matrix(params: Mapping[str, Any], i: int) -> torch.Tensor:
     return t
 
 
+def _params_matrices(params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+    """Every item's ``matrix`` as one ``(B, 3, 3)`` float64 tensor (one conversion; per item only to name a bad one)."""
+    try:
+        t = np.array([p.get("matrix") for p in params], dtype=np.float64)
+    except (TypeError, ValueError, AttributeError):
+        t = None
+    if t is None or t.shape != (len(params), 3, 3) or not np.isfinite(t).all():
+        return torch.stack([_params_matrix(p, i) for i, p in enumerate(params)]) if params else torch.zeros(0, 3, 3, dtype=torch.float64)
+    return torch.from_numpy(t)
+
+
 class WarpOperator(Operator):
     """Common base of the homography warps: border policy, interpolation, centre and the checks.
 
@@ -101,7 +113,7 @@ class WarpOperator(Operator):
         centres, boxes = object_frames(mask, h, w, len(stim))
         if self.centre == "image" and MASK in stim.layers:
             boxes = object_frames(stim.layers[MASK], h, w, len(stim))[1]
-        centred = torch.stack([_params_matrix(p, i) for i, p in enumerate(params)]) if params else torch.zeros(0, 3, 3, dtype=torch.float64)
+        centred = _params_matrices(params)
         return about_centre(centred, centres), boxes
 
     def apply(self, stim: Stimuli, params: Sequence[Mapping[str, Any]]) -> Stimuli:

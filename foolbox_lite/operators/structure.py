@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import math
+
+import numpy as np
 import torch
 
 from ..errors import InputError, ParameterError
@@ -24,23 +27,79 @@ from ..stimuli import Stimuli
 from .base import Operator, SampleContext
 from .buffers import empty_output
 from .color import LUMA
+from .itempool import for_items
 
-__all__ = ["patch_scramble", "silhouette", "sobel_magnitude", "sobel_edges", "canny_edges", "PatchScramble", "Silhouette", "Edges", "OPERATORS"]
+__all__ = ["patch_scramble", "patch_scramble_many", "silhouette", "sobel_magnitude", "sobel_edges", "canny_edges", "PatchScramble", "Silhouette", "Edges", "OPERATORS"]
 
 
-def patch_scramble(x: torch.Tensor, grid: int, perms: torch.Tensor | Sequence[Sequence[int]]) -> torch.Tensor:
-    """Shuffle the ``grid x grid`` patches of every item of ``x`` ``(B, C, H, W)``.
+#: CPU dtypes the numpy gather of :func:`patch_scramble` handles (others take the torch path).
+_NUMPY_DTYPES = (torch.float32, torch.float64, torch.float16, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
 
-    ``perms`` is ``(B, grid * grid)``: output patch ``k`` (row-major) is input patch
-    ``perms[i][k]``.  Leftover rows/columns when the size is not divisible stay in place.
+
+def _segment_table(perm: np.ndarray, h: int, w: int, n: int, step: int) -> np.ndarray:
+    """Offset, inside one plane and in units of ``step`` elements, of the source of every ``pw``-long segment of the grid: ``(B, n * ph, n)``.
+
+    Output row ``y``, segment ``px`` lies in patch ``k = (y // ph) * n + px`` and comes from
+    patch ``perm[k]``, the same row within the patch (``step`` divides ``w`` and ``pw``).
     """
-    b, _, h, w = x.shape
-    n = int(grid)
-    if n < 1 or n > min(h, w):
-        raise InputError(f"grid {n} does not fit images of {h}x{w}", hint=f"use 1 <= grid <= {min(h, w)}")
-    perm = torch.as_tensor(perms, dtype=torch.long, device=x.device).reshape(b, n * n)
+    ph, pw = h // n, w // n
+    j = np.arange(n * n)
+    corner = ((j // n) * ph * w + (j % n) * pw) // step  # top-left element of each patch
+    rows = (np.arange(ph) * (w // step)).reshape(1, 1, ph, 1)
+    return (corner[perm].reshape(-1, n, 1, n) + rows).reshape(-1, n * ph, n)
+
+
+def _segments(a: np.ndarray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...], length: int) -> np.ndarray:
+    """A view of ``a``'s memory as ``length``-byte records at the given byte offset and strides."""
+    return np.ndarray(shape, dtype=np.dtype((np.void, length)), buffer=a, offset=offset, strides=strides)
+
+
+def _scramble_numpy(tensors: Sequence[torch.Tensor], n: int, perm: np.ndarray) -> list[torch.Tensor]:
+    """:func:`patch_scramble` of CPU tensors without grad, item by item on a few threads (exact: a copy).
+
+    Each item is first copied whole into a scratch buffer that stays in the core's cache,
+    then its output rows are gathered from there in ``pw``-long segments (one ``np.take``):
+    the memory sees one sequential read and one sequential write per item, ~2x faster than
+    gathering the short segments straight from memory.
+    """
+    srcs = [t.contiguous() for t in tensors]
+    outs = [empty_output(t) for t in srcs]
+    b, _, h, w = srcs[0].shape
     ph, pw = h // n, w // n
     gh, gw = n * ph, n * pw
+    step = math.gcd(w, pw)  # every segment starts at a multiple of it
+    table = _segment_table(perm, h, w, n, step)  # (B, gh, n)
+    tiled = (gh, gw) == (h, w)
+
+    def work(start: int, stop: int) -> None:
+        for src_t, out_t in zip(srcs, outs):
+            src, out = src_t.numpy(), out_t.numpy()
+            c, size = src.shape[1], src.itemsize
+            scratch = np.empty(src.shape[1:], src.dtype)
+            rows = _segments(scratch, 0, ((scratch.size - pw) // step + 1,), (step * size,), pw * size)
+            index = np.empty((c, gh, n), np.intp)
+            for i in range(start, stop):
+                np.copyto(scratch, src[i])
+                np.add(table[i][None], (np.arange(c) * (h * w // step))[:, None, None], out=index)
+                if tiled:
+                    np.take(rows, index.reshape(-1), out=out[i].reshape(-1).view(rows.dtype), mode="clip")
+                    continue
+                for k in range(c):
+                    dst = _segments(out, (i * c + k) * h * w * size, (gh, n), (w * size, pw * size), pw * size)
+                    np.take(rows, index[k], out=dst, mode="clip")
+                out[i, :, :gh, gw:] = scratch[:, :gh, gw:]
+                out[i, :, gh:, :] = scratch[:, gh:, :]
+
+    for_items(work, b)
+    return outs
+
+
+def _scramble_torch(x: torch.Tensor, n: int, perm: torch.Tensor) -> torch.Tensor:
+    """:func:`patch_scramble` by advanced indexing (differentiable, any device and dtype)."""
+    b, _, h, w = x.shape
+    ph, pw = h // n, w // n
+    gh, gw = n * ph, n * pw
+    perm = perm.to(x.device)
     out = empty_output(x)
     if gh < h:
         out[:, :, gh:, :] = x[:, :, gh:, :]
@@ -48,17 +107,43 @@ def patch_scramble(x: torch.Tensor, grid: int, perms: torch.Tensor | Sequence[Se
         out[:, :, :gh, gw:] = x[:, :, :gh, gw:]
     src = x[:, :, :gh, :gw].unflatten(2, (n, ph)).unflatten(4, (n, pw)).permute(0, 2, 4, 1, 3, 5)  # (B, n, n, C, ph, pw)
     dst = out[:, :, :gh, :gw].unflatten(2, (n, ph)).unflatten(4, (n, pw)).permute(0, 2, 4, 1, 3, 5)
-    if x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad):
-        # one small copy per patch: no gather temporaries (same bytes as the indexed path)
-        rows = perm.tolist()
-        for i in range(b):
-            for k, j in enumerate(rows[i]):
-                dst[i, k // n, k % n].copy_(src[i, j // n, j % n])
-        return out
     bi = torch.arange(b, device=x.device).view(b, 1)
     k = torch.arange(n * n, device=x.device).view(1, n * n)
     dst[bi, k // n, k % n] = src[bi, perm // n, perm % n]
     return out
+
+
+def patch_scramble_many(tensors: Sequence[torch.Tensor], grid: int, perms: torch.Tensor | Sequence[Sequence[int]]) -> list[torch.Tensor]:
+    """:func:`patch_scramble` of several ``(B, C_k, H, W)`` tensors (an image and its layers) with the same permutations."""
+    tensors = list(tensors)
+    b, _, h, w = tensors[0].shape
+    n = int(grid)
+    if n < 1 or n > min(h, w):
+        raise InputError(f"grid {n} does not fit images of {h}x{w}", hint=f"use 1 <= grid <= {min(h, w)}")
+    for t in tensors:
+        if t.dim() != 4 or t.shape[0] != b or t.shape[-2:] != (h, w):
+            raise InputError(f"patch_scramble expects (B, C, H, W) tensors of one batch and size, got shapes {[tuple(x.shape) for x in tensors]}")
+    perm = torch.as_tensor(perms, dtype=torch.long).cpu().reshape(b, n * n)
+    if ((perm < 0) | (perm >= n * n)).any():
+        raise InputError(f"patch permutations must hold patch numbers 0..{n * n - 1}, got {perm.tolist()}")
+    fast = [t.device.type == "cpu" and t.dtype in _NUMPY_DTYPES and not (torch.is_grad_enabled() and t.requires_grad) for t in tensors]
+    outs: list[torch.Tensor | None] = [None] * len(tensors)
+    if any(fast):
+        done = _scramble_numpy([t for t, f in zip(tensors, fast) if f], n, perm.numpy())
+        for k in [k for k, f in enumerate(fast) if f]:
+            outs[k] = done.pop(0)
+    return [o if o is not None else _scramble_torch(t, n, perm) for t, o in zip(tensors, outs)]
+
+
+def patch_scramble(x: torch.Tensor, grid: int, perms: torch.Tensor | Sequence[Sequence[int]]) -> torch.Tensor:
+    """Shuffle the ``grid x grid`` patches of every item of ``x`` ``(B, C, H, W)``.
+
+    ``perms`` is ``(B, grid * grid)``: output patch ``k`` (row-major) is input patch
+    ``perms[i][k]``.  Leftover rows/columns when the size is not divisible stay in place.
+    CPU tensors without a gradient to record are gathered with numpy item by item, others
+    by torch indexing; both are exact copies of input pixels (the same bytes).
+    """
+    return patch_scramble_many([x], grid, perms)[0]
 
 
 def silhouette(masks: torch.Tensor, *, threshold: float | None = None, fg: float = 0.0, bg: float = 1.0) -> torch.Tensor:
@@ -171,21 +256,51 @@ def canny_edges(images: torch.Tensor, *, low: float = 0.1, high: float = 0.2, si
         return _grey3(1.0 - edges)
     if backend != "opencv":
         raise ParameterError(f"parameter 'backend' = {backend!r} is not one of ['opencv', 'kornia']")
-    import cv2
-    import numpy as np
+    x = images.detach()
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        return _canny_cv2(x.contiguous(), True, low, high, sigma, k)
+    luma = _luma(x).to("cpu", torch.float32).contiguous()
+    return _canny_cv2(luma, False, low, high, sigma, k).to(device=images.device, dtype=images.dtype)
 
-    luma = _luma(images.detach()).to("cpu", torch.float32).numpy()
-    edges = torch.empty(luma.shape, dtype=torch.uint8)
-    e_np = edges.numpy()
-    for i in range(luma.shape[0]):
-        blurred = cv2.GaussianBlur(luma[i, 0], (k, k), sigma, borderType=cv2.BORDER_REFLECT_101)
-        # float Sobel, handed to cv2.Canny as int16 in units of 1/CANNY_SCALE (kornia's borders and scale)
-        dx = cv2.Sobel(blurred, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
-        dy = cv2.Sobel(blurred, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
-        dx16 = np.rint(dx * CANNY_SCALE).astype(np.int16)
-        dy16 = np.rint(dy * CANNY_SCALE).astype(np.int16)
-        e_np[i, 0] = cv2.Canny(dx16, dy16, low * CANNY_SCALE, high * CANNY_SCALE, L2gradient=True)
-    return _grey3((edges == 0).to(device=images.device, dtype=images.dtype))
+
+def _canny_cv2(src: torch.Tensor, rgb: bool, low: float, high: float, sigma: float, k: int) -> torch.Tensor:
+    """The OpenCV Canny of :func:`canny_edges`, item by item on a few threads, into one ``(B, 3, H, W)`` float32 output.
+
+    ``src`` is CPU float32: ``(B, 3, H, W)`` images when ``rgb`` (the luminance is then
+    computed per item with the same float32 arithmetic as :func:`_luma`), else the luminance ``(B, 1, H, W)``.
+    ``cv2.Sobel`` writes the derivatives straight to int16 in units of 1/:data:`CANNY_SCALE`
+    (the float derivative times a power of two, rounded to nearest even: the same integers
+    as ``np.rint(d * CANNY_SCALE)``); a lookup table turns the edge map into black on white.
+    """
+    import cv2
+
+    b, _, h, w = src.shape
+    out = empty_output(src, (b, 3, h, w))
+    s_np, o_np = src.numpy(), out.numpy()
+    weights = [np.float32(v) for v in LUMA]
+    white = np.zeros(256, np.float32)
+    white[0] = 1.0  # cv2.Canny marks edges 255, the rest 0
+
+    def work(start: int, stop: int) -> None:
+        y, tmp = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+        for i in range(start, stop):
+            if not rgb:
+                y = s_np[i, 0]
+            else:  # r * wr + g * wg + b * wb, in _luma's order
+                np.multiply(s_np[i, 0], weights[0], out=y)
+                np.add(y, np.multiply(s_np[i, 1], weights[1], out=tmp), out=y)
+                np.add(y, np.multiply(s_np[i, 2], weights[2], out=tmp), out=y)
+            blurred = cv2.GaussianBlur(y, (k, k), sigma, borderType=cv2.BORDER_REFLECT_101)
+            # kornia's borders and scale: replicated, unnormalised 3x3 Sobel
+            dx = cv2.Sobel(blurred, cv2.CV_16S, 1, 0, ksize=3, scale=CANNY_SCALE, borderType=cv2.BORDER_REPLICATE)
+            dy = cv2.Sobel(blurred, cv2.CV_16S, 0, 1, ksize=3, scale=CANNY_SCALE, borderType=cv2.BORDER_REPLICATE)
+            edges = cv2.Canny(dx, dy, low * CANNY_SCALE, high * CANNY_SCALE, L2gradient=True)
+            cv2.LUT(edges, white, dst=o_np[i, 0])
+            o_np[i, 1] = o_np[i, 0]
+            o_np[i, 2] = o_np[i, 0]
+
+    for_items(work, b)
+    return out
 
 
 class PatchScramble(Operator):
@@ -223,23 +338,18 @@ class PatchScramble(Operator):
         groups: dict[int, list[int]] = {}
         for i, p in enumerate(params):
             groups.setdefault(int(p["grid"]), []).append(i)
-        tensors = {"images": stim.images, **{f"layer:{k}": v for k, v in stim.layers.items()}}
-        result = {}
-        for key, t in tensors.items():
-            if len(groups) == 1:
-                (n, idx), = groups.items()
-                result[key] = patch_scramble(t, n, [params[i]["perm"] for i in idx])
-                continue
-            parts = []
+        keys = list(stim.layers)
+        tensors = [stim.images] + [stim.layers[k] for k in keys]
+        if len(groups) == 1:
+            ((n, idx),) = groups.items()
+            outs = patch_scramble_many(tensors, n, [params[i]["perm"] for i in idx])
+        else:
+            outs = [torch.empty_like(t) for t in tensors]
             for n, idx in groups.items():
-                sel = torch.as_tensor(idx, device=t.device)
-                parts.append((sel, patch_scramble(t.index_select(0, sel), n, [params[i]["perm"] for i in idx])))
-            out = torch.empty_like(t)
-            for sel, part in parts:
-                out = out.index_copy(0, sel, part)
-            result[key] = out
-        layers = {k: result[f"layer:{k}"] for k in stim.layers}
-        return stim.replace(images=result["images"], layers=layers)
+                sel = [torch.as_tensor(idx, device=t.device) for t in tensors]
+                parts = patch_scramble_many([t.index_select(0, s) for t, s in zip(tensors, sel)], n, [params[i]["perm"] for i in idx])
+                outs = [o.index_copy(0, s, part) for o, s, part in zip(outs, sel, parts)]
+        return stim.replace(images=outs[0], layers=dict(zip(keys, outs[1:])))
 
     @classmethod
     def example(cls) -> PatchScramble:
