@@ -62,33 +62,34 @@ def _scramble_numpy(tensors: Sequence[torch.Tensor], n: int, perm: np.ndarray) -
     the memory sees one sequential read and one sequential write per item, ~2x faster than
     gathering the short segments straight from memory.
     """
-    srcs = [t.contiguous() for t in tensors]
-    outs = [empty_output(t) for t in srcs]
+    srcs = [t.contiguous().numpy() for t in tensors]
+    outs = [empty_output(t) for t in tensors]
     b, _, h, w = srcs[0].shape
     ph, pw = h // n, w // n
     gh, gw = n * ph, n * pw
     step = math.gcd(w, pw)  # every segment starts at a multiple of it
-    table = _segment_table(perm, h, w, n, step)  # (B, gh, n)
+    planes = np.arange(max(x.shape[1] for x in srcs)) * (h * w // step)
+    index = _segment_table(perm, h, w, n, step)[:, None] + planes[None, :, None, None]  # (B, C, gh, n)
     tiled = (gh, gw) == (h, w)
+    dsts = [o.numpy() for o in outs]
+    # when the segments tile the output, item i of tensor k is one row of records
+    records = [d.reshape(b, -1).view(np.dtype((np.void, pw * d.itemsize))) if tiled else None for d in dsts]
 
     def work(start: int, stop: int) -> None:
-        for src_t, out_t in zip(srcs, outs):
-            src, out = src_t.numpy(), out_t.numpy()
-            c, size = src.shape[1], src.itemsize
-            scratch = np.empty(src.shape[1:], src.dtype)
-            rows = _segments(scratch, 0, ((scratch.size - pw) // step + 1,), (step * size,), pw * size)
-            index = np.empty((c, gh, n), np.intp)
-            for i in range(start, stop):
-                np.copyto(scratch, src[i])
-                np.add(table[i][None], (np.arange(c) * (h * w // step))[:, None, None], out=index)
-                if tiled:
-                    np.take(rows, index.reshape(-1), out=out[i].reshape(-1).view(rows.dtype), mode="clip")
+        stages = [np.empty(x.shape[1:], x.dtype) for x in srcs]
+        rows = [_segments(st, 0, ((st.size - pw) // step + 1,), (step * st.itemsize,), pw * st.itemsize) for st in stages]
+        for i in range(start, stop):
+            for src, dst, rec, stage, row in zip(srcs, dsts, records, stages, rows):
+                c, size = src.shape[1], src.itemsize
+                np.copyto(stage, src[i])
+                if rec is not None:
+                    row.take(index[i, :c].reshape(-1), out=rec[i], mode="clip")
                     continue
                 for k in range(c):
-                    dst = _segments(out, (i * c + k) * h * w * size, (gh, n), (w * size, pw * size), pw * size)
-                    np.take(rows, index[k], out=dst, mode="clip")
-                out[i, :, :gh, gw:] = scratch[:, :gh, gw:]
-                out[i, :, gh:, :] = scratch[:, gh:, :]
+                    part = _segments(dst, (i * c + k) * h * w * size, (gh, n), (w * size, pw * size), pw * size)
+                    row.take(index[i, k], out=part, mode="clip")
+                dst[i, :, :gh, gw:] = stage[:, :gh, gw:]
+                dst[i, :, gh:, :] = stage[:, gh:, :]
 
     for_items(work, b)
     return outs
@@ -270,7 +271,7 @@ def _canny_cv2(src: torch.Tensor, rgb: bool, low: float, high: float, sigma: flo
     computed per item with the same float32 arithmetic as :func:`_luma`), else the luminance ``(B, 1, H, W)``.
     ``cv2.Sobel`` writes the derivatives straight to int16 in units of 1/:data:`CANNY_SCALE`
     (the float derivative times a power of two, rounded to nearest even: the same integers
-    as ``np.rint(d * CANNY_SCALE)``); a lookup table turns the edge map into black on white.
+    as ``np.rint(d * CANNY_SCALE)``); the edge map is drawn black on white.
     """
     import cv2
 
@@ -278,11 +279,9 @@ def _canny_cv2(src: torch.Tensor, rgb: bool, low: float, high: float, sigma: flo
     out = empty_output(src, (b, 3, h, w))
     s_np, o_np = src.numpy(), out.numpy()
     weights = [np.float32(v) for v in LUMA]
-    white = np.zeros(256, np.float32)
-    white[0] = 1.0  # cv2.Canny marks edges 255, the rest 0
 
     def work(start: int, stop: int) -> None:
-        y, tmp = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+        y, tmp, white = np.empty((h, w), np.float32), np.empty((h, w), np.float32), np.empty((h, w), bool)
         for i in range(start, stop):
             if not rgb:
                 y = s_np[i, 0]
@@ -295,9 +294,10 @@ def _canny_cv2(src: torch.Tensor, rgb: bool, low: float, high: float, sigma: flo
             dx = cv2.Sobel(blurred, cv2.CV_16S, 1, 0, ksize=3, scale=CANNY_SCALE, borderType=cv2.BORDER_REPLICATE)
             dy = cv2.Sobel(blurred, cv2.CV_16S, 0, 1, ksize=3, scale=CANNY_SCALE, borderType=cv2.BORDER_REPLICATE)
             edges = cv2.Canny(dx, dy, low * CANNY_SCALE, high * CANNY_SCALE, L2gradient=True)
-            cv2.LUT(edges, white, dst=o_np[i, 0])
-            o_np[i, 1] = o_np[i, 0]
-            o_np[i, 2] = o_np[i, 0]
+            np.equal(edges, 0, out=white)  # cv2.Canny marks edges 255, the rest 0
+            np.copyto(o_np[i, 0], white)
+            np.copyto(o_np[i, 1], o_np[i, 0])
+            np.copyto(o_np[i, 2], o_np[i, 0])
 
     for_items(work, b)
     return out
