@@ -92,6 +92,8 @@ def _ops() -> dict[str, fl.Operator]:
         "scale_translate": fl.ops.ScaleTranslate.example(),
         "patch_scramble": fl.ops.PatchScramble.example(),
         "canny": fl.ops.Edges("canny"),
+        "sobel": fl.ops.Edges("sobel"),
+        "flip": fl.ops.Flip(horizontal=0.5, vertical=0.5),
     }
 
 

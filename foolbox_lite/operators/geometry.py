@@ -40,6 +40,7 @@ from .homography import (
     warp,
     warp_many,
 )
+from .itempool import for_items
 
 __all__ = ["OPERATORS", "Flip", "Rotate", "ScaleTranslate", "Tilt", "WarpOperator"]
 
@@ -278,21 +279,26 @@ class ScaleTranslate(WarpOperator):
 
 
 def _flip_cv2(x: torch.Tensor, params: Sequence[Mapping[str, Any]]) -> torch.Tensor:
-    """Per-plane ``cv2.flip`` into one fresh output (CPU float32 without grad; exact like ``torch.flip``)."""
+    """Per-plane ``cv2.flip`` into one fresh output, items on a few threads (CPU float32 without grad; exact like ``torch.flip``)."""
     import cv2
 
     out = empty_cpu(x.shape, torch.float32)
     s, o = x.contiguous().numpy(), out.numpy()
     b, c, h, w = s.shape
-    for i, p in enumerate(params):
-        code = {(True, False): 1, (False, True): 0, (True, True): -1}.get((p["horizontal"], p["vertical"]))
-        if code is None:
-            o[i] = s[i]
-        elif code == 1:  # mirroring rows: all planes of the item in one call
-            cv2.flip(s[i].reshape(c * h, w), 1, dst=o[i].reshape(c * h, w))
-        else:
-            for k in range(c):
-                cv2.flip(s[i, k], code, dst=o[i, k])
+    codes = [{(True, False): 1, (False, True): 0, (True, True): -1}.get((p["horizontal"], p["vertical"])) for p in params]
+
+    def work(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            code = codes[i]
+            if code is None:
+                np.copyto(o[i], s[i])
+            elif code == 1:  # mirroring rows: all planes of the item in one call
+                cv2.flip(s[i].reshape(c * h, w), 1, dst=o[i].reshape(c * h, w))
+            else:
+                for k in range(c):
+                    cv2.flip(s[i, k], code, dst=o[i, k])
+
+    for_items(work, b)
     return out
 
 
