@@ -14,8 +14,23 @@ from foolbox_lite.assets.synthetic import disc_scene
 from foolbox_lite.errors import InputError, ParameterError
 from foolbox_lite.operators import cvplanes, itempool
 from foolbox_lite.operators.color import LUMA
-from foolbox_lite.operators.homography import _clearly_fine, about_centre, check_warps, object_frames, rotation_matrix, tilt_matrix
-from foolbox_lite.operators.structure import CANNY_SCALE, _luma, _scramble_numpy, _scramble_torch, canny_edges, patch_scramble, patch_scramble_many
+from foolbox_lite.operators.homography import (
+    _clearly_fine,
+    about_centre,
+    check_warps,
+    object_frames,
+    rotation_matrix,
+    tilt_matrix,
+)
+from foolbox_lite.operators.structure import (
+    CANNY_SCALE,
+    _luma,
+    _scramble_numpy,
+    _scramble_torch,
+    canny_edges,
+    patch_scramble,
+    patch_scramble_many,
+)
 
 
 @pytest.fixture()
@@ -149,7 +164,7 @@ def test_vectorised_warp_checks_only_accept_what_the_exact_check_accepts():
     refused = 0
     for i in np.nonzero(~clear)[0][:60]:
         try:
-            check_warps(full[i : i + 1], boxes_t[i : i + 1], 64, 64, 0.5, lambda j: f"#{i}")
+            check_warps(full[i : i + 1], boxes_t[i : i + 1], 64, 64, 0.5, lambda j, i=i: f"#{i}")
         except ParameterError as e:
             assert f"item #{i}:" in str(e)
             refused += 1
@@ -190,6 +205,8 @@ def test_scramble_many_moves_layers_like_the_image_and_checks_its_inputs():
     assert torch.equal(out_i, patch_scramble(images, 3, perms)) and torch.equal(out_m, patch_scramble(masks, 3, perms))
     grad = images.clone().requires_grad_(True)
     assert torch.equal(patch_scramble(grad, 3, perms).detach(), out_i)  # the differentiable path: same bytes
+    with torch.no_grad():
+        assert torch.equal(patch_scramble(grad, 3, perms), out_i)  # nothing to record: the numpy path
     with pytest.raises(InputError, match="patch numbers 0..8"):
         patch_scramble(images, 3, [[9] * 9] * 4)
     with pytest.raises(InputError, match="one batch and size"):

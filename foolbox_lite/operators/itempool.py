@@ -39,6 +39,8 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     with _lock:
         pool = _pool.get("pool")
         if pool is None or _pool.get("pid") != os.getpid() or _pool.get("size", 0) < workers:  # type: ignore[operator]
+            if pool is not None and _pool.get("pid") == os.getpid():
+                pool.shutdown(wait=False)  # type: ignore[attr-defined]
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="foolbox-lite-items")
             _pool.update(pool=pool, pid=os.getpid(), size=workers)
         return pool  # type: ignore[return-value]

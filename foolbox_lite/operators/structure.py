@@ -13,10 +13,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import math
 
 import numpy as np
 import torch
@@ -29,7 +28,7 @@ from .buffers import empty_output
 from .color import LUMA
 from .itempool import for_items
 
-__all__ = ["patch_scramble", "patch_scramble_many", "silhouette", "sobel_magnitude", "sobel_edges", "canny_edges", "PatchScramble", "Silhouette", "Edges", "OPERATORS"]
+__all__ = ["patch_scramble", "silhouette", "sobel_magnitude", "sobel_edges", "canny_edges", "PatchScramble", "Silhouette", "Edges", "OPERATORS"]
 
 
 #: CPU dtypes the numpy gather of :func:`patch_scramble` handles (others take the torch path).
@@ -62,7 +61,7 @@ def _scramble_numpy(tensors: Sequence[torch.Tensor], n: int, perm: np.ndarray) -
     the memory sees one sequential read and one sequential write per item, ~2x faster than
     gathering the short segments straight from memory.
     """
-    srcs = [t.contiguous().numpy() for t in tensors]
+    srcs = [t.detach().contiguous().numpy() for t in tensors]
     outs = [empty_output(t) for t in tensors]
     b, _, h, w = srcs[0].shape
     ph, pw = h // n, w // n
@@ -125,8 +124,9 @@ def patch_scramble_many(tensors: Sequence[torch.Tensor], grid: int, perms: torch
         if t.dim() != 4 or t.shape[0] != b or t.shape[-2:] != (h, w):
             raise InputError(f"patch_scramble expects (B, C, H, W) tensors of one batch and size, got shapes {[tuple(x.shape) for x in tensors]}")
     perm = torch.as_tensor(perms, dtype=torch.long).cpu().reshape(b, n * n)
-    if ((perm < 0) | (perm >= n * n)).any():
-        raise InputError(f"patch permutations must hold patch numbers 0..{n * n - 1}, got {perm.tolist()}")
+    bad = ((perm < 0) | (perm >= n * n)).any(1).nonzero().flatten().tolist()
+    if bad:
+        raise InputError(f"item {bad[0]}: patch permutations must hold patch numbers 0..{n * n - 1}, got {perm[bad[0]].tolist()}")
     fast = [t.device.type == "cpu" and t.dtype in _NUMPY_DTYPES and not (torch.is_grad_enabled() and t.requires_grad) for t in tensors]
     outs: list[torch.Tensor | None] = [None] * len(tensors)
     if any(fast):
