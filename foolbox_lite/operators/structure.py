@@ -194,15 +194,17 @@ def _sobel_edges_cv2(images: torch.Tensor, threshold: float | None) -> torch.Ten
     weights = [np.float32(v) for v in LUMA]
 
     def work(start: int, stop: int) -> None:
+        h, w = s_np.shape[2:]
+        y, tmp, gx, gy = (np.empty((h, w), np.float32) for _ in range(4))
         for i in range(start, stop):
-            r, g, b = s_np[i]
-            y = r * weights[0] + g * weights[1] + b * weights[2]
-            gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3, scale=0.125, borderType=cv2.BORDER_REPLICATE)
-            gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3, scale=0.125, borderType=cv2.BORDER_REPLICATE)
-            # numpy, not cv2.magnitude: its SIMD part fuses multiply-adds and its scalar tail does not,
-            # so its last bit depended on the buffer's alignment (different bytes from run to run)
+            r, g, b = s_np[i]  # y = r * wr + g * wg + b * wb, without temporaries
+            np.add(np.multiply(r, weights[0], out=y), np.multiply(g, weights[1], out=tmp), out=y)
+            np.add(y, np.multiply(b, weights[2], out=tmp), out=y)
+            cv2.Sobel(y, cv2.CV_32F, 1, 0, dst=gx, ksize=3, scale=0.125, borderType=cv2.BORDER_REPLICATE)
+            cv2.Sobel(y, cv2.CV_32F, 0, 1, dst=gy, ksize=3, scale=0.125, borderType=cv2.BORDER_REPLICATE)
+            # numpy, not cv2.magnitude, whose last bit depended on the buffers' alignment (run-to-run differences)
             mag = np.sqrt(np.add(np.multiply(gx, gx, out=gx), np.multiply(gy, gy, out=gy), out=gx), out=gx)
-            mag[mag <= FLAT] = 0.0
+            cv2.threshold(mag, FLAT, 0.0, cv2.THRESH_TOZERO, dst=mag)  # magnitudes <= FLAT are 0
             peak = float(mag.max())
             if peak > 0:
                 np.divide(mag, np.float32(peak), out=mag)
@@ -210,8 +212,8 @@ def _sobel_edges_cv2(images: torch.Tensor, threshold: float | None) -> torch.Ten
                 mag = (mag >= threshold).astype(np.float32)
             o = o_np[i]
             np.subtract(np.float32(1.0), mag, out=o[0])
-            o[1] = o[0]
-            o[2] = o[0]
+            np.copyto(o[1], o[0])
+            np.copyto(o[2], o[0])
 
     for_items(work, src.shape[0])
     return out.to(images.dtype)
