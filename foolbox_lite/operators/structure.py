@@ -67,26 +67,26 @@ def _scramble_numpy(tensors: Sequence[torch.Tensor], n: int, perm: np.ndarray) -
     ph, pw = h // n, w // n
     gh, gw = n * ph, n * pw
     step = math.gcd(w, pw)  # every segment starts at a multiple of it
-    planes = np.arange(max(x.shape[1] for x in srcs)) * (h * w // step)
-    index = _segment_table(perm, h, w, n, step)[:, None] + planes[None, :, None, None]  # (B, C, gh, n)
+    table = _segment_table(perm, h, w, n, step).reshape(b, -1)  # (B, gh * n), the same for every plane
     tiled = (gh, gw) == (h, w)
     dsts = [o.numpy() for o in outs]
-    # when the segments tile the output, item i of tensor k is one row of records
-    records = [d.reshape(b, -1).view(np.dtype((np.void, pw * d.itemsize))) if tiled else None for d in dsts]
+    # when the segments tile the output, item i of tensor k is one row of records per plane
+    records = [d.reshape(b, d.shape[1], -1).view(np.dtype((np.void, pw * d.itemsize))) if tiled else None for d in dsts]
 
     def work(start: int, stop: int) -> None:
         stages = [np.empty(x.shape[1:], x.dtype) for x in srcs]
-        rows = [_segments(st, 0, ((st.size - pw) // step + 1,), (step * st.itemsize,), pw * st.itemsize) for st in stages]
+        # the staged item as records: plane k, one starting every `step` elements, `pw` long
+        rows = [_segments(st, 0, (st.shape[0], (h * w - pw) // step + 1), (h * w * st.itemsize, step * st.itemsize), pw * st.itemsize) for st in stages]
         for i in range(start, stop):
             for src, dst, rec, stage, row in zip(srcs, dsts, records, stages, rows):
                 c, size = src.shape[1], src.itemsize
                 np.copyto(stage, src[i])
                 if rec is not None:
-                    row.take(index[i, :c].reshape(-1), out=rec[i], mode="clip")
+                    row.take(table[i], axis=1, out=rec[i], mode="clip")
                     continue
                 for k in range(c):
                     part = _segments(dst, (i * c + k) * h * w * size, (gh, n), (w * size, pw * size), pw * size)
-                    row.take(index[i, k], out=part, mode="clip")
+                    row[k].take(table[i].reshape(gh, n), out=part, mode="clip")
                 dst[i, :, :gh, gw:] = stage[:, :gh, gw:]
                 dst[i, :, gh:, :] = stage[:, gh:, :]
 
@@ -123,17 +123,17 @@ def patch_scramble_many(tensors: Sequence[torch.Tensor], grid: int, perms: torch
     for t in tensors:
         if t.dim() != 4 or t.shape[0] != b or t.shape[-2:] != (h, w):
             raise InputError(f"patch_scramble expects (B, C, H, W) tensors of one batch and size, got shapes {[tuple(x.shape) for x in tensors]}")
-    perm = torch.as_tensor(perms, dtype=torch.long).cpu().reshape(b, n * n)
-    bad = ((perm < 0) | (perm >= n * n)).any(1).nonzero().flatten().tolist()
-    if bad:
+    perm = (perms.detach().cpu().numpy() if isinstance(perms, torch.Tensor) else np.asarray(perms)).astype(np.int64).reshape(b, n * n)
+    bad = np.nonzero(((perm < 0) | (perm >= n * n)).any(1))[0]
+    if len(bad):
         raise InputError(f"item {bad[0]}: patch permutations must hold patch numbers 0..{n * n - 1}, got {perm[bad[0]].tolist()}")
     fast = [t.device.type == "cpu" and t.dtype in _NUMPY_DTYPES and not (torch.is_grad_enabled() and t.requires_grad) for t in tensors]
     outs: list[torch.Tensor | None] = [None] * len(tensors)
     if any(fast):
-        done = _scramble_numpy([t for t, f in zip(tensors, fast) if f], n, perm.numpy())
+        done = _scramble_numpy([t for t, f in zip(tensors, fast) if f], n, perm)
         for k in [k for k, f in enumerate(fast) if f]:
             outs[k] = done.pop(0)
-    return [o if o is not None else _scramble_torch(t, n, perm) for t, o in zip(tensors, outs)]
+    return [o if o is not None else _scramble_torch(t, n, torch.from_numpy(perm)) for t, o in zip(tensors, outs)]
 
 
 def patch_scramble(x: torch.Tensor, grid: int, perms: torch.Tensor | Sequence[Sequence[int]]) -> torch.Tensor:
