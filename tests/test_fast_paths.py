@@ -78,6 +78,22 @@ def test_for_items_reraises_a_worker_error(threads):
         itempool.for_items(work, 16, chunk=4)
 
 
+def test_thread_buffers_are_reused_per_thread_tag_shape_and_dtype():
+    a = itempool.thread_buffer("test.a", (4, 5))
+    assert itempool.thread_buffer("test.a", (4, 5)) is a and a.dtype == np.float32
+    assert itempool.thread_buffer("test.b", (4, 5)) is not a
+    assert itempool.thread_buffer("test.a", (4, 5), np.int16) is not a
+    other: list[np.ndarray] = []
+    t = threading.Thread(target=lambda: other.append(itempool.thread_buffer("test.a", (4, 5))))
+    t.start()
+    t.join()
+    assert other[0] is not a
+    big = (itempool.KEEP_BYTES // 4 + 1,)
+    assert itempool.thread_buffer("test.big", big) is not itempool.thread_buffer("test.big", big)
+    unaligned = itempool.thread_buffer("test.u", (8, 8, 4), make=cvplanes.scratch)
+    assert unaligned.ctypes.data % 16 == 4 and itempool.thread_buffer("test.u", (8, 8, 4), make=cvplanes.scratch) is unaligned
+
+
 # ----------------------------------------------------------------------------- interleaving
 def test_scratch_is_never_simd_aligned_and_round_trips():
     for shape in [(5, 7, 4), (224, 224, 3), (3,)]:

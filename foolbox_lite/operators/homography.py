@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from ..errors import InputError, ParameterError
 from .buffers import empty_cpu
 from .cvplanes import deinterleave, interleave, scratch
-from .itempool import for_items
+from .itempool import for_items, thread_buffer
 
 __all__ = [
     "BORDERS",
@@ -335,7 +335,7 @@ def _warp_cv2(srcs: list[torch.Tensor], fills: list[list[float]], inverse: np.nd
     mats = [np.ascontiguousarray(inverse[i, :2]) if affine[i] else inverse[i] for i in range(b)]
 
     def work(start: int, stop: int) -> None:
-        bufs = {n: (scratch((hh, ww, n)), np.empty((hh, ww, n), np.float32)) for n in {len(g) for g in groups} if n > 1}
+        bufs = {n: (thread_buffer("warp.src", (hh, ww, n), make=scratch), thread_buffer("warp.dst", (hh, ww, n))) for n in {len(g) for g in groups} if n > 1}
         for i in range(start, stop):
             m = mats[i]
             warp_fn = cv2.warpAffine if affine[i] else cv2.warpPerspective

@@ -17,12 +17,15 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import numpy as np
 import torch
 
-__all__ = ["MAX_WORKERS", "for_items", "item_workers"]
+__all__ = ["MAX_WORKERS", "for_items", "item_workers", "thread_buffer"]
 
 #: Upper bound on the threads one call uses (per-item work is memory-bound beyond a few cores).
 MAX_WORKERS = 8
+#: Scratch buffers up to this size are kept per thread by :func:`thread_buffer` (larger ones are fresh each time).
+KEEP_BYTES = 8 << 20
 
 _lock = threading.Lock()
 _pool: dict[str, object] = {}
@@ -32,6 +35,28 @@ _local = threading.local()
 def item_workers() -> int:
     """How many threads :func:`for_items` uses now: torch's intra-op thread count, at most :data:`MAX_WORKERS`."""
     return max(1, min(torch.get_num_threads(), os.cpu_count() or 1, MAX_WORKERS))
+
+
+def thread_buffer(tag: str, shape: tuple[int, ...], dtype: type = np.float32, *, make: Callable[..., np.ndarray] = np.empty) -> np.ndarray:
+    """An uninitialised scratch array kept for reuse by this thread (one per ``tag``, shape and dtype).
+
+    Per-item work calls it for its temporaries instead of allocating fresh ones per call,
+    which costs page faults where freed memory goes back to the system (see
+    :mod:`foolbox_lite.allocator`).  ``make(shape, dtype)`` builds a missing one.  Each
+    ``tag`` must belong to one function that does not call itself.
+    """
+    key = (tag, tuple(shape), np.dtype(dtype).str)
+    cache = getattr(_local, "buffers", None)
+    if cache is None:
+        cache = _local.buffers = {}
+    buf = cache.get(key)
+    if buf is None:
+        buf = make(tuple(shape), dtype)
+        if buf.nbytes <= KEEP_BYTES:
+            if len(cache) >= 32:
+                cache.clear()
+            cache[key] = buf
+    return buf
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:

@@ -26,7 +26,7 @@ from ..stimuli import Stimuli
 from .base import Operator, SampleContext
 from .buffers import empty_output
 from .color import LUMA
-from .itempool import for_items
+from .itempool import for_items, thread_buffer
 
 __all__ = ["patch_scramble", "silhouette", "sobel_magnitude", "sobel_edges", "canny_edges", "PatchScramble", "Silhouette", "Edges", "OPERATORS"]
 
@@ -74,7 +74,7 @@ def _scramble_numpy(tensors: Sequence[torch.Tensor], n: int, perm: np.ndarray) -
     records = [d.reshape(b, d.shape[1], -1).view(np.dtype((np.void, pw * d.itemsize))) if tiled else None for d in dsts]
 
     def work(start: int, stop: int) -> None:
-        stages = [np.empty(x.shape[1:], x.dtype) for x in srcs]
+        stages = [thread_buffer(f"scramble.stage{k}", x.shape[1:], x.dtype) for k, x in enumerate(srcs)]
         # the staged item as records: plane k, one starting every `step` elements, `pw` long
         rows = [_segments(st, 0, (st.shape[0], (h * w - pw) // step + 1), (h * w * st.itemsize, step * st.itemsize), pw * st.itemsize) for st in stages]
         for i in range(start, stop):
@@ -195,7 +195,7 @@ def _sobel_edges_cv2(images: torch.Tensor, threshold: float | None) -> torch.Ten
 
     def work(start: int, stop: int) -> None:
         h, w = s_np.shape[2:]
-        y, tmp, gx, gy = (np.empty((h, w), np.float32) for _ in range(4))
+        y, tmp, gx, gy = (thread_buffer(f"sobel.{name}", (h, w)) for name in ("y", "tmp", "gx", "gy"))
         for i in range(start, stop):
             r, g, b = s_np[i]  # y = r * wr + g * wg + b * wb, without temporaries
             np.add(np.multiply(r, weights[0], out=y), np.multiply(g, weights[1], out=tmp), out=y)
@@ -290,7 +290,9 @@ def _canny_cv2(src: torch.Tensor, rgb: bool, low: float, high: float, sigma: flo
     weights = [np.float32(v) for v in LUMA]
 
     def work(start: int, stop: int) -> None:
-        y, tmp, white = np.empty((h, w), np.float32), np.empty((h, w), np.float32), np.empty((h, w), bool)
+        y, tmp, blurred = (thread_buffer(f"canny.{name}", (h, w)) for name in ("y", "tmp", "blurred"))
+        dx, dy = thread_buffer("canny.dx", (h, w), np.int16), thread_buffer("canny.dy", (h, w), np.int16)
+        edges, white = thread_buffer("canny.edges", (h, w), np.uint8), thread_buffer("canny.white", (h, w), bool)
         for i in range(start, stop):
             if not rgb:
                 y = s_np[i, 0]
@@ -298,11 +300,11 @@ def _canny_cv2(src: torch.Tensor, rgb: bool, low: float, high: float, sigma: flo
                 np.multiply(s_np[i, 0], weights[0], out=y)
                 np.add(y, np.multiply(s_np[i, 1], weights[1], out=tmp), out=y)
                 np.add(y, np.multiply(s_np[i, 2], weights[2], out=tmp), out=y)
-            blurred = cv2.GaussianBlur(y, (k, k), sigma, borderType=cv2.BORDER_REFLECT_101)
+            cv2.GaussianBlur(y, (k, k), sigma, dst=blurred, borderType=cv2.BORDER_REFLECT_101)
             # kornia's borders and scale: replicated, unnormalised 3x3 Sobel
-            dx = cv2.Sobel(blurred, cv2.CV_16S, 1, 0, ksize=3, scale=CANNY_SCALE, borderType=cv2.BORDER_REPLICATE)
-            dy = cv2.Sobel(blurred, cv2.CV_16S, 0, 1, ksize=3, scale=CANNY_SCALE, borderType=cv2.BORDER_REPLICATE)
-            edges = cv2.Canny(dx, dy, low * CANNY_SCALE, high * CANNY_SCALE, L2gradient=True)
+            cv2.Sobel(blurred, cv2.CV_16S, 1, 0, dst=dx, ksize=3, scale=CANNY_SCALE, borderType=cv2.BORDER_REPLICATE)
+            cv2.Sobel(blurred, cv2.CV_16S, 0, 1, dst=dy, ksize=3, scale=CANNY_SCALE, borderType=cv2.BORDER_REPLICATE)
+            cv2.Canny(dx, dy, low * CANNY_SCALE, high * CANNY_SCALE, edges=edges, L2gradient=True)
             np.equal(edges, 0, out=white)  # cv2.Canny marks edges 255, the rest 0
             np.copyto(o_np[i, 0], white)
             np.copyto(o_np[i, 1], o_np[i, 0])
