@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 from ..errors import InputError, ParameterError
@@ -38,6 +39,7 @@ from .homography import (
 )
 from .records import Params, as_params
 from .warp_matrices import flip_matrices, rotation_matrices, scale_translate_matrices, tilt_matrices
+from .itempool import for_items
 
 __all__ = ["OPERATORS", "Flip", "Rotate", "ScaleTranslate", "Tilt", "WarpOperator"]
 
@@ -276,21 +278,26 @@ class ScaleTranslate(WarpOperator):
 
 
 def _flip_cv2(x: torch.Tensor, flags: Sequence[tuple[bool, bool]]) -> torch.Tensor:
-    """Per-plane ``cv2.flip`` into one fresh output (CPU float32 without grad; exact like ``torch.flip``)."""
+    """Per-plane ``cv2.flip`` into one fresh output, items on a few threads (CPU float32 without grad; exact like ``torch.flip``)."""
     import cv2
 
     out = empty_cpu(x.shape, torch.float32)
     s, o = x.contiguous().numpy(), out.numpy()
     b, c, h, w = s.shape
-    for i, hv in enumerate(flags):
-        code = {(True, False): 1, (False, True): 0, (True, True): -1}.get(hv)
-        if code is None:
-            o[i] = s[i]
-        elif code == 1:  # mirroring rows: all planes of the item in one call
-            cv2.flip(s[i].reshape(c * h, w), 1, dst=o[i].reshape(c * h, w))
-        else:
-            for k in range(c):
-                cv2.flip(s[i, k], code, dst=o[i, k])
+    codes = [{(True, False): 1, (False, True): 0, (True, True): -1}.get(hv) for hv in flags]
+
+    def work(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            code = codes[i]
+            if code is None:
+                np.copyto(o[i], s[i])
+            elif code == 1:  # mirroring rows: all planes of the item in one call
+                cv2.flip(s[i].reshape(c * h, w), 1, dst=o[i].reshape(c * h, w))
+            else:
+                for k in range(c):
+                    cv2.flip(s[i, k], code, dst=o[i, k])
+
+    for_items(work, b)
     return out
 
 
