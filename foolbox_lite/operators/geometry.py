@@ -37,9 +37,9 @@ from .homography import (
     warp,
     warp_many,
 )
+from .itempool import for_items
 from .records import Params, as_params
 from .warp_matrices import flip_matrices, rotation_matrices, scale_translate_matrices, tilt_matrices
-from .itempool import for_items
 
 __all__ = ["OPERATORS", "Flip", "Rotate", "ScaleTranslate", "Tilt", "WarpOperator"]
 

@@ -27,8 +27,8 @@ from ..stimuli import Stimuli
 from .base import BatchContext, Operator
 from .buffers import empty_output
 from .color import LUMA
-from .records import Column, Params, as_params
 from .itempool import for_items, thread_buffer
+from .records import Column, Params, as_params
 
 __all__ = ["OPERATORS", "Edges", "PatchScramble", "Silhouette", "canny_edges", "patch_scramble", "silhouette", "sobel_edges", "sobel_magnitude"]
 
