@@ -43,6 +43,7 @@ from ..stimulus_set.writer import (
     write_atomic,
 )
 from .assets import RecipeAsset, resolve_assets
+from .batch_out import BatchOutput, stack_u8
 from .controls import TwinMaker, check_controls
 from .design import DesignItem, DesignPlan, plan_design
 from .load import canonical_label, load_recipe
@@ -180,8 +181,9 @@ class Builder:
         for d in ditems:
             a = d.levels[base].asset
             assert a is not None
-            imgs.append(a.image(self.size, self.device))
-            masks.append(a.mask(self.size, self.device))
+            img, mask = a.load(self.size)  # uint8, converted to float for the whole batch at once
+            imgs.append(img)
+            masks.append(mask)
             cues = {}
             for cname, c in r.cues.items():
                 if c.factor is not None:
@@ -189,41 +191,18 @@ class Builder:
                 elif c.label is not None:
                     cues[cname] = self.literal_cues[cname]
             items.append(Item(id=self.item_id(d.index), index=d.index, cues=cues))
-        layers = {}
-        if any(m is not None for m in masks):
-            ones = torch.ones((1, *self.size), device=self.device)
-            layers[MASK] = torch.stack([m if m is not None else ones for m in masks])
-        stim = Stimuli(torch.stack(imgs), layers, items)
+        layers = {MASK: stack_u8(masks, self.device)} if any(m is not None for m in masks) else {}  # no mask: all ones
+        stim = Stimuli(stack_u8(imgs, self.device), layers, items)
         # group items by the factor levels the pipeline uses; each group runs its own operators
         groups: dict[tuple[str, ...], list[int]] = {}
         for pos, d in enumerate(ditems):
             groups.setdefault(self.factory.key(d.levels), []).append(pos)
         n_out = len(ditems) * self.slots
-        out_u8 = torch.empty((n_out, self.size[0], self.size[1], 3), dtype=torch.uint8)
-        out_f32 = torch.empty((n_out, 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
         # an item's final mask is kept when its base asset has one or an operator made the layer (e.g. segmentation);
         # its control twins keep theirs under the same rule
-        has_mask = [masks[k // self.slots] is not None for k in range(n_out)]
-        out_mask = torch.zeros((n_out, self.size[0], self.size[1]), dtype=torch.uint8)
-        out_items: list[Item | None] = [None] * n_out
-
-        def store(out: Stimuli, slots: list[int]) -> None:
-            x = out.images.detach().to("cpu", torch.float32)
-            if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():  # a finite sum means all finite: one pass
-                bad = [out.items[i].id for i in range(len(slots)) if not torch.isfinite(x[i]).all()]
-                raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
-            u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
-            idx = torch.as_tensor(slots, dtype=torch.long)
-            out_u8.index_copy_(0, idx, u8)
-            if out_f32 is not None:
-                out_f32.index_copy_(0, idx, x)
-            if MASK in out.layers:
-                out_mask.index_copy_(0, idx, mask_u8(out.layers[MASK]))
-                if MASK not in stim.layers:
-                    for k in slots:
-                        has_mask[k] = True
-            for it, k in zip(out.items, slots):
-                out_items[k] = it
+        res_out = BatchOutput(n_out, self.size, sidecars=r.sidecars, has_mask=[masks[k // self.slots] is not None for k in range(n_out)],
+                              stim_has_mask=MASK in stim.layers)
+        store = res_out.store
         with torch.inference_mode():
             for pos in groups.values():
                 sub = stim if len(pos) == len(ditems) else stim.select(pos)
@@ -243,11 +222,11 @@ class Builder:
                         store(twins, [p * self.slots + 1 + j for p in pos])
         for cname, c in r.cues.items():
             if c.op is not None:
-                for it in out_items:
+                for it in res_out.items:
                     if it is not None and cname not in it.cues:
                         raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
-        kept = [out_mask[k] if has_mask[k] else None for k in range(n_out)]
-        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems for _ in range(self.slots)], out_f32, kept
+        items_out = [it for it in res_out.items if it is not None]
+        return res_out.u8, items_out, [d.condition for d in ditems for _ in range(self.slots)], res_out.f32, res_out.masks()
 
 
 def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "",
@@ -469,7 +448,8 @@ def _write(builder: Builder, out: Path, *, batch_size: int, workers: int, resume
     lock = builder.lock()
     old = open_output(builder, out, lock, resume=resume)
     todo = todo_items(builder, old)
-    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * builder.slots, 64))
+    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * builder.slots, 64),
+                       png_compression=builder.recipe.png_compression)
     build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=builder.plan.n - len(todo), desc=f"build {builder.recipe.name}", progress=progress)
     complete(builder, out, lock, sink, lock_written=not resume)
     return out

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,11 +86,23 @@ class ManifestEntry:
     twin: str = ""
 
     def to_json(self) -> str:
-        d = asdict(self)
-        for k in OPTIONAL_FIELDS:
-            if not d[k]:
-                del d[k]
-        return json.dumps(d, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        # the fields as they are, not an asdict() deep copy: json.dumps only reads them (records are
+        # plain JSON types; a dataclass or other mapping inside one is converted as asdict would)
+        d = {k: getattr(self, k) for k in _ENTRY_FIELDS if k not in _OPTIONAL or getattr(self, k)}
+        return _MANIFEST_JSON.encode(d)
+
+
+def _plain(obj: Any) -> Any:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return asdict(obj)
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(ManifestEntry))
+_OPTIONAL = frozenset(OPTIONAL_FIELDS)
+_MANIFEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False, default=_plain)
 
 
 def manifest_line(entry: ManifestEntry) -> str:
