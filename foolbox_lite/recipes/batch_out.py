@@ -21,10 +21,13 @@ from ..stimulus_set.layers import mask_u8
 __all__ = ["BatchOutput", "stack_u8"]
 
 
-def stack_u8(tensors: Sequence[torch.Tensor], device: str, fill: int = 255) -> torch.Tensor:
-    """uint8 ``(C, H, W)`` tensors (``None`` = ``fill``) -> float32 ``(B, C, H, W)`` in ``[0, 1]`` on ``device``,
-    the values of ``t.float() / 255`` for each, converted straight into the batch (no float copy per item)."""
-    ref = next(t for t in tensors if t is not None)
+def stack_u8(tensors: Sequence[torch.Tensor | None], device: str, shape: tuple[int, ...] | None = None, fill: int = 255) -> torch.Tensor:
+    """uint8 ``(C, H, W)`` tensors (``None`` = ``fill``, of ``shape`` when all are None) -> float32 ``(B, C, H, W)``
+    in ``[0, 1]`` on ``device``, the values of ``t.float() / 255`` for each, converted straight into the batch."""
+    ref = next((t for t in tensors if t is not None), None)
+    if ref is None:
+        assert shape is not None, "stack_u8 needs a shape when every tensor is None"
+        ref = torch.empty(shape, dtype=torch.uint8)
     full = None
     parts = []
     for t in tensors:

@@ -52,6 +52,9 @@ from .schema import Recipe
 
 __all__ = ["Builder", "build_items", "build_recipe", "build_with_progress", "complete", "finish_set", "open_output", "set_meta"]
 
+#: Bytes of 8-bit outputs one :meth:`Builder.run_batch` call may hold (see :meth:`Builder.window`).
+WINDOW_BYTES = 32 << 20
+
 
 def _check_device(device: str) -> str:
     try:
@@ -166,14 +169,27 @@ class Builder:
         }
 
     # ------------------------------------------------------------------ batches
+    def window(self, batch_size: int) -> int:
+        """Items handed to :meth:`run_batch` at once: up to 8 batches, so that items sharing a pipeline run together
+        (random designs spread a batch over many groups), with at most ~32 MiB of outputs (8-bit images, masks, sidecars)."""
+        h, w = self.size
+        per_item = self.slots * h * w * (4 + (12 if self.recipe.sidecars else 0))
+        return max(batch_size, min(8 * batch_size, WINDOW_BYTES // per_item))
+
+    def max_pending(self, batch_size: int) -> int:
+        """Images queued for the writer threads at most: a window's, and two batches' more (memory stays bounded)."""
+        return (self.window(batch_size) + 2 * batch_size) * self.slots
+
     def item_id(self, index: int) -> str:
         return f"{index:0{self.width}d}"
 
-    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None, list[torch.Tensor | None]]:
+    def run_batch(self, ditems: Sequence[DesignItem], group_size: int | None = None) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None, list[torch.Tensor | None]]:
         """Compute a batch: uint8 ``(B * slots, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
         the float32 ``(B * slots, 3, H, W)`` images before rounding when the recipe asks for sidecars, and the final
         foreground mask of each image as uint8 ``(H, W)`` (255 = object), or None for an image without one.
 
+        The pipeline runs once per group of items sharing the factor levels it uses, on at most
+        ``group_size`` items at a time (float images exist for those only).
         Outputs are item-major: each item, then its control twins in ``controls`` order."""
         r = self.recipe
         base = r.design.base
@@ -191,24 +207,25 @@ class Builder:
                 elif c.label is not None:
                     cues[cname] = self.literal_cues[cname]
             items.append(Item(id=self.item_id(d.index), index=d.index, cues=cues))
-        layers = {MASK: stack_u8(masks, self.device)} if any(m is not None for m in masks) else {}  # no mask: all ones
-        stim = Stimuli(stack_u8(imgs, self.device), layers, items)
+        any_mask = any(m is not None for m in masks)  # then every item has the layer (all ones without a mask)
         # group items by the factor levels the pipeline uses; each group runs its own operators
         groups: dict[tuple[str, ...], list[int]] = {}
         for pos, d in enumerate(ditems):
             groups.setdefault(self.factory.key(d.levels), []).append(pos)
+        chunks = [g[i:i + (group_size or len(g))] for g in groups.values() for i in range(0, len(g), group_size or len(g))]
         n_out = len(ditems) * self.slots
         # an item's final mask is kept when its base asset has one or an operator made the layer (e.g. segmentation);
         # its control twins keep theirs under the same rule
         res_out = BatchOutput(n_out, self.size, sidecars=r.sidecars, has_mask=[masks[k // self.slots] is not None for k in range(n_out)],
-                              stim_has_mask=MASK in stim.layers)
+                              stim_has_mask=any_mask)
         store = res_out.store
         with torch.inference_mode():
-            for pos in groups.values():
-                sub = stim if len(pos) == len(ditems) else stim.select(pos)
+            for pos in chunks:
+                layers = {MASK: stack_u8([masks[p] for p in pos], self.device, (1, *self.size))} if any_mask else {}
+                sub = Stimuli(stack_u8([imgs[p] for p in pos], self.device), layers, [items[p] for p in pos])
                 pipe = self.factory.get(ditems[pos[0]].levels)
                 res = pipe(sub) if pipe is not None else sub
-                if res.images.shape[-2:] != stim.images.shape[-2:]:
+                if tuple(res.images.shape[-2:]) != tuple(self.size):
                     raise ParameterError(f"the pipeline changed the image size to {tuple(res.images.shape[-2:])}; a stimulus set has one size ({self.size})")
                 for j, p in enumerate(pos):
                     it = res.items[j]
@@ -283,9 +300,10 @@ def build_items(builder: Builder, out: Path, indices: Sequence[int], sink: ItemS
     sidecars written atomically, one manifest line per image handed to ``sink`` at its manifest position
     (``index * slots + j``).  Any split of the items gives the same bytes."""
     recipe, slots = builder.recipe, builder.slots
-    for start in range(0, len(indices), batch_size):
-        chunk = [builder.plan.item(i) for i in indices[start:start + batch_size]]
-        u8, items, _, floats, masks = builder.run_batch(chunk)
+    group_size, window = batch_size, builder.window(batch_size)
+    for start in range(0, len(indices), window):
+        chunk = [builder.plan.item(i) for i in indices[start:start + window]]
+        u8, items, _, floats, masks = builder.run_batch(chunk, group_size)
         arrays = u8.numpy()
         for k, it in enumerate(items):
             design, j = chunk[k // slots], k % slots
@@ -448,7 +466,7 @@ def _write(builder: Builder, out: Path, *, batch_size: int, workers: int, resume
     lock = builder.lock()
     old = open_output(builder, out, lock, resume=resume)
     todo = todo_items(builder, old)
-    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * builder.slots, 64),
+    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=builder.max_pending(batch_size),
                        png_compression=builder.recipe.png_compression)
     build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=builder.plan.n - len(todo), desc=f"build {builder.recipe.name}", progress=progress)
     complete(builder, out, lock, sink, lock_written=not resume)
