@@ -3,7 +3,8 @@
 ``render_texture`` maps each output pixel to tile coordinates that wrap around.  OpenCV's
 ``BORDER_WRAP`` does that, but sends every pixel near a wrap through a slow path (about
 twice the time of a warp that stays inside its source).  Here the tile is extended
-periodically to the right and below once (cached per tile), so that when all of an
+periodically to the right and below once (cached per tile: at most 32 tiles and 128 MiB, a
+freed tile's copy dropped at the next call), so that when all of an
 item's coordinates are at least 1 pixel from the top and left edges, the same warp runs
 on the extended copy with no pixel needing a border: the same coordinates, weights and
 neighbour values, so the same bits as ``BORDER_WRAP`` (tested on random scales, angles
@@ -36,13 +37,24 @@ _lock = threading.Lock()
 _cache: OrderedDict[int, tuple[weakref.ref, int, np.ndarray, np.ndarray]] = OrderedDict()
 
 
+#: ids of freed tiles whose entries are still to be dropped (appended from weakref callbacks, which may run
+#: anywhere, even inside a locked section of this module: they only append, the next lookup drops the entries)
+_freed: list[int] = []
+
+
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+        _freed.clear()
 
 
-def _forget(key: int) -> None:
-    _cache.pop(key, None)  # called when the tile is freed (no lock: a single atomic dict operation)
+def _purge() -> None:
+    """Drop the entries of freed tiles (call with ``_lock`` held)."""
+    while _freed:
+        key = _freed.pop()
+        hit = _cache.get(key)
+        if hit is not None and hit[0]() is None:
+            del _cache[key]
 
 
 def _tiles(tile: torch.Tensor, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,6 +63,7 @@ def _tiles(tile: torch.Tensor, rows: int, cols: int) -> tuple[np.ndarray, np.nda
     key = id(tile)
     version = tile._version
     with _lock:
+        _purge()
         hit = _cache.get(key)
         if hit is not None and (hit[0]() is not tile or hit[1] != version):
             hit = None
@@ -66,7 +79,7 @@ def _tiles(tile: torch.Tensor, rows: int, cols: int) -> tuple[np.ndarray, np.nda
     rows, cols = max(th, -(-rows // _STEP) * _STEP), max(tw, -(-cols // _STEP) * _STEP)  # in steps: fewer rebuilds
     ext = np.pad(src, ((0, rows - th), (0, cols - tw), (0, 0)), mode="wrap")
     with _lock:
-        _cache[key] = (weakref.ref(tile, lambda _r, key=key: _forget(key)), version, src, ext)
+        _cache[key] = (weakref.ref(tile, lambda _r, key=key: _freed.append(key)), version, src, ext)
         _cache.move_to_end(key)
         total = sum(e[2].nbytes + e[3].nbytes for e in _cache.values())
         while len(_cache) > 1 and (len(_cache) > MAX_ENTRIES or total > MAX_BYTES):
