@@ -41,6 +41,7 @@ class EvidenceRecorder:
         self.labels = [c for c in self.labels if self._members.get(c)]
         self._ranks: list[torch.Tensor] = []
         self._probs: list[torch.Tensor] = []
+        self._table: torch.Tensor | None = None
 
     def __call__(self, logits: torch.Tensor) -> list[str]:
         decided = self.decider(logits)
@@ -58,15 +59,25 @@ class EvidenceRecorder:
         if d.mapping is not None:  # category probabilities (mapping rule), or the categories of top-1 classes
             cat = d.mapping.probabilities(logits) if d.class_to_label is not None else d.scores(logits).float()
             names = d.mapping.names
-            prob_cols = [cat[:, names.index(c)] for c in self.labels]
+            probs = cat[:, [names.index(c) for c in self.labels]]
         else:
             soft = logits.float().softmax(dim=1)
-            prob_cols = [soft[:, self._members[c][0]] for c in self.labels]
-        rank_cols = []
-        for c in self.labels:
-            best = scores[:, self._members[c]].amax(dim=1, keepdim=True)
-            rank_cols.append(1 + (scores > best).sum(dim=1))
-        return torch.stack(rank_cols, dim=1), torch.stack(prob_cols, dim=1)
+            probs = soft[:, [self._members[c][0] for c in self.labels]]
+        # each label's best score among its classes, then how many classes score above it: all labels at once
+        # (in blocks of labels that keep the (B, labels, classes) comparison near 8M elements)
+        members = self._member_table(scores.device)
+        best = scores[:, members].amax(dim=2)  # (B, labels)
+        step = max(1, (8 << 20) // max(1, scores.shape[0] * scores.shape[1]))
+        ranks = torch.cat([1 + (scores.unsqueeze(1) > best[:, i:i + step].unsqueeze(2)).sum(dim=2) for i in range(0, best.shape[1], step)], dim=1)
+        return ranks, probs
+
+    def _member_table(self, device: torch.device) -> torch.Tensor:
+        """``(labels, m)`` class indices of each label, padded with its first class (which leaves a max unchanged)."""
+        if getattr(self, "_table", None) is None or self._table.device != device:
+            m = max(len(self._members[c]) for c in self.labels)
+            rows = [self._members[c] + [self._members[c][0]] * (m - len(self._members[c])) for c in self.labels]
+            self._table = torch.tensor(rows, dtype=torch.long, device=device)
+        return self._table
 
     def of(self, i: int) -> tuple[dict[str, int], dict[str, float]]:
         """Item ``i``'s rank and probability per label (in inference order)."""

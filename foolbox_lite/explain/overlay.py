@@ -24,4 +24,4 @@ def overlay_png(image: torch.Tensor, amap: torch.Tensor, alpha: float = 0.65) ->
     v = pos / top if top > 0 else pos
     a = alpha * np.clip(v, 0.0, 1.0)[..., None]
     rgb = img * (1 - a) + heat(v) * a
-    return encode_png(np.round(np.clip(rgb, 0, 1) * 255.0).astype(np.uint8))
+    return encode_png(np.round(np.clip(rgb, 0, 1) * 255.0).astype(np.uint8), compression=1)  # for viewing: compact

@@ -191,7 +191,7 @@ def _rel(path: Path, folder: Path) -> str:
 
 
 
-def _resolve_files(group: str, spec: AssetSpec, folder: Path, size: tuple[int, int]) -> list[RecipeAsset]:
+def _resolve_files(group: str, spec: AssetSpec, folder: Path) -> list[RecipeAsset]:
     files = _expand_files(spec.files or [], folder)
     masks: list[Path | None] = [None] * len(files)
     if spec.masks is not None:
@@ -212,8 +212,7 @@ def _resolve_files(group: str, spec: AssetSpec, folder: Path, size: tuple[int, i
                 citation=spec.citation or "", location=rel, files=[p] + ([mp] if mp is not None else []),
             )
         )
-        out[-1].load(size)  # decode now: a missing, unreadable or truncated file fails before the build starts
-    return out
+    return out  # decoded by resolve_assets, all files at once in threads
 
 
 def _bank():
@@ -364,11 +363,13 @@ def resolve_assets(recipe: Recipe, names: Iterable[str] | None = None) -> dict[s
     folder = recipe.folder
     loc8 = recipe._locator
     out: dict[str, list[RecipeAsset]] = {}
+    files: list[tuple[str, RecipeAsset]] = []
     for group in names if names is not None else recipe.assets:
         spec = recipe.assets[group]
         try:
             if spec.files is not None:
-                assets = _resolve_files(group, spec, folder, recipe.height_width)
+                assets = _resolve_files(group, spec, folder)
+                files += [(group, a) for a in assets]
             elif spec.builtin is not None:
                 assets = _resolve_builtin(group, spec, recipe.seed)
             elif spec.skimage is not None:
@@ -384,4 +385,35 @@ def resolve_assets(recipe: Recipe, names: Iterable[str] | None = None) -> dict[s
         if not assets:
             raise AssetError(f"asset {group!r} resolved to no images")
         out[group] = assets
+    _decode(files, recipe.height_width, loc8)
     return out
+
+
+def _decode(files: list[tuple[str, RecipeAsset]], size: tuple[int, int], loc8: Any) -> None:
+    """Decode and fit every file asset now, so a missing, unreadable or truncated file fails before the build starts.
+
+    PIL releases the GIL while decoding and resizing, so the files are decoded by a few threads
+    (each asset by itself: the same pixels in any order); the first failing file in recipe order is reported.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(4, os.cpu_count() or 1, len(files))
+    if workers <= 1:
+        results = [_try_load(a, size) for _, a in files]
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="fl-assets") as pool:
+            results = list(pool.map(lambda ga: _try_load(ga[1], size), files))
+    for (group, _), exc in zip(files, results):
+        if exc is not None:
+            if loc8 is None:
+                raise exc
+            raise loc8.error(type(exc), ["assets", group], str(exc.args[0]), exc.hint) from None
+
+
+def _try_load(asset: RecipeAsset, size: tuple[int, int]) -> FoolboxLiteError | None:
+    try:
+        asset.load(size)
+    except FoolboxLiteError as exc:
+        return exc
+    return None

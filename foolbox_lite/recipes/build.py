@@ -43,6 +43,7 @@ from ..stimulus_set.writer import (
     write_atomic,
 )
 from .assets import RecipeAsset, resolve_assets
+from .batch_out import BatchOutput, stack_u8
 from .controls import TwinMaker, check_controls
 from .design import DesignItem, DesignPlan, plan_design
 from .load import canonical_label, load_recipe
@@ -50,6 +51,9 @@ from .pipeline import PipelineFactory
 from .schema import Recipe
 
 __all__ = ["Builder", "build_items", "build_recipe", "build_with_progress", "complete", "finish_set", "open_output", "set_meta"]
+
+#: Bytes of 8-bit outputs one :meth:`Builder.run_batch` call may hold (see :meth:`Builder.window`).
+WINDOW_BYTES = 32 << 20
 
 
 def _check_device(device: str) -> str:
@@ -165,14 +169,27 @@ class Builder:
         }
 
     # ------------------------------------------------------------------ batches
+    def window(self, batch_size: int) -> int:
+        """Items handed to :meth:`run_batch` at once: up to 8 batches, so that items sharing a pipeline run together
+        (random designs spread a batch over many groups), with at most ~32 MiB of outputs (8-bit images, masks, sidecars)."""
+        h, w = self.size
+        per_item = self.slots * h * w * (4 + (12 if self.recipe.sidecars else 0))
+        return max(batch_size, min(8 * batch_size, WINDOW_BYTES // per_item))
+
+    def max_pending(self, batch_size: int) -> int:
+        """Images queued for the writer threads at most: a window's, and two batches' more (memory stays bounded)."""
+        return (self.window(batch_size) + 2 * batch_size) * self.slots
+
     def item_id(self, index: int) -> str:
         return f"{index:0{self.width}d}"
 
-    def run_batch(self, ditems: Sequence[DesignItem]) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None, list[torch.Tensor | None]]:
+    def run_batch(self, ditems: Sequence[DesignItem], group_size: int | None = None) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None, list[torch.Tensor | None]]:
         """Compute a batch: uint8 ``(B * slots, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
         the float32 ``(B * slots, 3, H, W)`` images before rounding when the recipe asks for sidecars, and the final
         foreground mask of each image as uint8 ``(H, W)`` (255 = object), or None for an image without one.
 
+        The pipeline runs once per group of items sharing the factor levels it uses, on at most
+        ``group_size`` items at a time (float images exist for those only).
         Outputs are item-major: each item, then its control twins in ``controls`` order."""
         r = self.recipe
         base = r.design.base
@@ -180,8 +197,9 @@ class Builder:
         for d in ditems:
             a = d.levels[base].asset
             assert a is not None
-            imgs.append(a.image(self.size, self.device))
-            masks.append(a.mask(self.size, self.device))
+            img, mask = a.load(self.size)  # uint8, converted to float for the whole batch at once
+            imgs.append(img)
+            masks.append(mask)
             cues = {}
             for cname, c in r.cues.items():
                 if c.factor is not None:
@@ -189,47 +207,25 @@ class Builder:
                 elif c.label is not None:
                     cues[cname] = self.literal_cues[cname]
             items.append(Item(id=self.item_id(d.index), index=d.index, cues=cues))
-        layers = {}
-        if any(m is not None for m in masks):
-            ones = torch.ones((1, *self.size), device=self.device)
-            layers[MASK] = torch.stack([m if m is not None else ones for m in masks])
-        stim = Stimuli(torch.stack(imgs), layers, items)
+        any_mask = any(m is not None for m in masks)  # then every item has the layer (all ones without a mask)
         # group items by the factor levels the pipeline uses; each group runs its own operators
         groups: dict[tuple[str, ...], list[int]] = {}
         for pos, d in enumerate(ditems):
             groups.setdefault(self.factory.key(d.levels), []).append(pos)
+        chunks = [g[i:i + (group_size or len(g))] for g in groups.values() for i in range(0, len(g), group_size or len(g))]
         n_out = len(ditems) * self.slots
-        out_u8 = torch.empty((n_out, self.size[0], self.size[1], 3), dtype=torch.uint8)
-        out_f32 = torch.empty((n_out, 3, self.size[0], self.size[1]), dtype=torch.float32) if r.sidecars else None
         # an item's final mask is kept when its base asset has one or an operator made the layer (e.g. segmentation);
         # its control twins keep theirs under the same rule
-        has_mask = [masks[k // self.slots] is not None for k in range(n_out)]
-        out_mask = torch.zeros((n_out, self.size[0], self.size[1]), dtype=torch.uint8)
-        out_items: list[Item | None] = [None] * n_out
-
-        def store(out: Stimuli, slots: list[int]) -> None:
-            x = out.images.detach().to("cpu", torch.float32)
-            if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():  # a finite sum means all finite: one pass
-                bad = [out.items[i].id for i in range(len(slots)) if not torch.isfinite(x[i]).all()]
-                raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
-            u8 = x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1)
-            idx = torch.as_tensor(slots, dtype=torch.long)
-            out_u8.index_copy_(0, idx, u8)
-            if out_f32 is not None:
-                out_f32.index_copy_(0, idx, x)
-            if MASK in out.layers:
-                out_mask.index_copy_(0, idx, mask_u8(out.layers[MASK]))
-                if MASK not in stim.layers:
-                    for k in slots:
-                        has_mask[k] = True
-            for it, k in zip(out.items, slots):
-                out_items[k] = it
+        res_out = BatchOutput(n_out, self.size, sidecars=r.sidecars, has_mask=[masks[k // self.slots] is not None for k in range(n_out)],
+                              stim_has_mask=any_mask)
+        store = res_out.store
         with torch.inference_mode():
-            for pos in groups.values():
-                sub = stim if len(pos) == len(ditems) else stim.select(pos)
+            for pos in chunks:
+                layers = {MASK: stack_u8([masks[p] for p in pos], self.device, (1, *self.size))} if any_mask else {}
+                sub = Stimuli(stack_u8([imgs[p] for p in pos], self.device), layers, [items[p] for p in pos])
                 pipe = self.factory.get(ditems[pos[0]].levels)
                 res = pipe(sub) if pipe is not None else sub
-                if res.images.shape[-2:] != stim.images.shape[-2:]:
+                if tuple(res.images.shape[-2:]) != tuple(self.size):
                     raise ParameterError(f"the pipeline changed the image size to {tuple(res.images.shape[-2:])}; a stimulus set has one size ({self.size})")
                 for j, p in enumerate(pos):
                     it = res.items[j]
@@ -243,11 +239,11 @@ class Builder:
                         store(twins, [p * self.slots + 1 + j for p in pos])
         for cname, c in r.cues.items():
             if c.op is not None:
-                for it in out_items:
+                for it in res_out.items:
                     if it is not None and cname not in it.cues:
                         raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
-        kept = [out_mask[k] if has_mask[k] else None for k in range(n_out)]
-        return out_u8, [it for it in out_items if it is not None], [d.condition for d in ditems for _ in range(self.slots)], out_f32, kept
+        items_out = [it for it in res_out.items if it is not None]
+        return res_out.u8, items_out, [d.condition for d in ditems for _ in range(self.slots)], res_out.f32, res_out.masks()
 
 
 def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "",
@@ -304,9 +300,10 @@ def build_items(builder: Builder, out: Path, indices: Sequence[int], sink: ItemS
     sidecars written atomically, one manifest line per image handed to ``sink`` at its manifest position
     (``index * slots + j``).  Any split of the items gives the same bytes."""
     recipe, slots = builder.recipe, builder.slots
-    for start in range(0, len(indices), batch_size):
-        chunk = [builder.plan.item(i) for i in indices[start:start + batch_size]]
-        u8, items, _, floats, masks = builder.run_batch(chunk)
+    group_size, window = batch_size, builder.window(batch_size)
+    for start in range(0, len(indices), window):
+        chunk = [builder.plan.item(i) for i in indices[start:start + window]]
+        u8, items, _, floats, masks = builder.run_batch(chunk, group_size)
         arrays = u8.numpy()
         for k, it in enumerate(items):
             design, j = chunk[k // slots], k % slots
@@ -469,7 +466,8 @@ def _write(builder: Builder, out: Path, *, batch_size: int, workers: int, resume
     lock = builder.lock()
     old = open_output(builder, out, lock, resume=resume)
     todo = todo_items(builder, old)
-    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=max(2 * batch_size * builder.slots, 64))
+    sink = OrderedSink(out, builder.n_images, workers=workers, old=old, max_pending=builder.max_pending(batch_size),
+                       png_compression=builder.recipe.png_compression)
     build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=builder.plan.n - len(todo), desc=f"build {builder.recipe.name}", progress=progress)
     complete(builder, out, lock, sink, lock_written=not resume)
     return out

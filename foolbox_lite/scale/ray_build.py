@@ -65,11 +65,12 @@ def unwrap_task_error(exc: BaseException) -> BaseException:
 class _Lines:
     """A worker's sink: encodes and writes each image at once, keeps ``(manifest position, line)``."""
 
-    def __init__(self) -> None:
+    def __init__(self, png_compression: int) -> None:
         self.lines: list[tuple[int, str]] = []
+        self.png_compression = png_compression
 
     def submit(self, index: int, path: Path, arr: Any, make_line: Any) -> None:
-        data = encode_png(arr)
+        data = encode_png(arr, self.png_compression)
         write_atomic(path, data)
         self.lines.append((index, make_line(sha256_bytes(data))))
 
@@ -79,7 +80,7 @@ class _Lines:
 
 def _build_range(builder: Builder, out: str, indices: list[int], batch_size: int) -> list[tuple[int, str]]:
     """A Ray task: build ``indices`` into ``out``; their manifest lines in item order."""
-    lines = _Lines()
+    lines = _Lines(builder.recipe.png_compression)
     with one_torch_thread():
         build_items(builder, Path(out), indices, lines, batch_size=batch_size)
     return lines.lines

@@ -160,6 +160,7 @@ def build_shard(
         atomic_write_text(header, json.dumps(info, indent=1) + "\n")
         part.unlink(missing_ok=True)
         todo = todo_items(builder, old, start, stop)
-        sink = OrderedSink(out, stop * slots, workers=workers, old=old, max_pending=max(2 * batch_size * slots, 64), start=start * slots, path=partial, final=part)
+        sink = OrderedSink(out, stop * slots, workers=workers, old=old, max_pending=builder.max_pending(batch_size), start=start * slots, path=partial, final=part,
+                           png_compression=recipe.png_compression)
         build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=stop - start - len(todo), desc=f"build {recipe.name} shard {k}/{n}", progress=progress)
         return sink.commit()

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,11 +86,23 @@ class ManifestEntry:
     twin: str = ""
 
     def to_json(self) -> str:
-        d = asdict(self)
-        for k in OPTIONAL_FIELDS:
-            if not d[k]:
-                del d[k]
-        return json.dumps(d, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        # the fields as they are, not an asdict() deep copy: json.dumps only reads them (records are
+        # plain JSON types; a dataclass or other mapping inside one is converted as asdict would)
+        d = {k: getattr(self, k) for k in _ENTRY_FIELDS if k not in _OPTIONAL or getattr(self, k)}
+        return _MANIFEST_JSON.encode(d)
+
+
+def _plain(obj: Any) -> Any:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return asdict(obj)
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(ManifestEntry))
+_OPTIONAL = frozenset(OPTIONAL_FIELDS)
+_MANIFEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False, default=_plain)
 
 
 def manifest_line(entry: ManifestEntry) -> str:
@@ -207,17 +219,34 @@ def verify_entries(
     Returns the entries that passed and one message per problem.  With
     ``on_mismatch="error"`` the first problem raises an :class:`InputError` naming the file.
     """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .safe_paths import inside_of
+
     folder = Path(folder)
     good, problems = [], []
-    from .safe_paths import inside
+    check = inside_of(folder)
 
-    for e in entries:
-        p = inside(folder, e.file, f"image of item {e.id!r}")
+    def verify(e: ManifestEntry) -> str | InputError:
+        try:
+            p = check(e.file, f"image of item {e.id!r}")
+        except InputError as exc:
+            return exc
         if not p.is_file():
-            msg = f"image {e.file!r} of item {e.id!r} is missing"
-        else:
-            digest = sha256_file(p)
-            msg = "" if digest == e.sha256 else f"image {e.file!r} of item {e.id!r} does not match its sha256 in the manifest ({digest[:12]}... != {e.sha256[:12]}...)"
+            return f"image {e.file!r} of item {e.id!r} is missing"
+        digest = sha256_file(p)
+        return "" if digest == e.sha256 else f"image {e.file!r} of item {e.id!r} does not match its sha256 in the manifest ({digest[:12]}... != {e.sha256[:12]}...)"
+
+    workers = min(4, os.cpu_count() or 1)
+    if workers > 1 and len(entries) > 8:  # hashing releases the GIL: files are checked in parallel, reported in order
+        with ThreadPoolExecutor(workers, thread_name_prefix="fl-verify") as pool:
+            results = list(pool.map(verify, entries))
+    else:
+        results = [verify(e) for e in entries]
+    for e, msg in zip(entries, results):
+        if isinstance(msg, InputError):
+            raise msg
         if msg:
             if on_mismatch == "error":
                 raise InputError(msg, hint="rebuild the set, or pass --on-mismatch warn/skip to continue without it")

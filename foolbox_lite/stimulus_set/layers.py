@@ -2,7 +2,7 @@
 
 A set built from assets with masks stores each item's mask after every warp and
 composite as ``masks/<id>.png``: an 8-bit greyscale PNG, 255 = object, 0 = scene
-(soft edges in between).  The manifest names it with its sha256 in the entry's
+(soft edges in between), zlib level 1 whatever the recipe's ``png_compression`` (masks are flat).  The manifest names it with its sha256 in the entry's
 ``layers``: ``{"mask": {"file": "masks/<id>.png", "sha256": "<hex>"}}``.
 Sets without masks (photos without segmentation) simply omit the field.
 """
@@ -18,7 +18,8 @@ import torch
 
 from ..errors import InputError
 from ..files import sha256_bytes, sha256_file
-from .writer import MASKS, encode_png, write_atomic
+from .png import encode_mask
+from .writer import MASKS, write_atomic
 
 __all__ = ["MASK_LAYER", "MASKS", "mask_file", "mask_u8", "read_mask", "write_mask"]
 
@@ -39,7 +40,7 @@ def write_mask(folder: Path, item_id: str, mask: np.ndarray) -> dict[str, str]:
     """Write one uint8 ``(H, W)`` mask atomically as ``masks/<id>.png``; its manifest layer entry."""
     if mask.dtype != np.uint8 or mask.ndim != 2:
         raise InputError(f"mask of item {item_id!r} must be uint8 (H, W), got {mask.dtype} {mask.shape}")
-    data = encode_png(mask)
+    data = encode_mask(mask)
     rel = mask_file(item_id)
     (folder / MASKS).mkdir(parents=True, exist_ok=True)
     write_atomic(folder / rel, data)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from ..errors import InputError, short_repr
 
-__all__ = ["MAX_COMPONENT", "check_component", "check_relative", "inside", "is_inside", "not_a_file", "safe_component"]
+__all__ = ["MAX_COMPONENT", "check_component", "check_relative", "inside", "inside_of", "is_inside", "not_a_file", "safe_component"]
 
 #: Longest path component accepted (bytes of UTF-8; most file systems allow 255).
 MAX_COMPONENT = 200
@@ -64,11 +65,24 @@ def is_inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> boo
 
 def inside(root: str | os.PathLike[str], rel: str | os.PathLike[str], what: str = "file") -> Path:
     """``root / rel`` after confirming it resolves inside ``root`` (links included); else an :class:`InputError`."""
-    path = Path(root) / rel
-    if not is_inside(root, path) or Path(root).resolve() == path.resolve():
-        raise InputError(f"{what} {_short(str(rel))} resolves to {_short(str(path.resolve()))}, outside {_short(str(root))}",
-                         hint="refusing to read or write outside the folder; check for '..' or symbolic links")
-    return path
+    return inside_of(root)(rel, what)
+
+
+def inside_of(root: str | os.PathLike[str]) -> Callable[[str | os.PathLike[str], str], Path]:
+    """:func:`inside` for many files of one ``root``: the root is resolved once, each file once (``os.path.realpath``)."""
+    base = Path(root)
+    real = os.path.realpath(base)
+    prefix = real if real.endswith(os.sep) else real + os.sep
+
+    def check(rel: str | os.PathLike[str], what: str = "file") -> Path:
+        path = base / rel
+        resolved = os.path.realpath(path)
+        if resolved == real or not resolved.startswith(prefix):  # the root itself, or outside it
+            raise InputError(f"{what} {_short(str(rel))} resolves to {_short(resolved)}, outside {_short(str(root))}",
+                             hint="refusing to read or write outside the folder; check for '..' or symbolic links")
+        return path
+
+    return check
 
 
 def not_a_file(path: str | os.PathLike[str]) -> str:

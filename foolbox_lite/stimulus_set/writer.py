@@ -1,8 +1,9 @@
 """Streaming writer of a stimulus set: PNGs encoded in worker threads, manifest in item order.
 
-- Each image is encoded to PNG bytes (OpenCV's libpng, zlib level 1: lossless, fast,
-  releases the GIL so writer threads overlap), hashed and written under a temporary name,
-  then renamed: a killed build never leaves a partial image under its final name.
+- Each image is encoded to PNG bytes (:mod:`~foolbox_lite.stimulus_set.png`: by default stored
+  without compression, the cheapest lossless PNG to write and to read; the encoders release the
+  GIL so writer threads overlap), hashed and written under a temporary name, then renamed:
+  a killed build never leaves a partial image under its final name.
 - The manifest is streamed to ``manifest.jsonl.partial`` in item order whatever
   order the workers finish in, and renamed to ``manifest.jsonl`` when the build
   completes; a folder without ``manifest.jsonl`` is an unfinished build.
@@ -26,6 +27,7 @@ from ..errors import InputError
 from ..files import atomic_write_bytes, disk_error, sha256_bytes
 from .format import MANIFEST, SET_INFO
 from .outputs import files_intact, is_empty, remove_outputs
+from .png import PNG_COMPRESSION, check_compression, encode_png
 
 __all__ = ["DATASHEET", "IMAGES", "LOCK", "PARTIAL", "SHARDS", "OrderedSink", "encode_png", "prepare_folder", "read_resumable", "write_atomic"]
 
@@ -42,34 +44,6 @@ OWNED = (MANIFEST, PARTIAL, SET_INFO, LOCK, DATASHEET)
 #: Names a build gives its per-item files: ``images/<id>.png``, ``images/<id>.f32.npy``, ``masks/<id>.png``,
 #: where ids are item numbers, with ``-<cue>`` for control twins.
 OWNED_PATTERNS = {IMAGES: r"\d+(-\w+)?(\.png|\.f32\.npy)", MASKS: r"\d+(-\w+)?\.png", SHARDS: r"\d+-of-\d+\.(json|jsonl|jsonl\.partial)"}
-
-
-#: zlib level of the PNGs: 1 encodes 2-4x faster than 6 for files only ~5% larger.
-PNG_LEVEL = 1
-
-
-def _png_params() -> list[int]:
-    """zlib level 1 with the RLE strategy after libpng's SUB filter: measured on 224x224 photos and
-    cue-conflict images 3-4x faster to encode than level 1 with adaptive filters, files as small."""
-    import cv2
-
-    params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
-    if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.11
-        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
-    return params
-
-
-def encode_png(arr: np.ndarray) -> bytes:
-    """``(H, W, 3)`` RGB (or ``(H, W)`` grey) uint8 -> PNG bytes with OpenCV's libpng (releases the GIL, so writer threads overlap).
-
-    Deterministic for a given opencv-python-headless version (its bundled libpng and zlib).
-    """
-    import cv2
-
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr[:, :, ::-1] if arr.ndim == 3 else arr), _png_params())
-    if not ok:  # pragma: no cover - OpenCV only fails on invalid arrays
-        raise InputError(f"PNG encoding failed for an image of shape {arr.shape}")
-    return buf.tobytes()
 
 
 def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
@@ -145,13 +119,15 @@ class OrderedSink:
     ``submit(index, path, array, make_line)`` queues one image; ``make_line(sha256)``
     builds its manifest line.  ``old`` holds lines of a resumed build for indices that
     are not resubmitted.  At most ``max_pending`` images are in flight (memory stays flat).
+    Images are encoded at ``png_compression`` (0, stored, by default; see :mod:`.png`).
     The sink covers items ``start..n-1`` and streams their lines to ``path``
     (default ``manifest.jsonl.partial``), renamed to ``final`` (default ``manifest.jsonl``) on commit.
     """
 
     def __init__(self, folder: Path, n: int, *, workers: int = 0, old: dict[int, str] | None = None, max_pending: int = 256,
-                 start: int = 0, path: Path | None = None, final: Path | None = None) -> None:
+                 start: int = 0, path: Path | None = None, final: Path | None = None, png_compression: int = PNG_COMPRESSION) -> None:
         self.folder = folder
+        self.png_compression = check_compression(png_compression)
         self.n = n
         self.final = final or folder / MANIFEST
         self.old = dict(old or {})
@@ -166,11 +142,10 @@ class OrderedSink:
             raise disk_error(exc, self.path) from exc
         self.written = 0
 
-    @staticmethod
-    def _encode_write(path: Path, arr: np.ndarray, before: Callable[[], object] | None = None) -> str:
+    def _encode_write(self, path: Path, arr: np.ndarray, before: Callable[[], object] | None = None) -> str:
         if before is not None:
             before()  # the image's other files (its mask), on disk before its manifest line
-        data = encode_png(arr)
+        data = encode_png(arr, self.png_compression)
         write_atomic(path, data)
         return sha256_bytes(data)
 

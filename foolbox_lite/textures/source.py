@@ -316,7 +316,8 @@ def render_texture(
     Item ``k`` magnifies the tile by ``scale[k]``, rotates it by ``angle[k]`` degrees
     (counter-clockwise) about the image centre and shifts it by ``offset[k] = (ox, oy)``
     fractions of the tile; coordinates wrap around (bilinear across the wrap).  On the
-    CPU each item is one ``cv2.warpAffine`` with ``BORDER_WRAP``; elsewhere one
+    CPU each item is one ``cv2.warpAffine`` with ``BORDER_WRAP`` (or, giving the same bits,
+    on a periodically extended copy of the tile, see :mod:`.periodic`); elsewhere one
     ``grid_sample`` on the circularly padded tile.  Every item depends only on its own
     parameters, never on the batch.
     """
@@ -343,16 +344,10 @@ def render_texture(
 
 
 def _render_cv2(tile: torch.Tensor, height: int, width: int, mats: list[np.ndarray], dtype: torch.dtype) -> torch.Tensor:
-    import cv2
+    """``cv2.warpAffine`` with ``BORDER_WRAP`` per item, or the same bits faster (see :mod:`.periodic`)."""
+    from .periodic import render_cv2
 
-    src = np.ascontiguousarray(tile.to(torch.float32).permute(1, 2, 0).numpy())
-    out = torch.empty((len(mats), 3, height, width), dtype=torch.float32)  # the one output allocation
-    planes = out.numpy()
-    scratch = np.empty((height, width, 3), dtype=np.float32)  # one image, reused: stays in cache
-    for k, m in enumerate(mats):
-        cv2.warpAffine(src, m, (width, height), dst=scratch, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_WRAP)
-        cv2.mixChannels([scratch], [planes[k][0], planes[k][1], planes[k][2]], [0, 0, 1, 1, 2, 2])
-    return out.to(dtype) if dtype != torch.float32 else out
+    return render_cv2(tile, height, width, mats, dtype)
 
 
 def _render_torch(tile: torch.Tensor, height: int, width: int, mats: list[np.ndarray], dtype: torch.dtype) -> torch.Tensor:

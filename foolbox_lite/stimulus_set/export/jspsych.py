@@ -193,7 +193,7 @@ def export_jspsych(
     masks = []
     for k in range(n_masks):
         masks.append(f"masks/noise-{k:02d}.png")
-        write_atomic(out / masks[-1], encode_png(np.repeat(noise_mask(size, seed, k)[..., None], 3, axis=2)))
+        write_atomic(out / masks[-1], encode_png(np.repeat(noise_mask(size, seed, k)[..., None], 3, axis=2), compression=1))
     lib = resources.files("foolbox_lite") / "data" / "jspsych"
     for name in VENDORED:
         write_atomic(out / "lib" / "jspsych" / name, (lib / name).read_bytes())
