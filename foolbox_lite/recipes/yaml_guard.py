@@ -35,8 +35,8 @@ _FLOAT = re.compile(
 )
 
 
-class StrictLoader(yaml.SafeLoader):
-    """``SafeLoader`` that refuses duplicate keys."""
+class _Strict:
+    """Refuses duplicate keys (mixed into a PyYAML ``SafeLoader``)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -50,14 +50,33 @@ class StrictLoader(yaml.SafeLoader):
                     None, None, f"duplicate key {key_node.value!r} (first at line {first.line + 1}); the last one would silently win", key_node.start_mark
                 )
             seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+#: libyaml's parser when PyYAML was built with it (about 10x faster than the pure-Python one);
+#: both hand the same node graph to the same Python constructor and resolver.
+_FastSafe: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class StrictLoader(_Strict, _FastSafe):  # type: ignore[misc, valid-type]
+    """``SafeLoader`` that refuses duplicate keys."""
 
 
 class RecipeLoader(StrictLoader):
     """:class:`StrictLoader` that also reads ``1e-2`` as a float (what a recipe's author means)."""
 
 
-RecipeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+class _PyStrictLoader(_Strict, yaml.SafeLoader):
+    """The pure-Python twin of :class:`StrictLoader`: re-reads a malformed document for its clearer message."""
+
+
+class _PyRecipeLoader(_PyStrictLoader):
+    """The pure-Python twin of :class:`RecipeLoader`."""
+
+
+for _cls in (RecipeLoader, _PyRecipeLoader):
+    _cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+_PY_TWIN: dict[type, type] = {StrictLoader: _PyStrictLoader, RecipeLoader: _PyRecipeLoader}
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -142,6 +161,17 @@ def _check_flow_depth(text: str, name: str, max_depth: int) -> None:
             depth = max(0, depth - 1)
 
 
+def _reraise_from(loader_class: type, text: str) -> None:
+    """Parse ``text`` again with ``loader_class``; its error, if it raises one, replaces the first."""
+    loader = loader_class(text)
+    try:
+        loader.get_single_node()
+    except RecursionError:
+        return
+    finally:
+        loader.dispose()
+
+
 def load_yaml(text: str, name: str = "<yaml>", *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH, loader_class: type[StrictLoader] = RecipeLoader) -> Any:
     """Parse one YAML document with ``loader_class`` after bounding its expanded size and depth.
 
@@ -158,6 +188,11 @@ def load_yaml(text: str, name: str = "<yaml>", *, max_nodes: int = MAX_NODES, ma
             node = loader.get_single_node()
         except RecursionError:
             raise InputError(f"{name}: values are nested too deeply to read", hint=f"at most {max_depth} levels") from None
+        except yaml.YAMLError:
+            twin = _PY_TWIN.get(loader_class)
+            if twin is not None and twin is not loader_class:
+                _reraise_from(twin, text)  # libyaml's messages are terser (it does not name the bad character)
+            raise
         if node is None:
             return None
         _check_bounds(node, name, max_nodes, max_depth)

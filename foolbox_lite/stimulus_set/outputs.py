@@ -128,8 +128,11 @@ def refuse_inputs_inside(out: Path, inputs: Iterable[str | os.PathLike[str]], wh
 
     ``--force`` would delete it, and a rebuild would read its own output.
     """
+    real = os.path.realpath(out)
+    prefix = real if real.endswith(os.sep) else real + os.sep
     for p in inputs:
-        if is_inside(out, p):
+        resolved = os.path.realpath(p)  # links followed, as is_inside does; one string call per input
+        if resolved == real or resolved.startswith(prefix):
             raise InputError(
                 f"{what} {str(p)!r} lies inside the output folder {str(out)!r}",
                 hint="choose an output folder that holds none of the inputs (e.g. a sibling folder)",
