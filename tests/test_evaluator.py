@@ -28,6 +28,7 @@ from foolbox_lite.evaluator import (
     write_trials_csv,
 )
 from foolbox_lite.evaluator.observers import StimulusInfo, stimulus_name
+from foolbox_lite.evaluator.run import load_stimulus_set
 from foolbox_lite.stimulus_set import ManifestEntry, SetInfo, manifest_line, sha256_file, write_set_info
 
 WNID = {n: w for w, n in zip(imagenet_labels().wnids, imagenet_labels().names)}
@@ -332,3 +333,17 @@ def test_imagenet_set_seen_through_a_mapping(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="cannot be read through mapping 'geirhos16'"):
         register_mapping(LabelMapping("two", {"x": (1,), "y": (2,)}), overwrite=True)
         evaluate_set(make_set(tmp_path / "two", rows[:1], label_space="two"), [clf], mapping="geirhos16", progress=False)
+
+
+def test_hashes_checked_on_the_bytes_read_in_a_later_batch(tmp_path: Path) -> None:
+    folder = make_set(tmp_path / "s", tiny_rows(4), label_space="geirhos16")
+    loaded = load_stimulus_set(folder, defer_hashes=True)
+    assert loaded.hashes_pending and len(loaded.entries) == 4
+    last = loaded.entries[-1].file
+    fl.save_image(torch.ones(3, 32, 32), folder / last)  # tampered after the set was read: found when the last batch is decoded
+    with pytest.raises(InputError, match=f"'{last}' of item .* does not match its sha256"):
+        evaluate_set(folder, ["efficientnet_lite0"], batch_size=2, progress=False)
+    (folder / last).unlink()  # a missing file is still reported before any inference
+    with pytest.raises(InputError, match="is missing"):
+        load_stimulus_set(folder, defer_hashes=True)
+    assert not load_stimulus_set(folder, on_mismatch="skip", defer_hashes=True).hashes_pending  # skip/warn hash up front

@@ -276,12 +276,16 @@ def _decode_rgb8_png(path: Path) -> np.ndarray | None:
     PNG is lossless, so these are PIL's pixels exactly; OpenCV decodes them 1.3-1.5x faster.
     Other files and PNG types (grey, palette, alpha, 16-bit) are left to PIL.
     """
-    import cv2
-
     try:
         data = path.read_bytes()
     except OSError:
         return None
+    return _decode_rgb8_png_bytes(data)
+
+
+def _decode_rgb8_png_bytes(data: bytes) -> np.ndarray | None:
+    import cv2
+
     if len(data) < 33 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or data[24] != 8 or data[25] != 2:
         return None
     if int.from_bytes(data[16:20], "big") * int.from_bytes(data[20:24], "big") > MAX_PIXELS:
@@ -298,6 +302,12 @@ def decode_rgb_hwc(path: PathLike) -> np.ndarray:
     if arr is None:
         arr = np.array(read_pil(path).convert("RGB"), dtype=np.uint8)  # a writable copy
     return arr
+
+
+def decode_rgb_hwc_bytes(data: bytes, path: PathLike) -> np.ndarray:
+    """:func:`decode_rgb_hwc` of a file's bytes already read (``path`` names it in errors)."""
+    arr = _decode_rgb8_png_bytes(data)
+    return arr if arr is not None else decode_rgb_hwc(path)  # not an 8-bit RGB PNG (builds write only those): PIL, from the file
 
 
 def decode_rgb_u8(path: PathLike) -> torch.Tensor:

@@ -20,11 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from ..allocator import tune_allocator
-from ..assets.io import decode_rgb_hwc
+import numpy as np
+
+from ..assets.io import decode_rgb_hwc, decode_rgb_hwc_bytes
 from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..labels.mappings import LabelMapping, get_mapping
-from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
+from ..stimulus_set.format import ManifestEntry, SetInfo, check_sha256, read_manifest, read_set_info, verify_entries
 from .analyses import add_analyses
 from .cues import Trial, check_cue, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
@@ -65,6 +67,8 @@ class LoadedSet:
     problems: list[str] = field(default_factory=list)
     #: the cue labels of the whole set (decision rules restricted to the cues' classes use them)
     cue_labels: list[str] = field(default_factory=list)
+    #: files checked for existence only: their sha256 is checked on the bytes read for decoding
+    hashes_pending: bool = False
 
     @property
     def controls(self) -> list[str]:
@@ -83,11 +87,13 @@ class LoadedSet:
 
 
 def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", "skip"] = "error", *,
-                      part: tuple[int, int] | None = None, verify: bool = True) -> LoadedSet:
+                      part: tuple[int, int] | None = None, verify: bool = True, defer_hashes: bool = False) -> LoadedSet:
     """Read a set's header and manifest and verify every image's sha256 (``on_mismatch``: error, warn or skip).
 
     ``part=(start, stop)`` keeps (and verifies) only those manifest positions, with the cue
     order and labels of the whole set, so a shard decides as the whole run would.
+    ``defer_hashes`` (with ``on_mismatch="error"``): check paths now and each sha256 on the
+    bytes the evaluation reads (``hashes_pending``), so every file is read once.
     """
     folder = Path(folder)
     info = read_set_info(folder)
@@ -100,15 +106,16 @@ def load_stimulus_set(folder: str | Path, on_mismatch: Literal["error", "warn", 
     if part is not None:
         entries = entries[part[0]:part[1]]
     problems: list[str] = []
+    pending = verify and defer_hashes and on_mismatch == "error"
     if verify:
-        entries, problems = verify_entries(folder, entries, on_mismatch)
+        entries, problems = verify_entries(folder, entries, on_mismatch, hashes=not pending)
     if not entries:
         raise InputError(f"no image of {str(folder)!r} passed verification", hint="; ".join(problems[:3]))
     if part is None:
         context = entries
     stimuli = [StimulusInfo(e.id, e.file, dict(e.cues), str(e.condition or ""), e.control, e.twin, dict(e.factors)) for e in entries]
     labels = sorted({v for e in context for v in e.cues.values()})
-    return LoadedSet(folder, info, entries, stimuli, cue_order(info.cues, [e.cues for e in context]), problems, labels)
+    return LoadedSet(folder, info, entries, stimuli, cue_order(info.cues, [e.cues for e in context]), problems, labels, pending)
 
 
 def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
@@ -129,15 +136,17 @@ class _BatchReader:
     model's float layout by the one conversion copy the runner makes anyway.
     """
 
-    def __init__(self, paths: Sequence[Path], batch_size: int) -> None:
+    def __init__(self, paths: Sequence[Path], batch_size: int, entries: Sequence[ManifestEntry] | None = None) -> None:
         self.paths = list(paths)
         self.bs = batch_size
+        #: with entries, each file's bytes are checked against its manifest sha256 before decoding
+        self.entries = list(entries) if entries is not None else None
         self.buffers: list[torch.Tensor | None] = [None, None]
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foolbox-lite-batch")
         self.decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="foolbox-lite-decode")
 
     def _load(self, k: int) -> torch.Tensor | list[torch.Tensor]:
-        imgs = list(self.decoders.map(decode_rgb_hwc, self.paths[k * self.bs : (k + 1) * self.bs]))
+        imgs = list(self.decoders.map(self._decode, range(k * self.bs, min((k + 1) * self.bs, len(self.paths)))))
         shape = imgs[0].shape
         if any(img.shape != shape for img in imgs):
             return [torch.from_numpy(img).permute(2, 0, 1) for img in imgs]  # ragged: each image is resized on its own
@@ -148,6 +157,16 @@ class _BatchReader:
         for i, img in enumerate(imgs):
             arr[i] = img
         return buf[: len(imgs)].permute(0, 3, 1, 2)
+
+    def _decode(self, i: int) -> np.ndarray:
+        if self.entries is None:
+            return decode_rgb_hwc(self.paths[i])
+        try:
+            data = self.paths[i].read_bytes()
+        except OSError as exc:
+            raise InputError(f"image {self.entries[i].file!r} of item {self.entries[i].id!r} cannot be read: {exc.strerror}") from None
+        check_sha256(self.entries[i], data)  # hashed in this thread, overlapped with inference
+        return decode_rgb_hwc_bytes(data, self.paths[i])
 
     def __iter__(self) -> Iterator[torch.Tensor | list[torch.Tensor]]:
         n_batches = math.ceil(len(self.paths) / self.bs)
@@ -324,6 +343,7 @@ def prepare_evaluation(
     observers: str | None = None,
     part: tuple[int, int] | None = None,
     verify: bool = True,
+    defer_hashes: bool = False,
     names: Sequence[str] | None = None,
     accuracy_cue: str | None = None,
     allow_torchscript: bool = False,
@@ -338,7 +358,8 @@ def prepare_evaluation(
         raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not models and not observers and not names:
         raise ParameterError("nothing to evaluate: give at least one model or an observers glob")
-    loaded = load_stimulus_set(folder, on_mismatch, part=part, verify=verify)
+    # sha256s checked on the bytes decoding reads, only when models will read every file (not for observers alone)
+    loaded = load_stimulus_set(folder, on_mismatch, part=part, verify=verify, defer_hashes=defer_hashes and bool(models) and names is None)
     if mapping is not None:
         m = get_mapping(mapping)
         if loaded.info.label_space == "imagenet1k":
@@ -373,7 +394,8 @@ def decide_locally(setup: EvalSetup, batch_size: int = DEFAULT_BATCH_SIZE, progr
     from tqdm.auto import tqdm
 
     recorders = setup.recorders()
-    reader = _BatchReader([setup.set.folder / e.file for e in setup.set.entries], batch_size)
+    entries = setup.set.entries
+    reader = _BatchReader([setup.set.folder / e.file for e in entries], batch_size, entries if setup.set.hashes_pending else None)
     with tqdm(total=len(setup.set.entries), desc=f"evaluating {', '.join(setup.names)}", unit="img", disable=not progress, leave=False) as bar:
         decisions = infer_batches(setup.classifiers, recorders, reader, device=setup.device, batch_size=batch_size, progress=bar, backend=backend)  # type: ignore[arg-type]
     return decisions, [[rec.of(i) for i in range(len(setup.set.entries))] for rec in recorders]
@@ -405,6 +427,6 @@ def evaluate_set(
     tune_allocator()  # batches reuse freed heap memory instead of page-faulting fresh mmaps
     setup = prepare_evaluation(folder, models, batch_size=batch_size, decision=decision, mapping=mapping, reference_cue=reference_cue,
                                on_mismatch=on_mismatch, device=device, observers=observers, accuracy_cue=accuracy_cue,
-                               allow_torchscript=allow_torchscript)
+                               allow_torchscript=allow_torchscript, defer_hashes=True)
     decisions, evidence = decide_locally(setup, batch_size, progress, backend=backend)
     return setup.evaluation(decisions, evidence, observers)

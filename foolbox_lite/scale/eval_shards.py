@@ -63,7 +63,8 @@ def evaluate_shard(
     total = len(all_ids)
     start, stop = shard_range(total, k, n)
     setup = prepare_evaluation(folder, models, batch_size=batch_size, decision=decision, mapping=mapping, reference_cue=reference_cue,
-                               on_mismatch=on_mismatch, device=device, part=(start, stop), allow_torchscript=allow_torchscript) if stop > start else None
+                               on_mismatch=on_mismatch, device=device, part=(start, stop), allow_torchscript=allow_torchscript,
+                               defer_hashes=True) if stop > start else None
     part = Path(out) / EVAL_SHARDS / f"{k}-of-{n}.json"
     if setup is None:
         names, positions, problems, decisions, evidence = [], [], [], [], []

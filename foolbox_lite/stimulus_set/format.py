@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InputError, short_repr
-from ..files import atomic_write_text, sha256_file
+from ..files import atomic_write_text, sha256_bytes, sha256_file
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -205,6 +205,21 @@ def _check_entry(e: ManifestEntry, raw: dict[str, Any], n: int) -> None:
         raise InputError(f"{where}: cues must map cue names to label strings")
 
 
+def _sha256_problem(e: ManifestEntry, digest: str) -> str:
+    return "" if digest == e.sha256 else f"image {e.file!r} of item {e.id!r} does not match its sha256 in the manifest ({digest[:12]}... != {e.sha256[:12]}...)"
+
+
+def check_sha256(e: ManifestEntry, data: bytes) -> None:
+    """Raise the :class:`InputError` of :func:`verify_entries` when ``data`` (the bytes read of ``e.file``) does not match its sha256."""
+    msg = _sha256_problem(e, sha256_bytes(data))
+    if msg:
+        raise InputError(msg, hint=MISMATCH_HINT)
+
+
+#: The hint of a sha256 mismatch that stops an evaluation.
+MISMATCH_HINT = "rebuild the set, or pass --on-mismatch warn/skip to continue without it"
+
+
 def read_manifest(folder: str | Path) -> list[ManifestEntry]:
     return list(iter_manifest(folder))
 
@@ -213,11 +228,15 @@ def verify_entries(
     folder: str | Path,
     entries: Sequence[ManifestEntry],
     on_mismatch: Literal["error", "warn", "skip"] = "error",
+    *,
+    hashes: bool = True,
 ) -> tuple[list[ManifestEntry], list[str]]:
     """Check each image file exists and matches its sha256.
 
     Returns the entries that passed and one message per problem.  With
     ``on_mismatch="error"`` the first problem raises an :class:`InputError` naming the file.
+    ``hashes=False`` checks paths and existence only: the caller hashes the bytes it reads
+    (:func:`check_sha256`), so each file is read once.
     """
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -235,8 +254,9 @@ def verify_entries(
             return exc
         if not p.is_file():
             return f"image {e.file!r} of item {e.id!r} is missing"
-        digest = sha256_file(p)
-        return "" if digest == e.sha256 else f"image {e.file!r} of item {e.id!r} does not match its sha256 in the manifest ({digest[:12]}... != {e.sha256[:12]}...)"
+        if not hashes:
+            return ""
+        return _sha256_problem(e, sha256_file(p))
 
     workers = min(4, os.cpu_count() or 1)
     if workers > 1 and len(entries) > 8:  # hashing releases the GIL: files are checked in parallel, reported in order
@@ -249,7 +269,7 @@ def verify_entries(
             raise msg
         if msg:
             if on_mismatch == "error":
-                raise InputError(msg, hint="rebuild the set, or pass --on-mismatch warn/skip to continue without it")
+                raise InputError(msg, hint=MISMATCH_HINT)
             problems.append(msg)
             if on_mismatch == "warn":
                 good.append(e)
