@@ -99,3 +99,25 @@ def test_recipe_png_compression_changes_bytes_not_pixels(tmp_path):
         assert np.array_equal(np.asarray(Image.open(pa)), np.asarray(Image.open(pb)))
         assert pa.stat().st_size == 40 * (40 * 3 + 1) + 68  # signature, IHDR, IDAT (zlib header, one block, Adler-32), IEND and pb.stat().st_size < pa.stat().st_size
         assert (sets[None] / x.layers["mask"]["file"]).read_bytes() == (sets[1] / y.layers["mask"]["file"]).read_bytes()
+
+
+def test_stored_pngs_decode_without_a_library_and_anything_else_is_declined() -> None:
+    import cv2
+
+    from foolbox_lite.stimulus_set.png import decode_stored_rgb, encode_png
+
+    rng = np.random.default_rng(0)
+    for shape in [(224, 224, 3), (1, 1, 3), (300, 17, 3), (500, 400, 3)]:  # one to several stored blocks
+        a = rng.integers(0, 256, shape, dtype=np.uint8)
+        data = encode_png(a, 0)
+        got = decode_stored_rgb(data)
+        assert got is not None and np.array_equal(got, a)
+        assert np.array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB), got)  # what a library reads
+    a = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    data = encode_png(a, 0)
+    assert decode_stored_rgb(encode_png(a, 1)) is None  # compressed: left to the library
+    assert decode_stored_rgb(encode_png(a[:, :, 0], 0)) is None  # grey
+    assert decode_stored_rgb(data[:-1]) is None and decode_stored_rgb(data + b"x") is None
+    filtered = bytearray(data)
+    filtered[43 + 5] = 1  # first row's filter byte
+    assert decode_stored_rgb(bytes(filtered)) is None
