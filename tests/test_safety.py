@@ -575,3 +575,23 @@ def test_torchscript_needs_the_explicit_flag(tmp_path: Path, capsys: pytest.Capt
     assert code == 2 and "runs its own code" in err
     code, err = _cli(["evaluate", str(s), "-m", str(ts), "--shard", "0/2", "--allow-torchscript", "-o", str(tmp_path / "parts"), "-q"], capsys)
     assert "runs its own code" not in err and "needs logits" in err  # loaded and ran (this test model is no classifier)
+
+
+def test_inside_of_resolves_like_realpath(tmp_path: Path) -> None:
+    from foolbox_lite.stimulus_set.safe_paths import inside_of
+
+    root, outside = tmp_path / "set", tmp_path / "elsewhere"
+    (root / "images").mkdir(parents=True)
+    outside.mkdir()
+    (root / "images" / "a.png").write_bytes(b"x")
+    (outside / "b.png").write_bytes(b"x")
+    (root / "images" / "link.png").symlink_to(outside / "b.png")  # a file link out of the set
+    (root / "escape").symlink_to(outside, target_is_directory=True)  # a folder link out of the set
+    (root / "inner").symlink_to(root / "images", target_is_directory=True)  # a folder link inside it
+    check = inside_of(root)
+    assert check("images/a.png") == root / "images" / "a.png"
+    assert check("inner/a.png") == root / "inner" / "a.png"
+    assert check("images/missing.png") == root / "images" / "missing.png"
+    for rel in ("images/link.png", "escape/b.png", "images/../../elsewhere/b.png", "images/..", "."):
+        with pytest.raises(InputError, match="outside"):
+            check(rel)

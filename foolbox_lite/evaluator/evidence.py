@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from .cues import Trial
@@ -63,12 +64,15 @@ class EvidenceRecorder:
         else:
             soft = logits.float().softmax(dim=1)
             probs = soft[:, [self._members[c][0] for c in self.labels]]
-        # each label's best score among its classes, then how many classes score above it: all labels at once
-        # (in blocks of labels that keep the (B, labels, classes) comparison near 8M elements)
+        # each label's best score among its classes, then how many classes score above it: all labels at
+        # once, by binary search in each item's sorted scores (classes - those at or below the best)
         members = self._member_table(scores.device)
         best = scores[:, members].amax(dim=2)  # (B, labels)
-        step = max(1, (8 << 20) // max(1, scores.shape[0] * scores.shape[1]))
-        ranks = torch.cat([1 + (scores.unsqueeze(1) > best[:, i:i + step].unsqueeze(2)).sum(dim=2) for i in range(0, best.shape[1], step)], dim=1)
+        if scores.device.type == "cpu":  # numpy sorts short rows ~30x faster than torch on the CPU
+            ordered = torch.from_numpy(np.sort(scores.numpy(), axis=1))
+        else:
+            ordered = scores.sort(dim=1).values.contiguous()
+        ranks = 1 + scores.shape[1] - torch.searchsorted(ordered, best.contiguous(), right=True)
         return ranks, probs
 
     def _member_table(self, device: torch.device) -> torch.Tensor:

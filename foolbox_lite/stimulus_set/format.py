@@ -259,7 +259,7 @@ def verify_entries(
         return _sha256_problem(e, sha256_file(p))
 
     workers = min(4, os.cpu_count() or 1)
-    if workers > 1 and len(entries) > 8:  # hashing releases the GIL: files are checked in parallel, reported in order
+    if hashes and workers > 1 and len(entries) > 8:  # hashing releases the GIL: files are checked in parallel, reported in order
         with ThreadPoolExecutor(workers, thread_name_prefix="fl-verify") as pool:
             results = list(pool.map(verify, entries))
     else:

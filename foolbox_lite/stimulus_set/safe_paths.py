@@ -69,14 +69,32 @@ def inside(root: str | os.PathLike[str], rel: str | os.PathLike[str], what: str 
 
 
 def inside_of(root: str | os.PathLike[str]) -> Callable[[str | os.PathLike[str], str], Path]:
-    """:func:`inside` for many files of one ``root``: the root is resolved once, each file once (``os.path.realpath``)."""
+    """:func:`inside` for many files of one ``root``: the root and each folder are resolved once, each file by one ``lstat``."""
     base = Path(root)
     real = os.path.realpath(base)
     prefix = real if real.endswith(os.sep) else real + os.sep
 
+    parents: dict[str, str] = {}
+
+    def resolve(path: Path) -> str:
+        """``os.path.realpath(path)``, with each folder resolved once: a plain file costs one ``lstat``."""
+        text = str(path)
+        folder, name = os.path.split(text)
+        if name in ("", ".", ".."):
+            return os.path.realpath(text)
+        try:
+            if stat.S_ISLNK(os.lstat(text).st_mode):
+                return os.path.realpath(text)
+        except OSError:
+            pass  # missing: realpath keeps the last component as it is, and so does this
+        real_folder = parents.get(folder)
+        if real_folder is None:
+            real_folder = parents[folder] = os.path.realpath(folder)
+        return os.path.join(real_folder, name)
+
     def check(rel: str | os.PathLike[str], what: str = "file") -> Path:
         path = base / rel
-        resolved = os.path.realpath(path)
+        resolved = resolve(path)
         if resolved == real or not resolved.startswith(prefix):  # the root itself, or outside it
             raise InputError(f"{what} {_short(str(rel))} resolves to {_short(resolved)}, outside {_short(str(root))}",
                              hint="refusing to read or write outside the folder; check for '..' or symbolic links")
