@@ -28,13 +28,13 @@ from ..files import atomic_write_text, sha256_bytes, sha256_file
 
 __all__ = [
     "SCHEMA_VERSION",
-    "SetInfo",
     "ManifestEntry",
-    "read_set_info",
-    "write_set_info",
-    "read_manifest",
+    "SetInfo",
     "manifest_line",
+    "read_manifest",
+    "read_set_info",
     "verify_entries",
+    "write_set_info",
 ]
 
 SCHEMA_VERSION = 1
