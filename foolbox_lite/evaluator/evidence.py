@@ -43,6 +43,7 @@ class EvidenceRecorder:
         self._ranks: list[torch.Tensor] = []
         self._probs: list[torch.Tensor] = []
         self._table: torch.Tensor | None = None
+        self._rows: tuple[list[list[int]], list[list[float]]] | None = None
 
     def __call__(self, logits: torch.Tensor) -> list[str]:
         decided = self.decider(logits)
@@ -87,10 +88,10 @@ class EvidenceRecorder:
         """Item ``i``'s rank and probability per label (in inference order)."""
         if not self.labels:
             return {}, {}
-        if len(self._ranks) > 1:
-            self._ranks, self._probs = [torch.cat(self._ranks)], [torch.cat(self._probs)]
-        r, p = self._ranks[0][i].tolist(), self._probs[0][i].tolist()
-        return dict(zip(self.labels, (int(x) for x in r))), dict(zip(self.labels, (float(x) for x in p)))
+        if self._rows is None or len(self._rows[0]) != sum(len(r) for r in self._ranks):  # Python values once for all items
+            self._rows = (torch.cat(self._ranks).tolist(), torch.cat(self._probs).double().tolist())
+        r, p = self._rows[0][i], self._rows[1][i]
+        return dict(zip(self.labels, r)), dict(zip(self.labels, p))
 
     def for_cues(self, i: int, cues: dict[str, str]) -> tuple[dict[str, int], dict[str, float]]:
         """Item ``i``'s rank and probability per cue name (cues whose label the decision space lacks are left out)."""
