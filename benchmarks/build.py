@@ -145,6 +145,12 @@ def peer_flagship(n: int, out: Path, size: int = 224) -> float:
 PEERS = {"cue-conflict-16": peer_cue_conflict, "zebra-toilet-seat": peer_flagship}
 
 
+def _writers(w: int | None) -> int:
+    from foolbox_lite.recipes.build import default_writers
+
+    return default_writers() if w is None else w
+
+
 def speed(names: list[str], n: int, repeats: int, batch_size: int, workers: list[int]) -> None:
     """One line per recipe and worker count: ``recipe=<name> ours=<img/s> peer=<img/s> ratio=<x>`` (medians, spreads after)."""
     import torch
@@ -169,7 +175,7 @@ def speed(names: list[str], n: int, repeats: int, batch_size: int, workers: list
             p = statistics.median(peer)
             for w, r in ours.items():
                 o = statistics.median(r)
-                print(f"recipe={name} ours={o:.1f} peer={p:.1f} ratio={o / p:.2f} workers={w} batch={batch_size} "
+                print(f"recipe={name} ours={o:.1f} peer={p:.1f} ratio={o / p:.2f} workers={_writers(w)} batch={batch_size} "
                       f"spread_ours=[{min(r):.1f}-{max(r):.1f}] spread_peer=[{min(peer):.1f}-{max(peer):.1f}] startup={start:.1f}s", flush=True)
 
 
@@ -194,7 +200,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--workers", type=int, nargs="*", default=[os.cpu_count() or 2], help="PNG writer threads (several: one line each)")
+    ap.add_argument("--workers", type=int, nargs="*", default=[None], help="PNG writer threads (several: one line each; default: the build default, 4 per core up to 16)")
     ap.add_argument("--memory", action="store_true", help="measure peak RSS for --sizes images instead of speed")
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
     ap.add_argument("--memory-child", nargs=3, metavar=("RECIPE", "N", "WORKERS"), help=argparse.SUPPRESS)
@@ -202,7 +208,7 @@ def main() -> None:
     if a.memory_child:
         memory_child(a.memory_child[0], int(a.memory_child[1]), int(a.memory_child[2]))
     elif a.memory:
-        memory(a.recipes, a.sizes, max(a.workers))
+        memory(a.recipes, a.sizes, max(_writers(w) for w in a.workers))
     else:
         speed(a.recipes, a.n, a.repeats, a.batch_size, a.workers)
 

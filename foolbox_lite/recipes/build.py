@@ -14,21 +14,19 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
-from ..allocator import tune_allocator
 from ..errors import FoolboxLiteError, InputError, ParameterError
 from ..files import sha256_bytes, sha256_text
 from ..stimuli import MASK, Item, Stimuli
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.folder_lock import lock_folder
 from ..stimulus_set.format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
-from ..stimulus_set.layers import mask_u8, write_mask
+from ..stimulus_set.layers import write_mask
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
 from ..stimulus_set.outputs import is_empty, refuse_inputs_inside, removed_on_failure
 from ..stimulus_set.writer import (
@@ -44,6 +42,7 @@ from ..stimulus_set.writer import (
 )
 from .assets import RecipeAsset, resolve_assets
 from .batch_out import BatchOutput, stack_u8
+from .build_settings import check_build_args, default_writers, one_torch_thread
 from .controls import TwinMaker, check_controls
 from .design import DesignItem, DesignPlan, plan_design
 from .load import canonical_label, load_recipe
@@ -407,7 +406,7 @@ def build_recipe(
     *,
     batch_size: int = 32,
     device: str = "cpu",
-    workers: int = 0,
+    workers: int | None = None,
     resume: bool = False,
     force: bool = False,
     progress: bool = True,
@@ -415,36 +414,13 @@ def build_recipe(
     """Build the stimulus set a recipe describes into ``out_dir`` and return ``out_dir``.
 
     ``batch_size`` items are computed together; ``workers`` threads encode and write
-    PNGs meanwhile.  Neither changes a byte of the result.  A non-empty ``out_dir`` is
+    PNGs meanwhile (``None``: :func:`default_writers`; 0: the main thread writes them).
+    Neither changes a byte of the result.  A non-empty ``out_dir`` is
     refused unless ``resume`` (complete an interrupted build of the same recipe) or
     ``force`` (overwrite).  To build on a Ray cluster or as shards, see :mod:`foolbox_lite.scale`.
     """
     with one_torch_thread():
-        return _build(recipe_path, out_dir, batch_size=batch_size, device=device, workers=workers, resume=resume, force=force, progress=progress)
-
-
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run a build with one torch thread.
-
-    Results then cannot depend on the machine's core count (parallel reductions split work
-    by thread), and an oversubscribed OpenMP pool is much slower than one thread on busy
-    machines; the PNG writer threads use the other cores.
-    """
-    tune_allocator()  # batches reuse freed heap memory instead of page-faulting fresh mmaps
-    prev_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev_threads)
-
-
-def check_build_args(batch_size: int, workers: int = 0) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise InputError(f"workers must be an integer >= 0, got {workers!r}")
+        return _build(recipe_path, out_dir, batch_size=batch_size, device=device, workers=default_writers() if workers is None else workers, resume=resume, force=force, progress=progress)
 
 
 def _build(recipe_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, batch_size: int, device: str, workers: int, resume: bool, force: bool, progress: bool) -> Path:

@@ -33,6 +33,7 @@ from ..recipes.build import (
     build_with_progress,
     check_build_args,
     check_same_build,
+    default_writers,
     one_torch_thread,
     set_meta,
     todo_items,
@@ -138,7 +139,7 @@ def build_shard(
     *,
     batch_size: int = 32,
     device: str = "cpu",
-    workers: int = 0,
+    workers: int | None = None,
     resume: bool = False,
     force: bool = False,
     progress: bool = True,
@@ -160,7 +161,7 @@ def build_shard(
         atomic_write_text(header, json.dumps(info, indent=1) + "\n")
         part.unlink(missing_ok=True)
         todo = todo_items(builder, old, start, stop)
-        sink = OrderedSink(out, stop * slots, workers=workers, old=old, max_pending=builder.max_pending(batch_size), start=start * slots, path=partial, final=part,
+        sink = OrderedSink(out, stop * slots, workers=default_writers() if workers is None else workers, old=old, max_pending=builder.max_pending(batch_size), start=start * slots, path=partial, final=part,
                            png_compression=recipe.png_compression)
         build_with_progress(builder, out, todo, sink, batch_size=batch_size, initial=stop - start - len(todo), desc=f"build {recipe.name} shard {k}/{n}", progress=progress)
         return sink.commit()
