@@ -200,7 +200,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--workers", type=int, nargs="*", default=[None], help="PNG writer threads (several: one line each; default: the build default, 4 per core up to 16)")
+    ap.add_argument("--workers", type=int, nargs="*", default=[None], help="PNG writer threads (several: one line each; default: the build default, 2 per core up to 16)")
     ap.add_argument("--memory", action="store_true", help="measure peak RSS for --sizes images instead of speed")
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
     ap.add_argument("--memory-child", nargs=3, metavar=("RECIPE", "N", "WORKERS"), help=argparse.SUPPRESS)

@@ -35,14 +35,15 @@ def one_torch_thread() -> Iterator[None]:
 
 
 def default_writers() -> int:
-    """PNG writer threads of a build by default: 4 per core, at most 16.
+    """PNG writer threads of a build by default: 2 per core, at most 16.
 
-    Writing a file is mostly waiting for the file system (creating, renaming: 0.05 ms on an
-    idle disk, 10x that on a busy one) with the GIL released, so more writers than cores
-    overlap those waits; measured on 2 cores, cue-conflict-16 built 2.2x its per-image
-    peer with 2 writers, 2.6x with 4 and 2.8x with 8.
+    Writing a file is partly waiting for the file system (creating one took 0.05 ms on this
+    project's idle disk and 0.5-0.9 ms on the same disk when busy) with the GIL released, so a
+    few more writers than cores overlap those waits, while too many take CPU from the main
+    thread. cue-conflict-16 on 2 cores, against its per-image peer: on a busy disk 2.2x with 2
+    writers, 2.6x with 4 and 2.8x with 8; on tmpfs 2.98x, 3.00x and 2.79x.
     """
-    return max(1, min(16, 4 * (os.cpu_count() or 1)))
+    return max(1, min(16, 2 * (os.cpu_count() or 1)))
 
 
 def check_build_args(batch_size: int, workers: int | None = 0) -> None:
