@@ -180,34 +180,38 @@ def mask_from_pil(im: Image.Image, mode: MaskMode = "auto") -> Image.Image:
     grey levels as they are; ``auto``: alpha if present, else ``dark`` when the
     border is mostly light, else ``gray``.
     """
+    gray: Image.Image | None = None
     if mode == "auto":
         if has_alpha(im):
             mode = "alpha"
         else:
-            g = np.asarray(im.convert("L"), dtype=np.float32)
+            gray = im.convert("L")
+            g = np.asarray(gray, dtype=np.float32)
             border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
             mode = "dark" if border.mean() > 127 else "gray"
     if mode == "alpha":
         rgba = im.convert("RGBA")
         return rgba.getchannel("A")
-    gray = im.convert("L")
+    gray = im.convert("L") if gray is None else gray
     if mode == "dark":
-        return Image.eval(gray, lambda v: 255 - v)
+        from PIL import ImageChops
+
+        return ImageChops.invert(gray)  # 255 - v
     if mode in ("light", "gray"):
         return gray
     raise InputError(f"mask mode must be one of auto, alpha, dark, light, gray, got {mode!r}")
 
 
 def _pil_u8(im: Image.Image) -> torch.Tensor:
-    arr = np.asarray(im, dtype=np.uint8)
+    arr = np.asarray(im, dtype=np.uint8)  # a read-only view of the image's bytes
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(np.array(arr.transpose(2, 0, 1), order="C"))  # one writable copy, (C, H, W)
 
 
 def fit_image_u8(im: Image.Image, size: int | tuple[int, int] | None = None, fit: Fit = "resize") -> torch.Tensor:
     """uint8 ``(3, H, W)`` of an image brought to ``size`` (bicubic; ``None`` keeps its size)."""
-    rgb = im.convert("RGB")
+    rgb = im if im.mode == "RGB" else im.convert("RGB")
     return _pil_u8(rgb if size is None else fit_pil(rgb, size, fit))
 
 
