@@ -48,7 +48,7 @@ def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:
             255 - cv2.Canny(g, 0.1 * 255, 0.2 * 255, L2gradient=True)
 
     return [
-        Case("patch_scramble", _ours(fl.ops.PatchScramble(grid=GRID), stim, device), "numpy", peer_scramble),
+        Case("patch_scramble", _ours(fl.ops.PatchScramble(grid=GRID), stim, device), "numpy", peer_scramble, planes=8),  # the mask layer follows
         Case("silhouette", _ours(fl.ops.Silhouette(), stim, device), "opencv", peer_silhouette, planes=4),
         Case("edges_sobel", _ours(fl.ops.Edges("sobel"), stim, device), "opencv", peer_sobel),
         Case("edges_canny", _ours(fl.ops.Edges("canny"), stim, device), "opencv", peer_canny),
