@@ -68,9 +68,9 @@ class BatchDraws:
     """
 
     def __init__(self, seed: int, indices: Sequence[int] | np.ndarray, path: str) -> None:
-        idx = np.asarray(indices, dtype=np.int64)
-        if idx.ndim != 1 or (idx < 0).any():
-            raise ValueError(f"item indices must be non-negative integers, got {indices!r}")
+        idx = np.asarray(indices, dtype=np.int64)  # negative indices wrap to uint64, as derive_seed takes any int
+        if idx.ndim != 1:
+            raise ValueError(f"item indices must be a flat sequence of integers, got shape {idx.shape}")
         with np.errstate(over="ignore"):
             base = np.full(idx.shape, derive_seed(seed, path), dtype=np.uint64)
             self._keys = _mix64(base ^ _mix64(idx.astype(np.uint64) * _GOLDEN + _GOLDEN))

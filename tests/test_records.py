@@ -135,3 +135,11 @@ def test_patch_scramble_with_several_grid_sizes_records_valid_permutations():
     for it in out.items:
         p = it.params[-1]["params"]
         assert sorted(p["perm"]) == list(range(p["grid"] ** 2))
+
+
+def test_negative_item_indices_draw_like_any_other():
+    stim = fl.Stimuli.from_tensor(torch.rand(3, 3, 8, 8), start_index=-2)  # indices -2, -1, 0
+    whole = fl.ops.Contrast(c=(0.1, 0.9))(stim, seed=1)
+    alone = fl.ops.Contrast(c=(0.1, 0.9))(stim.select([0]), seed=1)
+    assert whole.items[0].params[-1] == alone.items[0].params[-1]
+    assert torch.equal(whole.images[0], alone.images[0])

@@ -6,8 +6,8 @@ batch along the first dimension) plus which items the operator applied to.  Each
 item's history then gets a :class:`RowRecord`, a read-only view of its row, so an
 operator call costs O(1) Python work per parameter, not per item.  Plain
 per-item dicts (``{"op", "path", "applied", "params"}``) are built only when
-something reads a row's ``params``, e.g. when a manifest line is written
-(:func:`plain_record`), and then once per batch.
+something reads a row's ``params``, e.g. when a manifest line is written, and
+then once per batch; :func:`plain_record` makes a fresh copy for code that keeps one.
 
 :class:`Params` is what :meth:`Operator.apply` receives: a sequence of per-item
 parameter dicts (for code that loops over items) that also hands out whole
@@ -59,29 +59,14 @@ class Params(Sequence[Mapping[str, Any]]):
                 if len(col) != self._size:
                     raise RuntimeError(f"parameter column {name!r} has {len(col)} values for a batch of {self._size}")
 
-    @classmethod
-    def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> Params:
-        return cls(rows=rows)
-
     def __len__(self) -> int:
         return self._size
 
     def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return self.rows()[i]
         return self.rows()[i]
 
     def __iter__(self) -> Iterator[Mapping[str, Any]]:
         return iter(self.rows())
-
-    @property
-    def is_columnar(self) -> bool:
-        return self._columns is not None
-
-    def names(self) -> list[str]:
-        if self._columns is not None:
-            return list(self._columns)
-        return list(self._rows[0]) if self._rows else []
 
     def rows(self) -> list[dict[str, Any]]:
         """Per-item dicts of plain Python values (built once, on first use, from the columns)."""

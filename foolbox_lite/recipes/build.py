@@ -248,7 +248,7 @@ class Builder:
 def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "",
                 layers: dict[str, dict[str, str]] | None = None) -> str:
     return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources),
-                                       params=item.plain_params(), condition=design.condition, factors=design.factors,
+                                       params=list(item.params), condition=design.condition, factors=design.factors,
                                        sidecar=sidecar[0], sidecar_sha256=sidecar[1], control=control, twin=twin, layers=layers or {}))
 
 

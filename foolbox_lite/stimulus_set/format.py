@@ -72,7 +72,7 @@ class ManifestEntry:
     index: int
     cues: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
-    params: list[dict[str, Any]] = field(default_factory=list)
+    params: list[Mapping[str, Any]] = field(default_factory=list)  # records; row views are encoded as they are
     condition: str = ""
     #: optional float32 ``.npy`` of the image before 8-bit rounding, and its hash (omitted when empty)
     sidecar: str = ""
