@@ -5,13 +5,14 @@ recipe is turned into ``N`` random draws of its factors and built to disk; the p
 the straightforward script a researcher writes today: a Python loop over images doing
 the same work with PIL/numpy and ``Image.save`` per image (assets decoded once).
 
-    python benchmarks/build.py                 # speed, N=256, one writer thread per core
+    python benchmarks/build.py                 # speed, N=256, the default writer threads (one per core)
     python benchmarks/build.py --workers 0 2   # one line per worker count
     python benchmarks/build.py --memory        # peak RSS for 1,000 vs 10,000 images (slow)
 
 Prints ``recipe=<name> ours=<img/s> peer=<img/s> ratio=<ours/peer>`` per recipe (medians of
-interleaved repeats), then the spreads and the start-up time (asset rendering, pipeline
-construction, measured apart); timings on 2 shared cores are noisy.
+5 interleaved repeats), then the spreads, ``paired=`` (the median [min-max] of each repeat's
+own ratio, which cancels load that slows both alike) and the start-up time (asset rendering,
+pipeline construction, measured apart); timings on 2 shared cores are noisy.
 """
 
 from __future__ import annotations
@@ -175,8 +176,10 @@ def speed(names: list[str], n: int, repeats: int, batch_size: int, workers: list
             p = statistics.median(peer)
             for w, r in ours.items():
                 o = statistics.median(r)
+                pairs = [a / b for a, b in zip(r, peer)]  # each repeat's ratio: both runs saw the same moment's load
                 print(f"recipe={name} ours={o:.1f} peer={p:.1f} ratio={o / p:.2f} workers={_writers(w)} batch={batch_size} "
-                      f"spread_ours=[{min(r):.1f}-{max(r):.1f}] spread_peer=[{min(peer):.1f}-{max(peer):.1f}] startup={start:.1f}s", flush=True)
+                      f"spread_ours=[{min(r):.1f}-{max(r):.1f}] spread_peer=[{min(peer):.1f}-{max(peer):.1f}] "
+                      f"paired={statistics.median(pairs):.2f}[{min(pairs):.2f}-{max(pairs):.2f}] startup={start:.1f}s", flush=True)
 
 
 def memory_child(name: str, n: int, workers: int) -> None:
@@ -198,9 +201,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipes", nargs="*", default=["cue-conflict-16", "zebra-toilet-seat"])
     ap.add_argument("-n", type=int, default=256)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--workers", type=int, nargs="*", default=[None], help="PNG writer threads (several: one line each; default: the build default, 2 per core up to 16)")
+    ap.add_argument("--workers", type=int, nargs="*", default=[None], help="PNG writer threads (several: one line each; default: the build default, one per core up to 16)")
     ap.add_argument("--memory", action="store_true", help="measure peak RSS for --sizes images instead of speed")
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
     ap.add_argument("--memory-child", nargs=3, metavar=("RECIPE", "N", "WORKERS"), help=argparse.SUPPRESS)

@@ -19,6 +19,7 @@ from foolbox_lite.evaluator.evidence import EvidenceRecorder
 from foolbox_lite.recipes.batch_out import BatchOutput, stack_u8
 from foolbox_lite.stimuli import MASK, Item, Stimuli
 from foolbox_lite.stimulus_set.format import OPTIONAL_FIELDS, ManifestEntry, manifest_line
+from foolbox_lite.stimulus_set.layers import mask_u8
 from foolbox_lite.textures import periodic, render_texture
 
 
@@ -93,6 +94,18 @@ def test_batch_output_stores_the_rounded_images() -> None:
     assert [out.has_mask[k] for k in slots] == [True] * 5 and out.masks()[1] is None
     with pytest.raises(Exception, match="non-finite"):
         out.store(Stimuli(x.clone().index_fill_(0, torch.tensor([1]), float("nan")), {}, items), slots)
+
+
+def test_batch_output_rounds_like_torch_next_to_every_tie() -> None:
+    """float32 values within 300 ulps of each (k + 0.5) / 255, and beyond [0, 1]: the same bytes as torch's expression."""
+    near = [(np.float32((k + 0.5) / 255).view(np.int32) + np.arange(-300, 300, dtype=np.int32)).view(np.float32) for k in range(-1, 257)]
+    v = np.concatenate(near + [np.array([0.0, 1.0, -0.0, 2.0, -5.0, 1e30, -1e30], np.float32)])
+    v = np.resize(v, 3 * 40 * 651)
+    x = torch.from_numpy(v.reshape(1, 3, 40, 651))
+    out = BatchOutput(1, (40, 651), sidecars=False, has_mask=[False], stim_has_mask=False)
+    out.store(Stimuli(x, {MASK: x[:, 1:2]}, [Item(id="0", index=0)]), [0])
+    assert torch.equal(out.u8[0], x[0].clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(1, 2, 0))
+    assert torch.equal(out.mask[0], mask_u8(x[:, 1:2])[0]) and out.has_mask[0]
 
 
 def test_stack_u8_equals_per_item_conversion() -> None:

@@ -45,3 +45,29 @@ def test_files_sits_at_the_bottom_and_owns_sha256() -> None:
         if p.name != "files.py" and ("hashlib.sha256(" in (text := p.read_text(encoding="utf-8")) or '__import__("hashlib")' in text)
     ]
     assert inline == ["backends/diffusers_gen.py"], inline  # the tiny test model's digest (issue 15, item 4)
+
+
+def test_atomic_writes_from_many_threads_make_the_folder_once_and_leave_no_temporaries(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from foolbox_lite.files import atomic_write_bytes
+
+    target = tmp_path / "new" / "deeper"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: atomic_write_bytes(target / f"{i}.bin", bytes([i]) * (i + 1), fsync=False), range(64)))
+    assert sorted(os.listdir(target)) == sorted(f"{i}.bin" for i in range(64))
+    assert all((target / f"{i}.bin").read_bytes() == bytes([i]) * (i + 1) for i in range(64))
+
+
+def test_atomic_write_skips_a_leftover_temporary_and_gives_open_s_mode(tmp_path: Path) -> None:
+    """A killed process's temporary file under the next name is left alone; the file gets 0o666 less the umask."""
+    from foolbox_lite import files
+
+    serial = next(files._TEMP_SERIAL) + 1
+    leftover = tmp_path / f".out.bin.{os.getpid()}-{serial}.tmp"
+    leftover.write_bytes(b"left by a kill")
+    files.atomic_write_bytes(tmp_path / "out.bin", b"new", fsync=False)
+    assert (tmp_path / "out.bin").read_bytes() == b"new" and leftover.read_bytes() == b"left by a kill"
+    with open(tmp_path / "plain.bin", "wb"):
+        pass
+    assert (tmp_path / "out.bin").stat().st_mode & 0o777 == (tmp_path / "plain.bin").stat().st_mode & 0o777

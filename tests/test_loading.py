@@ -105,3 +105,23 @@ def test_mask_file_of_another_size_is_refused_everywhere(tmp_path: Path) -> None
 def _recipe(folder: Path) -> Path:
     (folder / "r.yaml").write_text(RECIPE)
     return folder / "r.yaml"
+
+
+def test_asset_locations_resolve_links_like_path_resolve(tmp_path: Path) -> None:
+    """The lock's asset paths: relative to the recipe's folder, links and ``..`` resolved as ``Path.resolve`` does
+    (with the folders resolved once per glob, not once per file)."""
+    import os
+
+    from foolbox_lite.recipes.assets import _rel
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "x.png").write_bytes(b"")
+    (tmp_path / "a" / "b" / "f.png").write_bytes(b"")
+    os.symlink(tmp_path / "a" / "b", tmp_path / "r" / "lnk")
+    os.symlink(tmp_path / "x.png", tmp_path / "a" / "b" / "l.png")
+    cache: dict[Path, str] = {}
+    for p, want in [("a/b/f.png", "../a/b/f.png"), ("r/lnk/f.png", "../a/b/f.png"), ("a/b/l.png", "../x.png"),
+                    ("r/lnk/../x.png", "../a/x.png"), ("a/b/../b/f.png", "../a/b/f.png"), ("r/lnk/l.png", "../x.png")]:
+        full = tmp_path / p
+        assert _rel(full, tmp_path / "r", cache) == want == os.path.relpath(full.resolve(), (tmp_path / "r").resolve()), p

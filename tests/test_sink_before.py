@@ -61,3 +61,31 @@ def test_masks_written_by_workers_match_their_manifest(tmp_path: Path) -> None:
         assert spec["file"] == f"masks/{e.id}.png" and sha256_file(a / spec["file"]) == spec["sha256"]
         assert (a / spec["file"]).read_bytes() == (b / spec["file"]).read_bytes()
     assert (a / "manifest.jsonl").read_bytes() == (b / "manifest.jsonl").read_bytes()
+
+
+def test_each_group_is_written_while_the_next_is_computed(tmp_path: Path, monkeypatch) -> None:
+    """With writer threads, a group's images go to the writers as soon as the group is computed (not when the
+    whole window is): the first group's PNGs are started before the window's last group runs."""
+    from foolbox_lite.recipes.build import Builder
+
+    r = tmp_path / "masked.yaml"
+    r.write_text(RECIPE)
+    events: list[str] = []
+    start, run_batch = OrderedSink.start, Builder.run_batch
+
+    def spy_start(self, path, arr, before=None):
+        events.append(f"start {path.name}")
+        return start(self, path, arr, before)
+
+    def spy_run_batch(self, *args, **kwargs):
+        out = run_batch(self, *args, **kwargs)
+        events.append("window done")
+        return out
+
+    monkeypatch.setattr(OrderedSink, "start", spy_start)
+    monkeypatch.setattr(Builder, "run_batch", spy_run_batch)
+    a = build_recipe(r, tmp_path / "a", batch_size=6, workers=2, progress=False)
+    # one window of 6 items in two groups (disc, ring): every image started, each once, before the window returned
+    assert events[-1] == "window done" and sorted(events[:-1]) == [f"start {i:06d}.png" for i in range(6)]
+    b = build_recipe(r, tmp_path / "b", batch_size=6, workers=0, progress=False)
+    assert {p.name: p.read_bytes() for p in (a / "images").iterdir()} == {p.name: p.read_bytes() for p in (b / "images").iterdir()}

@@ -93,7 +93,8 @@ def _upright_8bit(im: Image.Image) -> Image.Image:
     """A decoded image as the viewer sees it: EXIF orientation applied, 16-bit greys scaled (not clipped) to 8 bits."""
     from PIL import ImageOps
 
-    out = ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) != 1 else im.copy()
+    # ``im`` is loaded: leaving ``with Image.open`` closes only its file, so it is returned as it is (no copy)
+    out = ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) != 1 else im
     if out.mode in _WIDE_MODES:
         arr = np.asarray(out, dtype=np.float64)
         top = 65535.0 if out.mode.startswith("I;16") or arr.max(initial=0) <= 65535 else float(2**31 - 1)

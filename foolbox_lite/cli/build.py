@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "-o", "--out", help="Folder to write the stimulus set to."),
         batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Items computed together (does not change the bytes)."),
         device: str = typer.Option("auto", "--device", help=f"{DEVICE_HELP} GPU and CPU bytes may differ; the lock file records the device.", autocompletion=complete_device),
-        workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Threads encoding and writing PNGs while the next batch is computed (default: 2 per core, at most 16; 0: none)."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Threads encoding and writing PNGs while the next batch is computed (default: one per core, at most 16; 0: none)."),
         resume: bool = typer.Option(False, "--resume", help="Complete an interrupted build of the same recipe in OUT."),
         force: bool = typer.Option(False, "--force", help="Overwrite a non-empty OUT."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),

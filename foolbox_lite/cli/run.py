@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         decision: str = typer.Option("auto", "--decision", help="auto, top1, restricted (only classes the cues name) or mapping.", **choice(DECISIONS)),
         batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="Images per forward pass when evaluating."),
         device: str = typer.Option("auto", "--device", help=f"Device to build and evaluate on: {DEVICE_HELP} The bytes of a build depend on it.", autocompletion=complete_device),
-        workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Threads writing PNGs during the build (default: 2 per core, at most 16; 0: none)."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Threads writing PNGs during the build (default: one per core, at most 16; 0: none)."),
         force: bool = typer.Option(False, "--force", help="Rebuild DIR/set even if it holds another build."),
         report: bool = typer.Option(True, "--report/--no-report", help="Write plots and report.html."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),

@@ -183,11 +183,25 @@ def _expand_files(patterns: str | list[str], folder: Path) -> list[tuple[Path, s
     return out
 
 
-def _rel(path: Path, folder: Path) -> str:
-    """The path as the lock file shows it: relative to the recipe's folder, with ``..`` when outside it."""
+def _rel(path: Path, folder: Path, real: dict[Path, str] | None = None) -> str:
+    """The path as the lock file shows it: relative to the recipe's folder, with ``..`` when outside it.
+
+    Symbolic links are resolved as ``Path.resolve`` does; ``real`` caches the resolved folders, so
+    a glob of many files in few folders costs one ``lstat`` per file, not one per path component.
+    """
     import os
 
-    return os.path.relpath(path.resolve(), folder.resolve()).replace("\\", "/")
+    real = {} if real is None else real
+
+    def resolved(d: Path) -> str:
+        if d not in real:
+            real[d] = os.path.realpath(d)
+        return real[d]
+
+    full = os.path.join(resolved(path.parent), path.name)
+    if os.path.islink(full):
+        full = os.path.realpath(full)
+    return os.path.relpath(full, resolved(folder)).replace("\\", "/")
 
 
 
@@ -200,10 +214,11 @@ def _resolve_files(group: str, spec: AssetSpec, folder: Path) -> list[RecipeAsse
             raise AssetError(f"asset {group!r}: {len(mfiles)} mask files for {len(files)} images", hint="masks must match files one to one (both sorted by name)")
         masks = [m for m, _ in mfiles]
     out = []
+    real: dict[Path, str] = {}
     for (p, _), mp in zip(files, masks):
         loader = _file_loader(p, mp, spec, spec.kind)
         sha = sha256_file(p) if mp is None else sha256_text(sha256_file(p) + sha256_file(mp))
-        rel = _rel(p, folder)
+        rel = _rel(p, folder, real)
         out.append(
             RecipeAsset(
                 id=f"file:{rel}", name=p.stem, group=group, kind=spec.kind, sha256=sha, loader=loader,

@@ -2,21 +2,22 @@
 
 The pipeline runs once per group of items sharing the factor levels it uses, so a batch's
 images arrive group by group; :class:`BatchOutput` puts each where its manifest position
-says.  8-bit images are stored ``(H, W, 3)`` (the writers' layout), interleaved from the
-pipeline's ``(3, H, W)`` planes by ``cv2.merge`` image by image (one cache-friendly pass,
-several times faster than a strided torch copy); the values are exactly those of
-``x.clamp(0, 1).mul(255).round().to(uint8)``.
+says.  8-bit images are stored ``(H, W, 3)`` (the writers' layout): each plane is converted by
+``cv2.multiply(plane, 255, dtype=CV_8U)`` (one pass, no temporaries; OpenCV's saturating
+cast rounds half to even, so the values are exactly those of
+``x.clamp(0, 1).mul(255).round().to(uint8)``, tested near every tie), then ``cv2.merge``
+interleaves the planes (one cache-friendly pass, several times faster than a strided torch copy).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from ..errors import ParameterError
 from ..stimuli import MASK, Item, Stimuli
-from ..stimulus_set.layers import mask_u8
 
 __all__ = ["BatchOutput", "stack_u8"]
 
@@ -50,8 +51,10 @@ class BatchOutput:
         h, w = size
         self.u8 = torch.empty((n, h, w, 3), dtype=torch.uint8)
         self._u8 = self.u8.numpy()
+        self._plane = np.empty((3, h, w), dtype=np.uint8)  # one image's 8-bit planes, before cv2.merge interleaves them
         self.f32 = torch.empty((n, 3, h, w), dtype=torch.float32) if sidecars else None
         self.mask = torch.zeros((n, h, w), dtype=torch.uint8)
+        self._mask = self.mask.numpy()
         #: an image's final mask is kept when its base asset has one or an operator made the layer
         self.has_mask = has_mask
         self.stim_has_mask = stim_has_mask
@@ -65,16 +68,21 @@ class BatchOutput:
         if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():  # a finite sum means all finite: one pass
             bad = [out.items[i].id for i in range(len(slots)) if not torch.isfinite(x[i]).all()]
             raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
-        planes = x.clamp(0, 1).mul_(255.0).round_().to(torch.uint8).numpy()
+        xs = x.contiguous().numpy()
+        plane = self._plane
         for k, s in enumerate(slots):
+            for c in range(3):  # saturate_cast<uchar>(v * 255): round half to even, then clamp (= the torch expression)
+                cv2.multiply(xs[k, c], 255.0, dst=plane[c], dtype=cv2.CV_8U)
             dst = self._u8[s]
-            if cv2.merge([planes[k, 0], planes[k, 1], planes[k, 2]], dst).ctypes.data != dst.ctypes.data:  # pragma: no cover
+            if cv2.merge([plane[0], plane[1], plane[2]], dst).ctypes.data != dst.ctypes.data:  # pragma: no cover
                 raise RuntimeError("cv2.merge did not write into the batch's output")
         idx = torch.as_tensor(slots, dtype=torch.long)
         if self.f32 is not None:
             self.f32.index_copy_(0, idx, x)
-        if MASK in out.layers:
-            self.mask.index_copy_(0, idx, mask_u8(out.layers[MASK]))
+        if MASK in out.layers:  # as mask_u8: clamp to [0, 1], times 255, rounded half to even
+            m = out.layers[MASK].detach().to("cpu", torch.float32)[:, 0].contiguous().numpy()
+            for k, s in enumerate(slots):
+                cv2.multiply(m[k], 255.0, dst=self._mask[s], dtype=cv2.CV_8U)
             if not self.stim_has_mask:
                 for k in slots:
                     self.has_mask[k] = True

@@ -16,17 +16,16 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from ..errors import FoolboxLiteError, InputError, ParameterError
-from ..files import sha256_bytes, sha256_text
+from ..files import sha256_text
 from ..stimuli import MASK, Item, Stimuli
 from ..stimulus_set.datasheet import render_datasheet
 from ..stimulus_set.folder_lock import lock_folder
-from ..stimulus_set.format import MANIFEST, ManifestEntry, SetInfo, manifest_line, write_set_info
-from ..stimulus_set.layers import write_mask
+from ..stimulus_set.format import MANIFEST, SetInfo, write_set_info
 from ..stimulus_set.lock import REPRODUCIBILITY, build_key, device_info, read_lock, versions, write_lock
 from ..stimulus_set.outputs import is_empty, refuse_inputs_inside, removed_on_failure
 from ..stimulus_set.writer import (
@@ -48,6 +47,7 @@ from .design import DesignItem, DesignPlan, plan_design
 from .load import canonical_label, load_recipe
 from .pipeline import PipelineFactory
 from .schema import Recipe
+from .stream import build_items
 
 __all__ = ["Builder", "build_items", "build_recipe", "build_with_progress", "complete", "finish_set", "open_output", "set_meta"]
 
@@ -182,13 +182,15 @@ class Builder:
     def item_id(self, index: int) -> str:
         return f"{index:0{self.width}d}"
 
-    def run_batch(self, ditems: Sequence[DesignItem], group_size: int | None = None) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None, list[torch.Tensor | None]]:
+    def run_batch(self, ditems: Sequence[DesignItem], group_size: int | None = None, on_stored: Callable[[BatchOutput, list[int]], None] | None = None,
+                  ) -> tuple[torch.Tensor, list[Item], list[str], torch.Tensor | None, list[torch.Tensor | None]]:
         """Compute a batch: uint8 ``(B * slots, H, W, 3)`` on the CPU, the items (cues, sources, params), the conditions,
         the float32 ``(B * slots, 3, H, W)`` images before rounding when the recipe asks for sidecars, and the final
         foreground mask of each image as uint8 ``(H, W)`` (255 = object), or None for an image without one.
 
         The pipeline runs once per group of items sharing the factor levels it uses, on at most
-        ``group_size`` items at a time (float images exist for those only).
+        ``group_size`` items at a time (float images exist for those only); ``on_stored(output, positions)``
+        is called as each group's images (and then its twins) are final, so writing can start at once.
         Outputs are item-major: each item, then its control twins in ``controls`` order."""
         r = self.recipe
         base = r.design.base
@@ -233,9 +235,13 @@ class Builder:
                             it.sources[fname] = lv.asset.id
                             it.sources[f"{fname}.sha256"] = lv.asset.sha256
                 store(res, [p * self.slots for p in pos])
+                if on_stored is not None:
+                    on_stored(res_out, [p * self.slots for p in pos])
                 if self.twins is not None and pipe is not None:
                     for j, twins in enumerate(self.twins(pipe, sub, res).values()):
                         store(twins, [p * self.slots + 1 + j for p in pos])
+                        if on_stored is not None:
+                            on_stored(res_out, [p * self.slots + 1 + j for p in pos])
         for cname, c in r.cues.items():
             if c.op is not None:
                 for it in res_out.items:
@@ -243,27 +249,6 @@ class Builder:
                         raise ParameterError(f"cue {cname!r} should be set by operator {c.op!r}, but item {it.id} has none", hint=f"check that {c.op!r} is in the pipeline and sets the {cname!r} cue")
         items_out = [it for it in res_out.items if it is not None]
         return res_out.u8, items_out, [d.condition for d in ditems for _ in range(self.slots)], res_out.f32, res_out.masks()
-
-
-def _entry_line(item: Item, file: str, sha: str, seed: int, design: DesignItem, sidecar: tuple[str, str] = ("", ""), control: str = "", twin: str = "",
-                layers: dict[str, dict[str, str]] | None = None) -> str:
-    return manifest_line(ManifestEntry(id=item.id, file=file, sha256=sha, seed=seed, index=item.index, cues=dict(item.cues), sources=dict(item.sources),
-                                       params=list(item.params), condition=design.condition, factors=design.factors,
-                                       sidecar=sidecar[0], sidecar_sha256=sidecar[1], control=control, twin=twin, layers=layers or {}))
-
-
-def _write_sidecar(out: Path, item_id: str, image: torch.Tensor) -> tuple[str, str]:
-    """Write ``images/<id>.f32.npy`` (float32 ``(3, H, W)``) atomically; its relative path and sha256."""
-    import io
-
-    import numpy as np
-
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(image.numpy(), dtype=np.float32), allow_pickle=False)
-    data = buf.getvalue()
-    rel = f"{IMAGES}/{item_id}.f32.npy"
-    write_atomic(out / rel, data)
-    return rel, sha256_bytes(data)
 
 
 def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int, Counter[str]]:
@@ -283,54 +268,6 @@ def _stats(path: Path) -> tuple[Counter[str], dict[str, Counter[str]], int, Coun
             for k, v in raw.get("cues", {}).items():
                 cues.setdefault(k, Counter())[v] += 1
     return conditions, cues, n, controls
-
-
-class ItemSink(Protocol):
-    """Where :func:`build_items` hands each encoded image: an :class:`OrderedSink`, or a Ray worker's collector."""
-
-    def submit(self, index: int, path: Path, arr: Any, make_line: Callable[[str], str]) -> None: ...
-
-    def flush(self) -> None: ...
-
-
-def build_items(builder: Builder, out: Path, indices: Sequence[int], sink: ItemSink, *, batch_size: int,
-                on_batch: Callable[[int], None] | None = None) -> None:
-    """Build the design's items ``indices`` (ascending) and their control twins into ``out``: images and
-    sidecars written atomically, one manifest line per image handed to ``sink`` at its manifest position
-    (``index * slots + j``).  Any split of the items gives the same bytes."""
-    recipe, slots = builder.recipe, builder.slots
-    group_size, window = batch_size, builder.window(batch_size)
-    for start in range(0, len(indices), window):
-        chunk = [builder.plan.item(i) for i in indices[start:start + window]]
-        u8, items, _, floats, masks = builder.run_batch(chunk, group_size)
-        arrays = u8.numpy()
-        for k, it in enumerate(items):
-            design, j = chunk[k // slots], k % slots
-            control = builder.controls[j - 1] if j else ""
-            twin = builder.item_id(it.index) if j else ""
-            file = f"{IMAGES}/{it.id}.png"
-            # the sidecar and mask are on disk before the image's manifest line can be written
-            side = _write_sidecar(out, it.id, floats[k]) if floats is not None else ("", "")
-            mask = masks[k]
-            lay: dict[str, dict[str, str]] = {}
-            write_layers = None
-            if mask is not None:
-                def write_layers(lay: dict = lay, item_id: str = it.id, arr: Any = mask.numpy()) -> None:
-                    lay[MASK] = write_mask(out, item_id, arr)
-
-            def make_line(sha: str, it: Item = it, file: str = file, design: DesignItem = design, side: tuple[str, str] = side,
-                          control: str = control, twin: str = twin, lay: dict = lay) -> str:
-                return _entry_line(it, file, sha, recipe.seed, design, side, control, twin, lay)
-
-            if isinstance(sink, OrderedSink):  # the mask is encoded and written by the image's worker thread
-                sink.submit(it.index * slots + j, out / file, arrays[k], make_line, before=write_layers)
-            else:
-                if write_layers is not None:
-                    write_layers()
-                sink.submit(it.index * slots + j, out / file, arrays[k], make_line)
-        sink.flush()
-        if on_batch is not None:
-            on_batch(len(chunk))
 
 
 def todo_items(builder: Builder, old: dict[int, str], start: int = 0, stop: int | None = None) -> list[int]:

@@ -41,15 +41,17 @@ def one_torch_thread() -> Iterator[None]:
 
 
 def default_writers() -> int:
-    """PNG writer threads of a build by default: 2 per core, at most 16.
+    """PNG writer threads of a build by default: one per core, at most 16.
 
-    Writing a file is partly waiting for the file system (creating one took 0.05 ms on this
-    project's idle disk and 0.5-0.9 ms on the same disk when busy) with the GIL released, so a
-    few more writers than cores overlap those waits, while too many take CPU from the main
-    thread. cue-conflict-16 on 2 cores, against its per-image peer: on a busy disk 2.2x with 2
-    writers, 2.6x with 4 and 2.8x with 8; on tmpfs 2.98x, 3.00x and 2.79x.
+    Each group of a batch goes to the writers as soon as it is computed, so they run beside
+    the main thread the whole build; more writers than cores then only take CPU from it.
+    cue-conflict-16 on 2 cores against its per-image peer (5 interleaved repeats, medians):
+    1, 2, 4 and 8 writers gave 3.80x, 3.43x, 3.18x and 3.12x on the project disk and, in
+    another run, 3.35x, 3.33x and 2.98x (1, 2, 4) on tmpfs.  Creating a file is partly
+    waiting for the file system, and a busy disk serializes creations whatever the thread
+    count, so more writers do not help there either.
     """
-    return max(1, min(16, 2 * (os.cpu_count() or 1)))
+    return max(1, min(16, os.cpu_count() or 1))
 
 
 def check_build_args(batch_size: int, workers: int | None = 0) -> None:

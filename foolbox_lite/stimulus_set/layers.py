@@ -42,8 +42,7 @@ def write_mask(folder: Path, item_id: str, mask: np.ndarray) -> dict[str, str]:
         raise InputError(f"mask of item {item_id!r} must be uint8 (H, W), got {mask.dtype} {mask.shape}")
     data = encode_mask(mask)
     rel = mask_file(item_id)
-    (folder / MASKS).mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / rel, data)
+    write_atomic(folder / rel, data)  # makes masks/ when it is missing
     return {"file": rel, "sha256": sha256_bytes(data)}
 
 

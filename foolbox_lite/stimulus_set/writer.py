@@ -149,12 +149,26 @@ class OrderedSink:
         write_atomic(path, data)
         return sha256_bytes(data)
 
-    def submit(self, index: int, path: Path, arr: np.ndarray, make_line: Callable[[str], str], *, before: Callable[[], object] | None = None) -> None:
-        """Queue one image; ``before`` (if given) runs first in the same worker thread (e.g. writes the image's mask),
-        and finishes before ``make_line`` is called."""
+    def start(self, path: Path, arr: np.ndarray, before: Callable[[], object] | None = None) -> Future[str]:
+        """Begin encoding and writing one image in a worker thread now, before its manifest position is queued
+        (a build starts each group of a batch as soon as it is computed); hand the future to :meth:`submit`.
+        ``arr`` must not change until the future is done.  Needs ``workers > 0``."""
         if self.pool is None:
+            raise RuntimeError("OrderedSink.start needs writer threads (workers > 0)")
+        return self.pool.submit(self._encode_write, path, arr, before)
+
+    def submit(self, index: int, path: Path, arr: np.ndarray | None, make_line: Callable[[str], str], *, before: Callable[[], object] | None = None,
+               started: Future[str] | None = None) -> None:
+        """Queue one image at manifest position ``index`` (ascending); ``before`` (if given) runs first in the same worker
+        thread (e.g. writes the image's mask), and finishes before ``make_line`` is called.  ``started``: the future
+        :meth:`start` returned for this image, which is then not written again (``arr`` and ``before`` are ignored)."""
+        if started is not None:
+            self.pending.append((index, started, make_line))
+        elif self.pool is None:
+            assert arr is not None
             self.pending.append((index, self._encode_write(path, arr, before), make_line))
         else:
+            assert arr is not None
             self.pending.append((index, self.pool.submit(self._encode_write, path, arr, before), make_line))
         while len(self.pending) > self.max_pending:
             self._emit_one()
