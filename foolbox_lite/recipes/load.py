@@ -47,10 +47,19 @@ class Locator:
 
     def __init__(self, text: str, name: str) -> None:
         self.name = name
-        try:
-            self.root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            self.root = None
+        self._text: str | None = text
+        self._root: yaml.Node | None = None
+
+    @property
+    def root(self) -> yaml.Node | None:
+        """The YAML node tree, composed by the pure-Python parser (which keeps marks) when an error first needs a line."""
+        if self._text is not None:
+            try:
+                self._root = yaml.compose(self._text, Loader=yaml.SafeLoader)
+            except yaml.YAMLError:
+                self._root = None
+            self._text = None
+        return self._root
 
     def mark(self, loc: Loc, *, key: bool = False) -> tuple[int, int] | None:
         """1-based ``(line, column)`` of the value at ``loc`` (of its key with ``key=True``), or of the deepest parent found."""

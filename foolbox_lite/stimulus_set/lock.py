@@ -11,6 +11,7 @@ The lock file records all of these, and ``build_key`` summarises the ones a
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import sys
@@ -38,7 +39,13 @@ _PACKAGES = ("foolbox-lite", "torch", "kornia", "numpy", "pillow", "opencv-pytho
 
 
 def versions() -> dict[str, str]:
-    """Versions of the packages that can change the bytes of a build."""
+    """Versions of the packages that can change the bytes of a build (a fresh dict)."""
+    return dict(_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _versions() -> dict[str, str]:
+    """Read once per process: each ``metadata.version`` parses a package's METADATA (~1 ms each)."""
     out: dict[str, str] = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
