@@ -8,6 +8,7 @@ the same work with PIL/numpy and ``Image.save`` per image (assets decoded once).
     python benchmarks/build.py                 # speed, N=256, the default writer threads (one per core)
     python benchmarks/build.py --workers 0 2   # one line per worker count
     python benchmarks/build.py --memory        # peak RSS for 1,000 vs 10,000 images (slow)
+    python benchmarks/build.py --slow-create 0.9   # a disk that takes 0.9 ms per file creation
 
 Prints ``recipe=<name> ours=<img/s> peer=<img/s> ratio=<ours/peer>`` per recipe (medians of
 5 interleaved repeats), then the spreads, ``paired=`` (the median [min-max] of each repeat's
@@ -29,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -65,7 +67,33 @@ def time_ours(recipe: Path, out: Path, *, workers: int, batch_size: int) -> floa
 # ---------------------------------------------------------------------------- peers (per-image PIL)
 
 
+_SLOW_CREATE: list[float] = [0.0]  # --slow-create: seconds every file creation waits, one at a time
+_SLOW_LOCK = threading.Lock()
+
+
+def _slow_create() -> None:
+    if _SLOW_CREATE[0]:
+        with _SLOW_LOCK:
+            time.sleep(_SLOW_CREATE[0])
+
+
+def simulate_slow_disk(ms: float) -> None:
+    """Make every file creation, ours and the peer's, wait ``ms`` one at a time: a disk whose file
+    creations are slow and serialized (this machine's ext4 at busy moments took 0.4-0.9 ms)."""
+    from foolbox_lite import files
+
+    _SLOW_CREATE[0] = ms / 1000
+    orig = files._open_temp
+
+    def open_temp(p: Path) -> tuple[int, str]:
+        _slow_create()
+        return orig(p)
+
+    files._open_temp = open_temp
+
+
 def _save(im: Image.Image, path: Path) -> None:
+    _slow_create()
     buf = io.BytesIO()
     im.save(buf, format="PNG", compress_level=6)
     tmp = path.with_suffix(".tmp")
@@ -207,7 +235,11 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="measure peak RSS for --sizes images instead of speed")
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
     ap.add_argument("--memory-child", nargs=3, metavar=("RECIPE", "N", "WORKERS"), help=argparse.SUPPRESS)
+    ap.add_argument("--slow-create", type=float, default=0.0, metavar="MS",
+                    help="simulate a slow disk: each file creation (ours and the peer's) waits MS milliseconds, one at a time")
     a = ap.parse_args()
+    if a.slow_create:
+        simulate_slow_disk(a.slow_create)
     if a.memory_child:
         memory_child(a.memory_child[0], int(a.memory_child[1]), int(a.memory_child[2]))
     elif a.memory:
