@@ -14,14 +14,8 @@ from foolbox_lite.assets.synthetic import disc_scene
 from foolbox_lite.errors import InputError, ParameterError
 from foolbox_lite.operators import cvplanes, itempool
 from foolbox_lite.operators.color import LUMA
-from foolbox_lite.operators.homography import (
-    _clearly_fine,
-    about_centre,
-    check_warps,
-    object_frames,
-    rotation_matrix,
-    tilt_matrix,
-)
+from foolbox_lite.operators.homography import about_centre, check_warps, object_frames, rotation_matrix, tilt_matrix
+from foolbox_lite.operators.warp_checks import _area, _clearly_fine, _clip_polygon, _visible_fractions
 from foolbox_lite.operators.structure import (
     CANNY_SCALE,
     _luma,
@@ -185,6 +179,54 @@ def test_vectorised_warp_checks_only_accept_what_the_exact_check_accepts():
             assert f"item #{i}:" in str(e)
             refused += 1
     assert refused > 0
+
+
+def test_vectorised_visible_fraction_equals_polygon_clipping():
+    """Random convex quads (either orientation, inside, across and around the frame) against
+    the scalar Sutherland-Hodgman clip; quads with a corner on a frame line are left to it."""
+    rng = np.random.default_rng(0)
+    h, w = 64, 80
+    quads, want = [], []
+    while len(quads) < 3000:
+        c, r = rng.uniform(-40, 120, 2), rng.uniform(5, 120)
+        ang = np.sort(rng.uniform(0, 2 * np.pi, 4))[:: 1 if rng.random() < 0.5 else -1]
+        q = np.stack([c[0] + r * np.cos(ang) * rng.uniform(0.5, 1.5, 4), c[1] + r * np.sin(ang)], 1)
+        d = np.roll(q, -1, 0) - q
+        turns = d[:, 0] * np.roll(d, -1, 0)[:, 1] - d[:, 1] * np.roll(d, -1, 0)[:, 0]
+        if not ((turns > 0).all() or (turns < 0).all()):
+            continue  # warps of a box in front of the camera are convex
+        quad = [(float(x), float(y)) for x, y in q]
+        quads.append(q)
+        want.append(_area(_clip_polygon(quad, -0.5, -0.5, w - 0.5, h - 0.5)) / _area(quad))
+    got = _visible_fractions(np.stack(quads), h, w)
+    want = np.array(want)
+    assert 0.05 < (want == 0).mean() < 0.5 and (want == 1).mean() > 0.01 and ((want > 0) & (want < 1)).mean() > 0.3
+    assert np.abs(got - want).max() < 1e-9
+    frame = [[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]]
+    around = [[-100.0, -100.0], [200.0, -100.0], [200.0, 200.0], [-100.0, 200.0]]
+    edge = [[-0.5, 10.0], [30.0, 10.0], [30.0, 20.0], [-0.5, 20.0]]  # an edge along the border: left to the exact check
+    got = _visible_fractions(np.array([frame, around, edge]), h, w)
+    assert np.isnan(got[0]) and abs(got[1] - w * h / 300**2) < 1e-12 and np.isnan(got[2])
+
+
+def test_rotated_full_frame_items_are_accepted_without_the_scalar_check(monkeypatch):
+    """A photo rotated in its frame loses its corners: the vectorised check accepts it when
+    min_visible holds, and refuses nothing the exact check would accept."""
+    n = 64
+    angles = np.linspace(-40, 40, n)
+    mats = about_centre(torch.tensor([rotation_matrix(float(a)) for a in angles], dtype=torch.float64), torch.tensor([[31.5, 31.5]] * n, dtype=torch.float64))
+    boxes = torch.tensor([[0.0, 0.0, 63.0, 63.0]] * n, dtype=torch.float64)
+    assert not _clearly_fine(mats, boxes, 64, 64).any()  # min_visible=1: none lies fully inside
+    assert _clearly_fine(mats, boxes, 64, 64, 0.5).all()
+    clear = _clearly_fine(mats, boxes, 64, 64, 0.9)
+    assert 0 < clear.sum() < n
+    for i in range(n):
+        try:
+            check_warps(mats[i : i + 1], boxes[i : i + 1], 64, 64, 0.9, str)
+        except ParameterError:
+            assert not clear[i]
+    monkeypatch.setattr("foolbox_lite.operators.warp_checks._clip_polygon", None)  # the scalar clip is never reached
+    check_warps(mats, boxes, 64, 64, 0.5, str)
 
 
 def test_bad_matrix_in_params_still_names_the_item():

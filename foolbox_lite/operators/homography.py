@@ -18,7 +18,7 @@ about the camera, which would slide the object out of view.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -29,6 +29,7 @@ from ..errors import InputError, ParameterError
 from .buffers import empty_cpu
 from .cvplanes import deinterleave, interleave, scratch
 from .itempool import for_items, thread_buffer
+from .warp_checks import MIN_ANISOTROPY, MIN_DEPTH_RATIO, check_warps
 
 __all__ = [
     "BORDERS",
@@ -55,12 +56,6 @@ Interpolation = Literal["bilinear", "nearest"]
 #: Border policies: what the warp shows where the source has no pixels.
 BORDERS: tuple[str, ...] = ("zeros", "constant", "reflect", "replicate")
 INTERPOLATIONS: tuple[str, ...] = ("bilinear", "nearest")
-
-#: A corner of the object whose depth is below this fraction of the centre's depth is refused
-#: (the object would stretch towards the vanishing line or cross behind the camera).
-MIN_DEPTH_RATIO = 0.1
-#: The warped object may not be flattened more than this (ratio of the local scales at its centre).
-MIN_ANISOTROPY = 0.05
 
 Matrix = list[list[float]]
 
@@ -166,140 +161,6 @@ def object_frames(mask: torch.Tensor | None, height: int, width: int, batch: int
     found = ok & (x1 >= x0) & (y1 >= y0)
     box = np.where(found[:, None], np.stack([x0, y0, x1, y1], 1), box)
     return torch.from_numpy(centre), torch.from_numpy(box)
-
-
-# ----------------------------------------------------------------------------- checks
-def _clip_polygon(poly: list[tuple[float, float]], x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float]]:
-    """Sutherland-Hodgman clip of a convex polygon to an axis-aligned rectangle."""
-
-    def clip(pts: list[tuple[float, float]], inside: Callable[[tuple[float, float]], bool], cut: Callable[[tuple[float, float], tuple[float, float]], tuple[float, float]]) -> list[tuple[float, float]]:
-        out: list[tuple[float, float]] = []
-        for i, cur in enumerate(pts):
-            prev = pts[i - 1]
-            if inside(cur):
-                if not inside(prev):
-                    out.append(cut(prev, cur))
-                out.append(cur)
-            elif inside(prev):
-                out.append(cut(prev, cur))
-        return out
-
-    def at_x(x: float) -> Callable[[tuple[float, float], tuple[float, float]], tuple[float, float]]:
-        return lambda a, b: (x, a[1] + (b[1] - a[1]) * (x - a[0]) / (b[0] - a[0]))
-
-    def at_y(y: float) -> Callable[[tuple[float, float], tuple[float, float]], tuple[float, float]]:
-        return lambda a, b: (a[0] + (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]), y)
-
-    for inside, cut in (
-        (lambda p: p[0] >= x0, at_x(x0)),
-        (lambda p: p[0] <= x1, at_x(x1)),
-        (lambda p: p[1] >= y0, at_y(y0)),
-        (lambda p: p[1] <= y1, at_y(y1)),
-    ):
-        poly = clip(poly, inside, cut)
-        if not poly:
-            return []
-    return poly
-
-
-def _area(poly: Sequence[tuple[float, float]]) -> float:
-    return 0.5 * abs(sum(poly[i - 1][0] * p[1] - p[0] * poly[i - 1][1] for i, p in enumerate(poly)))
-
-
-def _clearly_fine(matrices: torch.Tensor, boxes: torch.Tensor, height: int, width: int) -> np.ndarray:
-    """Items that pass every check of :func:`check_warps` with a margin (vectorised; the rest are checked one by one).
-
-    Accepts an item only when its box corners stay well in front of the vanishing line, its
-    centre is not flattened and its warped box lies inside the frame, each with a relative
-    margin of 1e-6 over the threshold, so a borderline item always gets the exact scalar check.
-    """
-    h = np.asarray(matrices.detach().cpu().numpy() if isinstance(matrices, torch.Tensor) else matrices, dtype=np.float64)
-    bx = np.asarray(boxes.detach().cpu().numpy() if isinstance(boxes, torch.Tensor) else boxes, dtype=np.float64)
-    if h.shape[0] == 0:
-        return np.zeros(0, dtype=bool)
-    cx, cy = (bx[:, 0] + bx[:, 2]) / 2, (bx[:, 1] + bx[:, 3]) / 2
-    wc = h[:, 2, 0] * cx + h[:, 2, 1] * cy + h[:, 2, 2]
-    xs = np.stack([bx[:, 0] - 0.5, bx[:, 2] + 0.5, bx[:, 2] + 0.5, bx[:, 0] - 0.5], 1)  # (B, 4)
-    ys = np.stack([bx[:, 1] - 0.5, bx[:, 1] - 0.5, bx[:, 3] + 0.5, bx[:, 3] + 0.5], 1)
-    w = h[:, 2, 0, None] * xs + h[:, 2, 1, None] * ys + h[:, 2, 2, None]
-    safe_wc = np.where(wc > 0, wc, 1.0)
-    ok = (wc > 0) & (w / safe_wc[:, None] >= MIN_DEPTH_RATIO * (1 + 1e-6)).all(1)
-    safe_w = np.where(ok[:, None], w, 1.0)
-    qx = (h[:, 0, 0, None] * xs + h[:, 0, 1, None] * ys + h[:, 0, 2, None]) / safe_w
-    qy = (h[:, 1, 0, None] * xs + h[:, 1, 1, None] * ys + h[:, 1, 2, None]) / safe_w
-    pad = 1e-6 * max(height, width)
-    ok &= ((qx >= -0.5 + pad) & (qx <= width - 0.5 - pad) & (qy >= -0.5 + pad) & (qy <= height - 0.5 - pad)).all(1)
-    u = (h[:, 0, 0] * cx + h[:, 0, 1] * cy + h[:, 0, 2]) / safe_wc
-    v = (h[:, 1, 0] * cx + h[:, 1, 1] * cy + h[:, 1, 2]) / safe_wc
-    jac = np.stack(
-        [
-            np.stack([(h[:, 0, 0] - h[:, 2, 0] * u) / safe_wc, (h[:, 0, 1] - h[:, 2, 1] * u) / safe_wc], -1),
-            np.stack([(h[:, 1, 0] - h[:, 2, 0] * v) / safe_wc, (h[:, 1, 1] - h[:, 2, 1] * v) / safe_wc], -1),
-        ],
-        1,
-    )
-    jac = np.where(np.isfinite(jac), jac, 0.0)
-    sv = np.linalg.svd(jac, compute_uv=False)  # (B, 2), descending
-    ok &= (sv[:, 0] > 0) & (sv[:, 1] >= MIN_ANISOTROPY * (1 + 1e-6) * sv[:, 0])
-    return ok & np.isfinite(h).all((1, 2))
-
-
-def check_warps(
-    matrices: torch.Tensor,
-    boxes: torch.Tensor,
-    height: int,
-    width: int,
-    min_visible: float,
-    describe: Callable[[int], str],
-) -> None:
-    """Refuse warps that tear, flatten or lose the object, naming the item and its parameters.
-
-    ``matrices`` ``(B, 3, 3)`` float64 forward pixel homographies, ``boxes`` ``(B, 4)`` the
-    objects' boxes.  Raises :class:`ParameterError` when a box corner goes to or behind the
-    vanishing line (depth ratio below :data:`MIN_DEPTH_RATIO`), when the object is flattened
-    to a sliver (:data:`MIN_ANISOTROPY`), or when less than ``min_visible`` of the warped box
-    lies inside the frame.
-    """
-    mats = matrices.tolist()
-    box_list = boxes.tolist()
-    clear = _clearly_fine(matrices, boxes, height, width)
-    for i, (h, (bx0, by0, bx1, by1)) in enumerate(zip(mats, box_list)):
-        if clear[i]:
-            continue
-        cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
-        wc = h[2][0] * cx + h[2][1] * cy + h[2][2]
-        corners = [(bx0 - 0.5, by0 - 0.5), (bx1 + 0.5, by0 - 0.5), (bx1 + 0.5, by1 + 0.5), (bx0 - 0.5, by1 + 0.5)]
-        quad = []
-        for x, y in corners:
-            w = h[2][0] * x + h[2][1] * y + h[2][2]
-            if wc <= 0 or w / wc < MIN_DEPTH_RATIO:
-                raise ParameterError(
-                    f"item {describe(i)}: the warp sends the object box corner ({x:.1f}, {y:.1f}) px to the vanishing line "
-                    f"(depth ratio {w / wc if wc > 0 else float('nan'):.3f} < {MIN_DEPTH_RATIO}); the homography is degenerate",
-                    hint="use smaller pitch/yaw angles or a longer focal length",
-                )
-            quad.append(((h[0][0] * x + h[0][1] * y + h[0][2]) / w, (h[1][0] * x + h[1][1] * y + h[1][2]) / w))
-        # local scales at the box centre: singular values of the Jacobian
-        jx = [(h[0][0] - h[2][0] * (h[0][0] * cx + h[0][1] * cy + h[0][2]) / wc) / wc, (h[0][1] - h[2][1] * (h[0][0] * cx + h[0][1] * cy + h[0][2]) / wc) / wc]
-        jy = [(h[1][0] - h[2][0] * (h[1][0] * cx + h[1][1] * cy + h[1][2]) / wc) / wc, (h[1][1] - h[2][1] * (h[1][0] * cx + h[1][1] * cy + h[1][2]) / wc) / wc]
-        sv = np.linalg.svd(np.array([jx, jy]), compute_uv=False)
-        if sv[0] <= 0 or sv[1] / sv[0] < MIN_ANISOTROPY:
-            raise ParameterError(
-                f"item {describe(i)}: the warp flattens the object to a sliver (scale ratio {sv[1] / max(sv[0], 1e-300):.3f} < {MIN_ANISOTROPY})",
-                hint="keep pitch and yaw below about 85 degrees",
-            )
-        fx0, fy0, fx1, fy1 = -0.5, -0.5, width - 0.5, height - 0.5
-        if all(fx0 <= x <= fx1 and fy0 <= y <= fy1 for x, y in quad):
-            continue
-        total = _area(quad)
-        inside = _area(_clip_polygon(quad, fx0, fy0, fx1, fy1)) if total > 0 else 0.0
-        frac = inside / total if total > 0 else 0.0
-        if frac < min_visible:
-            raise ParameterError(
-                f"item {describe(i)}: only {100 * frac:.0f}% of the object stays inside the frame after the warp "
-                f"(min_visible={min_visible})",
-                hint="use a smaller translation, scale or angle, or lower min_visible",
-            )
 
 
 # ----------------------------------------------------------------------------- warping
