@@ -67,14 +67,14 @@ def time_ours(recipe: Path, out: Path, *, workers: int, batch_size: int) -> floa
 # ---------------------------------------------------------------------------- peers (per-image PIL)
 
 
-_SLOW_CREATE: list[float] = [0.0]  # --slow-create: seconds every file creation waits, one at a time
+_slow_create_s = 0.0  # --slow-create: seconds every file creation waits, one at a time
 _SLOW_LOCK = threading.Lock()
 
 
 def _slow_create() -> None:
-    if _SLOW_CREATE[0]:
+    if _slow_create_s:
         with _SLOW_LOCK:
-            time.sleep(_SLOW_CREATE[0])
+            time.sleep(_slow_create_s)
 
 
 def simulate_slow_disk(ms: float) -> None:
@@ -82,7 +82,8 @@ def simulate_slow_disk(ms: float) -> None:
     creations are slow and serialized (this machine's ext4 at busy moments took 0.4-0.9 ms)."""
     from foolbox_lite import files
 
-    _SLOW_CREATE[0] = ms / 1000
+    global _slow_create_s
+    _slow_create_s = ms / 1000
     orig = files._open_temp
 
     def open_temp(p: Path) -> tuple[int, str]:
@@ -238,6 +239,8 @@ def main() -> None:
     ap.add_argument("--slow-create", type=float, default=0.0, metavar="MS",
                     help="simulate a slow disk: each file creation (ours and the peer's) waits MS milliseconds, one at a time")
     a = ap.parse_args()
+    if a.slow_create < 0:
+        ap.error(f"--slow-create must be 0 or more milliseconds, got {a.slow_create}")
     if a.slow_create:
         simulate_slow_disk(a.slow_create)
     if a.memory_child:

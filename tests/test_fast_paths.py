@@ -15,7 +15,6 @@ from foolbox_lite.errors import InputError, ParameterError
 from foolbox_lite.operators import cvplanes, itempool
 from foolbox_lite.operators.color import LUMA
 from foolbox_lite.operators.homography import about_centre, check_warps, object_frames, rotation_matrix, tilt_matrix
-from foolbox_lite.operators.warp_checks import _area, _clearly_fine, _clip_polygon, _visible_fractions
 from foolbox_lite.operators.structure import (
     CANNY_SCALE,
     _luma,
@@ -25,6 +24,7 @@ from foolbox_lite.operators.structure import (
     patch_scramble,
     patch_scramble_many,
 )
+from foolbox_lite.operators.warp_checks import _area, _clearly_fine, _clip_polygon, _visible_fractions
 
 
 @pytest.fixture()
@@ -211,7 +211,7 @@ def test_vectorised_visible_fraction_equals_polygon_clipping():
 
 def test_rotated_full_frame_items_are_accepted_without_the_scalar_check(monkeypatch):
     """A photo rotated in its frame loses its corners: the vectorised check accepts it when
-    min_visible holds, and refuses nothing the exact check would accept."""
+    min_visible holds, and accepts nothing the exact check refuses."""
     n = 64
     angles = np.linspace(-40, 40, n)
     mats = about_centre(torch.tensor([rotation_matrix(float(a)) for a in angles], dtype=torch.float64), torch.tensor([[31.5, 31.5]] * n, dtype=torch.float64))

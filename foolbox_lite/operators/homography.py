@@ -1,4 +1,5 @@
-"""Homographies for unusual-angle warps: the matrices, the object frame, the checks and the warp.
+"""Homographies for unusual-angle warps: the matrices, the object frame and the warp
+(the checks that refuse bad warps are in :mod:`~foolbox_lite.operators.warp_checks`).
 
 Conventions (shared by every warp operator):
 
