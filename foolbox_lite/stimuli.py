@@ -93,7 +93,7 @@ class Stimuli:
         items: Sequence[Item] | None = None,
     ) -> None:
         _check_image_tensor(images)
-        b, _, h, w = images.shape
+        b = images.shape[0]
         layers = dict(layers or {})
         for name, layer in layers.items():
             if not isinstance(layer, torch.Tensor) or layer.dim() != 4:

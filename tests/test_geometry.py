@@ -149,7 +149,17 @@ def test_fast_path_matches_torch_path(border):
     fast = warp(x, mats, border=border, fill=fill)  # OpenCV
     ref = warp(x.double(), mats, border=border, fill=fill)  # grid_sample
     diff = (fast.double() - ref).abs()
-    assert diff.max() < 0.02 and diff.mean() < 2e-3
+    if _opencv_version() >= (4, 11):  # float32 sampling positions, as grid_sample
+        assert diff.max() < 1e-5
+    else:  # older OpenCV steps positions in 1/32 px
+        assert diff.max() < 0.02 and diff.mean() < 2e-3
+
+
+def _opencv_version() -> tuple[int, int]:
+    import cv2
+
+    major, minor = cv2.__version__.split(".")[:2]
+    return int(major), int(minor)
 
 
 def test_border_policies_fill_the_corners():

@@ -81,7 +81,7 @@ def read_pil(path: PathLike) -> Image.Image:
         raise
     except Image.DecompressionBombError as exc:
         raise AssetError(f"image file {str(p)!r} is too large to decode safely: {exc}", hint="downscale it first; the limit protects memory") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise AssetError(f"image file {str(p)!r} cannot be read: {exc}", hint="is it a complete PNG or JPEG?") from exc
 
 

@@ -29,10 +29,11 @@ __all__ = ["LOCK", "REPRODUCIBILITY", "build_key", "device_info", "read_lock", "
 
 REPRODUCIBILITY = (
     "Images and manifest are byte-identical for the same recipe, asset bytes, package versions "
-    "(foolbox-lite, torch, kornia, numpy, Pillow/zlib) and device type, whatever the batch size or "
+    "(foolbox-lite, torch, kornia, numpy, OpenCV, Pillow/zlib) and device type, whatever the batch size or "
     "number of workers (torch runs with one intra-op thread during a build, so the core count does not matter either). Another torch version, CPU instruction set or a GPU instead of the CPU may "
-    "change the last bit of floating-point results and so some pixels; another zlib changes PNG bytes "
-    "but not pixels."
+    "change the last bit of floating-point results and so some pixels; another OpenCV release can change "
+    "warped pixels by more (4.11 moved warps from 1/32-px steps to float positions); another zlib changes "
+    "PNG bytes but not pixels."
 )
 
 _PACKAGES = ("foolbox-lite", "torch", "kornia", "numpy", "pillow", "opencv-python-headless", "scikit-image", "pydantic", "pyyaml", "albumentations")
