@@ -32,7 +32,7 @@ REPRODUCIBILITY = (
     "(foolbox-lite, torch, kornia, numpy, OpenCV, Pillow/zlib) and device type, whatever the batch size or "
     "number of workers (torch runs with one intra-op thread during a build, so the core count does not matter either). Another torch version, CPU instruction set or a GPU instead of the CPU may "
     "change the last bit of floating-point results and so some pixels; another OpenCV release can change "
-    "warped pixels by more (4.11 moved warps from 1/32-px steps to float positions); another zlib changes "
+    "warped pixels by more (OpenCV 4.x warps in 1/32-px steps, OpenCV 5 at float positions); another zlib changes "
     "PNG bytes but not pixels."
 )
 
