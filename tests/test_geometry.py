@@ -149,7 +149,7 @@ def test_fast_path_matches_torch_path(border):
     fast = warp(x, mats, border=border, fill=fill)  # OpenCV
     ref = warp(x.double(), mats, border=border, fill=fill)  # grid_sample
     diff = (fast.double() - ref).abs()
-    if _opencv_version() >= (5, 0):  # float32 sampling positions, as grid_sample
+    if _opencv_version() >= (5, 0):  # unquantised sampling positions, as grid_sample's
         assert diff.max() < 1e-5
     else:  # OpenCV 4.x steps positions in 1/32 px (fixed point)
         assert diff.max() < 0.02 and diff.mean() < 2e-3

@@ -281,7 +281,7 @@ def warp_many(
     ``matrices`` ``(B, 3, 3)`` are forward pixel homographies: ``out(p) = src(H^-1 p)``.
     ``border`` is ``zeros`` / ``constant`` (``fills[k]`` per channel of tensor ``k``) /
     ``reflect`` (mirror about the edge, ``cba|abc``) / ``replicate``.  When every tensor is
-    CPU float32 without grad, an OpenCV path runs (OpenCV 5 samples at float32
+    CPU float32 without grad, an OpenCV path runs (OpenCV 5 samples at unquantised
     positions, within ~1e-6 of the torch path; OpenCV 4.x steps in 1/32 px, within
     ~1e-2 at sharp edges); otherwise ``grid_sample``.  Output pixels that see no
     plane (beyond a tilt's horizon) get the fill value.
