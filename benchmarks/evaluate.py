@@ -10,7 +10,7 @@ from other processes hits all alike:
 - ``evaluator``: :func:`~foolbox_lite.evaluator.evaluate_set` end to end with its defaults
   (manifest, sha256 check, PNG decoding overlapped with inference, decisions, cue attribution);
 - ``naive``: in a fresh process with default settings (glibc's allocator as it comes, torch's
-  threads), the loop a user writes: per image ``PIL.open`` + ``convert`` + tensor +
+  threads and 4 KiB pages), the loop a user writes: per image ``PIL.open`` + ``convert`` + tensor +
   ``classifier.prepare``, ``torch.stack`` of 64, eager ``model(x)`` under ``no_grad``, argmax;
 - ``bare``: forward passes alone over preloaded normalised tensors, for each engine and
   batch size tried (eager torch, channels-last torch, ONNX Runtime); ``best_bare`` is the fastest.
@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 
 USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # the naive loop runs with the user's settings
+USER_THP = os.environ.get("THP_MEM_ALLOC_ENABLE")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp, as `import foolbox_lite` does
 
 import argparse
@@ -90,6 +91,8 @@ def naive_rate(folder: Path) -> float:
     env.pop("FOOLBOX_LITE_ALLOCATOR", None)
     if USER_OMP_WAIT_POLICY is None:
         env.pop("OMP_WAIT_POLICY", None)
+    # torch's own default (4 KiB pages), which importing foolbox_lite would otherwise change
+    env["THP_MEM_ALLOC_ENABLE"] = USER_THP if USER_THP is not None else "0"
     out = subprocess.run([sys.executable, "-c", NAIVE, str(folder)], env=env, check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 

@@ -21,6 +21,12 @@ from typing import TYPE_CHECKING, Any
 # line always is); on cores shared with other processes spinning threads made simple operators
 # 5x slower.  An OMP_WAIT_POLICY set by the user wins (see docs/performance.md).
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Tensors of 2 MiB and more in transparent huge pages: torch reads this at its first large
+# CPU allocation.  On 4 KiB pages, memory-bound operators on a (64, 3, 224, 224) batch ran at
+# half speed in about half of all processes (TLB misses; docs/performance.md).  A value set
+# by the user wins, and FOOLBOX_LITE_ALLOCATOR=system leaves torch's allocation as it comes.
+if _os.environ.get("FOOLBOX_LITE_ALLOCATOR", "").strip().lower() != "system":
+    _os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from ._version import __version__
 from .errors import AssetError, FoolboxLiteError, InputError, ModelError, ParameterError

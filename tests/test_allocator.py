@@ -40,3 +40,38 @@ def test_large_tensors_are_independent_after_tuning():
     del b
     c = torch.full((64, 3, 224, 224), 3.0)  # may reuse b's freed memory, never a's
     assert a.data_ptr() != c.data_ptr() and bool((a == 1.0).all()) and bool((c == 3.0).all())
+
+
+HUGE = (
+    "import foolbox_lite, os, torch; x = torch.ones(64, 3, 224, 224); "
+    "p = '/proc/self/smaps_rollup'; "
+    "kb = [int(l.split()[1]) for l in open(p) if l.startswith('AnonHugePages')] if os.path.exists(p) else []; "
+    "print(os.environ.get('THP_MEM_ALLOC_ENABLE'), kb[0] if kb else -1)"
+)
+
+
+def _huge(**env: str) -> list[str]:
+    full = {k: v for k, v in os.environ.items() if k not in ("FOOLBOX_LITE_ALLOCATOR", "THP_MEM_ALLOC_ENABLE")}
+    full.update(PYTHONPATH=str(ROOT), **env)
+    return subprocess.run([sys.executable, "-c", HUGE], env=full, check=True, capture_output=True, text=True).stdout.split()
+
+
+def _thp_mode() -> str:
+    try:
+        text = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return "none"
+    return text.split("[", 1)[1].split("]", 1)[0] if "[" in text else "none"
+
+
+def test_importing_asks_torch_for_huge_pages_unless_told_otherwise():
+    assert _huge()[0] == "1"
+    assert _huge(THP_MEM_ALLOC_ENABLE="0")[0] == "0"  # the user's value wins
+    assert _huge(FOOLBOX_LITE_ALLOCATOR="system")[0] == "None"
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or _thp_mode() not in ("always", "madvise"), reason="needs Linux transparent huge pages (always or madvise)")
+def test_a_large_tensor_lands_in_huge_pages():
+    assert int(_huge()[1]) >= 2048  # the 38 MB batch, or most of it, in 2 MiB pages
+    if _thp_mode() == "madvise":
+        assert int(_huge(THP_MEM_ALLOC_ENABLE="0")[1]) == 0  # without the request, none

@@ -56,41 +56,41 @@ def _segments(a: np.ndarray, offset: int, shape: tuple[int, ...], strides: tuple
 
 
 def _scramble_numpy(tensors: Sequence[torch.Tensor], n: int, perm: np.ndarray) -> list[torch.Tensor]:
-    """:func:`patch_scramble` of CPU tensors without grad, item by item on a few threads (exact: a copy).
+    """:func:`patch_scramble` of CPU tensors without grad (exact: a copy of ``pw``-long row segments).
 
-    Each item is first copied whole into a scratch buffer that stays in the core's cache,
-    then its output rows are gathered from there in ``pw``-long segments (one ``np.take``):
-    the memory sees one sequential read and one sequential write per item, ~2x faster than
-    gathering the short segments straight from memory.
+    When the grid tiles the image, every plane is ``h * w / pw`` rows of ``pw`` elements and
+    the whole batch is one ``index_select`` of those rows.  Otherwise each item's segments are
+    gathered with ``np.take`` on a few threads and the leftover rows and columns copied.
+    Both read the source in place: staging each item in a cache-resident buffer first was
+    1.3-1.6x slower on a machine whose cache holds the batch (docs/performance.md).
     """
-    srcs = [t.detach().contiguous().numpy() for t in tensors]
     outs = [empty_output(t) for t in tensors]
-    b, _, h, w = srcs[0].shape
+    b, _, h, w = tensors[0].shape
     ph, pw = h // n, w // n
     gh, gw = n * ph, n * pw
     step = math.gcd(w, pw)  # every segment starts at a multiple of it
     table = _segment_table(perm, h, w, n, step).reshape(b, -1)  # (B, gh * n), the same for every plane
-    tiled = (gh, gw) == (h, w)
+    if (gh, gw) == (h, w):  # tiled, so step == pw
+        rows = torch.from_numpy(table).view(b, 1, -1)
+        for t, out in zip(tensors, outs):
+            index = (torch.arange(b * t.shape[1]).view(b, -1, 1) * (h * w // pw) + rows).view(-1)
+            torch.index_select(t.detach().contiguous().view(-1, pw), 0, index, out=out.view(-1, pw))
+        return outs
+    srcs = [t.detach().contiguous().numpy() for t in tensors]
     dsts = [o.numpy() for o in outs]
-    # when the segments tile the output, item i of tensor k is one row of records per plane
-    records = [d.reshape(b, d.shape[1], -1).view(np.dtype((np.void, pw * d.itemsize))) if tiled else None for d in dsts]
 
     def work(start: int, stop: int) -> None:
-        stages = [thread_buffer(f"scramble.stage{k}", x.shape[1:], x.dtype) for k, x in enumerate(srcs)]
-        # the staged item as records: plane k, one starting every `step` elements, `pw` long
-        rows = [_segments(st, 0, (st.shape[0], (h * w - pw) // step + 1), (h * w * st.itemsize, step * st.itemsize), pw * st.itemsize) for st in stages]
         for i in range(start, stop):
-            for src, dst, rec, stage, row in zip(srcs, dsts, records, stages, rows):
+            for src, dst in zip(srcs, dsts):
                 c, size = src.shape[1], src.itemsize
-                np.copyto(stage, src[i])
-                if rec is not None:
-                    row.take(table[i], axis=1, out=rec[i], mode="clip")
-                    continue
+                item = src[i]
+                # the item as records: plane k, one starting every `step` elements, `pw` long
+                row = _segments(item, 0, (c, (h * w - pw) // step + 1), (h * w * size, step * size), pw * size)
                 for k in range(c):
                     part = _segments(dst, (i * c + k) * h * w * size, (gh, n), (w * size, pw * size), pw * size)
                     row[k].take(table[i].reshape(gh, n), out=part, mode="clip")
-                dst[i, :, :gh, gw:] = stage[:, :gh, gw:]
-                dst[i, :, gh:, :] = stage[:, gh:, :]
+                dst[i, :, :gh, gw:] = item[:, :gh, gw:]
+                dst[i, :, gh:, :] = item[:, gh:, :]
 
     for_items(work, b)
     return outs
