@@ -1,6 +1,12 @@
-"""Benchmark cases: structure removal (patch scramble, silhouette, edges)."""
+"""Benchmark cases: structure removal (patch scramble, silhouette, edges).
+
+Our patch scramble moves the mask layer with the image, so its peer scrambles the uint8 mask
+too, with the same permutation; ``patch_scramble_image`` compares the image alone on both sides.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -24,11 +30,22 @@ def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:
     ph, pw = h // GRID, w // GRID
     rng = np.random.default_rng(0)
 
-    def peer_scramble() -> None:  # numpy: blocks view, permuted gather, back to HWC
-        for im in np_imgs:
-            blocks = im[: GRID * ph, : GRID * pw].reshape(GRID, ph, GRID, pw, 3).swapaxes(1, 2).reshape(GRID * GRID, ph, pw, 3)
-            out = blocks[rng.permutation(GRID * GRID)].reshape(GRID, GRID, ph, pw, 3).swapaxes(1, 2).reshape(GRID * ph, GRID * pw, 3)
-            np.ascontiguousarray(out)
+    def scrambles(with_mask: bool) -> Callable[[], None]:
+        """numpy: blocks view, permuted gather, back to HWC; the mask with the same permutation."""
+
+        def scramble(im: np.ndarray, perm: np.ndarray) -> None:
+            c = im.shape[2] if im.ndim == 3 else 1
+            blocks = im[: GRID * ph, : GRID * pw].reshape(GRID, ph, GRID, pw, c).swapaxes(1, 2).reshape(GRID * GRID, ph, pw, c)
+            np.ascontiguousarray(blocks[perm].reshape(GRID, GRID, ph, pw, c).swapaxes(1, 2).reshape(GRID * ph, GRID * pw, c))
+
+        def peer() -> None:
+            for im, mk in zip(np_imgs, np_masks):
+                perm = rng.permutation(GRID * GRID)
+                scramble(im, perm)
+                if with_mask:
+                    scramble(mk, perm)
+
+        return peer
 
     def peer_silhouette() -> None:
         for m in np_masks:
@@ -48,7 +65,8 @@ def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:
             255 - cv2.Canny(g, 0.1 * 255, 0.2 * 255, L2gradient=True)
 
     return [
-        Case("patch_scramble", _ours(fl.ops.PatchScramble(grid=GRID), stim, device), "numpy", peer_scramble, planes=8),  # the mask layer follows
+        Case("patch_scramble", _ours(fl.ops.PatchScramble(grid=GRID), stim, device), "numpy", scrambles(True), planes=8),  # the mask layer follows
+        Case("patch_scramble_image", _ours(fl.ops.PatchScramble(grid=GRID), fl.Stimuli.from_tensor(images), device), "numpy", scrambles(False)),
         Case("silhouette", _ours(fl.ops.Silhouette(), stim, device), "opencv", peer_silhouette, planes=4),
         Case("edges_sobel", _ours(fl.ops.Edges("sobel"), stim, device), "opencv", peer_sobel),
         Case("edges_canny", _ours(fl.ops.Edges("canny"), stim, device), "opencv", peer_canny),
