@@ -18,7 +18,7 @@ from foolbox_lite.operators.homography import about_centre, check_warps, object_
 from foolbox_lite.operators.structure import (
     CANNY_SCALE,
     _luma,
-    _scramble_numpy,
+    _scramble_by_copy,
     _scramble_torch,
     canny_edges,
     patch_scramble,
@@ -253,7 +253,7 @@ def test_numpy_scramble_equals_the_indexing_path(threads, h, w, n, c, dtype):
     g = torch.Generator().manual_seed(h * w)
     x = (torch.rand(6, c, h, w, generator=g) * 200).to(dtype)
     perm = torch.stack([torch.randperm(n * n, generator=g) for _ in range(6)])
-    assert torch.equal(_scramble_numpy([x], n, perm.numpy())[0], _scramble_torch(x, n, perm))
+    assert torch.equal(_scramble_by_copy([x], n, perm.numpy())[0], _scramble_torch(x, n, perm))
 
 
 def test_scramble_many_moves_layers_like_the_image_and_checks_its_inputs():

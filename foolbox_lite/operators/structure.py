@@ -55,7 +55,7 @@ def _segments(a: np.ndarray, offset: int, shape: tuple[int, ...], strides: tuple
     return np.ndarray(shape, dtype=np.dtype((np.void, length)), buffer=a, offset=offset, strides=strides)
 
 
-def _scramble_numpy(tensors: Sequence[torch.Tensor], n: int, perm: np.ndarray) -> list[torch.Tensor]:
+def _scramble_by_copy(tensors: Sequence[torch.Tensor], n: int, perm: np.ndarray) -> list[torch.Tensor]:
     """:func:`patch_scramble` of CPU tensors without grad (exact: a copy of ``pw``-long row segments).
 
     When the grid tiles the image, every plane is ``h * w / pw`` rows of ``pw`` elements and
@@ -132,7 +132,7 @@ def patch_scramble_many(tensors: Sequence[torch.Tensor], grid: int, perms: torch
     fast = [t.device.type == "cpu" and t.dtype in _NUMPY_DTYPES and not (torch.is_grad_enabled() and t.requires_grad) for t in tensors]
     outs: list[torch.Tensor | None] = [None] * len(tensors)
     if any(fast):
-        done = _scramble_numpy([t for t, f in zip(tensors, fast) if f], n, perm)
+        done = _scramble_by_copy([t for t, f in zip(tensors, fast) if f], n, perm)
         for k in [k for k, f in enumerate(fast) if f]:
             outs[k] = done.pop(0)
     return [o if o is not None else _scramble_torch(t, n, torch.from_numpy(perm)) for t, o in zip(tensors, outs)]
