@@ -53,13 +53,13 @@ def cases(images: torch.Tensor, masks: torch.Tensor, device: str) -> list[Case]:
 
         return peer
 
-    cases = []
+    out = []
     for with_mask in (True, False):
         s, tag, planes = (stim, "", 8) if with_mask else (alone, "_image", 6)
-        cases += [
+        out += [
             Case(f"rotate{tag}", run(fl.ops.Rotate(angle=(-30, 30)), s), "opencv.warpAffine", warps(cv2.warpAffine, rot, with_mask), planes=planes),
             Case(f"tilt{tag}", run(tilt_op, s), "opencv.warpPerspective", warps(cv2.warpPerspective, persp, with_mask), planes=planes),
             Case(f"scale_translate{tag}", run(fl.ops.ScaleTranslate(scale=(0.8, 1.2), tx=(-0.1, 0.1)), s), "opencv.warpAffine", warps(cv2.warpAffine, rot, with_mask), planes=planes),
             Case(f"flip{tag}", run(fl.ops.Flip(horizontal=1.0), s), "opencv.flip", flips(with_mask), planes=planes),
         ]
-    return cases
+    return out

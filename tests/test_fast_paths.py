@@ -248,7 +248,7 @@ def test_bad_matrix_in_params_still_names_the_item():
     [(224, 224, 4, 3, torch.float32), (30, 47, 5, 1, torch.float32), (31, 40, 4, 2, torch.float64), (17, 16, 4, 1, torch.uint8),
      (9, 9, 3, 3, torch.int64), (5, 7, 1, 3, torch.float32), (7, 5, 5, 1, torch.bool), (12, 13, 2, 4, torch.float16)],
 )
-def test_numpy_scramble_equals_the_indexing_path(threads, h, w, n, c, dtype):
+def test_copy_scramble_equals_the_indexing_path(threads, h, w, n, c, dtype):
     threads(2)
     g = torch.Generator().manual_seed(h * w)
     x = (torch.rand(6, c, h, w, generator=g) * 200).to(dtype)

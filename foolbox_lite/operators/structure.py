@@ -33,7 +33,7 @@ from .records import Column, Params, as_params
 __all__ = ["OPERATORS", "Edges", "PatchScramble", "Silhouette", "canny_edges", "patch_scramble", "silhouette", "sobel_edges", "sobel_magnitude"]
 
 
-#: CPU dtypes the numpy gather of :func:`patch_scramble` handles (others take the torch path).
+#: CPU dtypes the copy path of :func:`patch_scramble` handles (others take the indexing path).
 _NUMPY_DTYPES = (torch.float32, torch.float64, torch.float16, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
 
 
