@@ -1,8 +1,9 @@
 """Batched inference of classifiers over a stimulus set, in manifest order.
 
-The device is chosen once; images are decoded into a preallocated uint8 buffer
-by a background thread while the models run on the previous batch; each model
-normalises into its own reused float buffer under ``torch.inference_mode`` and runs in
+The device is chosen once; images are decoded by background threads while the models
+run on the previous batch (:mod:`~foolbox_lite.evaluator.batches`), on the CPU straight
+into the models' normalised input when they share one, else into a uint8 buffer that each
+model normalises into its own reused float buffer; under ``torch.inference_mode`` each runs in
 the engine :mod:`~foolbox_lite.evaluator.engine` picks (ONNX Runtime on the CPU when
 installed, else channels-last torch).  Every batch is decoded once and shown to all models.
 """
@@ -10,24 +11,21 @@ installed, else channels-last torch).  Every batch is decoded once and shown to 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..allocator import tune_allocator
-from ..assets.io import decode_rgb_hwc, decode_rgb_hwc_bytes
 from ..classifiers import Classifier, imagenet_labels, load_classifier
 from ..errors import InputError, ParameterError
 from ..labels.mappings import LabelMapping, get_mapping
-from ..stimulus_set.format import ManifestEntry, SetInfo, check_sha256, read_manifest, read_set_info, verify_entries
-from ..stimulus_set.png import decode_stored_rgb
+from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
 from .analyses import add_analyses
+from .batches import Batch, BatchReader, Normalise, Prepared
 from .cues import Trial, check_cue, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
 from .engine import make_forward
@@ -127,61 +125,6 @@ def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
     return replace(loaded, info=info, stimuli=stimuli, cue_labels=sorted({cat.get(v, v) for v in loaded.cue_labels}))
 
 
-class _BatchReader:
-    """Decodes batch ``k + 1`` in the background while batch ``k`` is used (two reused buffers).
-
-    The images of a batch are decoded by two threads (OpenCV and PIL release the GIL), so the
-    first batch, which nothing overlaps, waits half as long.  Buffers hold ``(B, H, W, 3)`` as
-    decoded (a plain copy per image); a batch is their ``(B, 3, H, W)`` view, turned into the
-    model's float layout by the one conversion copy the runner makes anyway.
-    """
-
-    def __init__(self, paths: Sequence[Path], batch_size: int, entries: Sequence[ManifestEntry] | None = None) -> None:
-        self.paths = list(paths)
-        self.bs = batch_size
-        #: with entries, each file's bytes are checked against its manifest sha256 before decoding
-        self.entries = list(entries) if entries is not None else None
-        self.buffers: list[torch.Tensor | None] = [None, None]
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foolbox-lite-batch")
-        self.decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="foolbox-lite-decode")
-
-    def _load(self, k: int) -> torch.Tensor | list[torch.Tensor]:
-        imgs = list(self.decoders.map(self._decode, range(k * self.bs, min((k + 1) * self.bs, len(self.paths)))))
-        shape = imgs[0].shape
-        if any(img.shape != shape for img in imgs):
-            return [torch.from_numpy(img).permute(2, 0, 1) for img in imgs]  # ragged: each image is resized on its own
-        buf = self.buffers[k % 2]
-        if buf is None or buf.shape[1:] != shape:
-            buf = self.buffers[k % 2] = torch.empty((self.bs, *shape), dtype=torch.uint8)
-        arr = buf.numpy()
-        for i, img in enumerate(imgs):
-            arr[i] = img
-        return buf[: len(imgs)].permute(0, 3, 1, 2)
-
-    def _decode(self, i: int) -> np.ndarray:
-        if self.entries is None:
-            return decode_rgb_hwc(self.paths[i])
-        try:
-            data = self.paths[i].read_bytes()
-        except OSError as exc:
-            raise InputError(f"image {self.entries[i].file!r} of item {self.entries[i].id!r} cannot be read: {exc.strerror}") from None
-        check_sha256(self.entries[i], data)  # hashed in this thread, overlapped with inference
-        arr = decode_stored_rgb(data)  # a build's own stored PNG: its rows, once the hash vouches for the bytes
-        return arr if arr is not None else decode_rgb_hwc_bytes(data, self.paths[i])
-
-    def __iter__(self) -> Iterator[torch.Tensor | list[torch.Tensor]]:
-        n_batches = math.ceil(len(self.paths) / self.bs)
-        try:
-            fut = self.pool.submit(self._load, 0) if n_batches else None
-            for k in range(n_batches):
-                batch = fut.result()  # type: ignore[union-attr]
-                fut = self.pool.submit(self._load, k + 1) if k + 1 < n_batches else None
-                yield batch
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.decoders.shutdown(wait=True, cancel_futures=True)
-
-
 class _Runner:
     """One classifier with its decision rule and reused input buffer."""
 
@@ -190,22 +133,32 @@ class _Runner:
         self.forward = make_forward(clf, device, backend, channels_last=CHANNELS_LAST)
         self.memory_format = self.forward.memory_format
         self.a, self.b = clf.preprocessing.affine(torch.float32, device, input_scale=255.0)
+        self.norm = Normalise.of(clf)
         self.buf: torch.Tensor | None = None
 
-    def logits(self, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+    def logits(self, batch: Prepared | Batch) -> torch.Tensor:
         size = self.clf.input_size
-        if isinstance(batch, list) or tuple(batch.shape[-2:]) != tuple(size):
+        if isinstance(batch, Prepared):  # normalised by the reader for this model's preprocessing
+            if not batch.norm.same_as(self.norm):
+                raise RuntimeError(f"a batch normalised for another preprocessing reached model {self.clf.name!r}")
+            if self.memory_format == torch.contiguous_format and batch.x.device == self.device:
+                return self.forward.run(batch.x)
+            x = self._buffer(batch.x.shape[0])
+            x.copy_(batch.x, non_blocking=True)
+        elif isinstance(batch, list) or tuple(batch.shape[-2:]) != tuple(size):
             imgs = batch if isinstance(batch, list) else list(batch)
             x = torch.stack([self._resize(im) for im in imgs])
             x = x.mul_(self.a * 255.0).add_(self.b)  # resized images are in [0, 1]
         else:
-            n = batch.shape[0]
-            if self.buf is None or self.buf.shape[0] < n:
-                self.buf = torch.empty((max(n, self.bs), 3, *size), device=self.device, memory_format=self.memory_format)
-            x = self.buf[:n]
+            x = self._buffer(batch.shape[0])
             x.copy_(batch, non_blocking=True)
             x.mul_(self.a).add_(self.b)
         return self.forward.run(x)
+
+    def _buffer(self, n: int) -> torch.Tensor:
+        if self.buf is None or self.buf.shape[0] < n:
+            self.buf = torch.empty((max(n, self.bs), 3, *self.clf.input_size), device=self.device, memory_format=self.memory_format)
+        return self.buf[:n]
 
     def _resize(self, img: torch.Tensor) -> torch.Tensor:
         x = img.to(self.device, torch.float32).div_(255.0).unsqueeze(0)
@@ -216,7 +169,7 @@ class _Runner:
 def infer_batches(
     classifiers: Sequence[Classifier],
     deciders: Sequence[Decider],
-    batches: Iterable[torch.Tensor | list[torch.Tensor]],
+    batches: Iterable[Prepared | Batch],
     *,
     device: torch.device | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -224,6 +177,9 @@ def infer_batches(
     backend: str = "auto",
 ) -> list[list[str]]:
     """Decisions of each classifier for uint8 batches ``(B, 3, H, W)`` (or lists of ``(3, H, W)``).
+
+    A :class:`~foolbox_lite.evaluator.batches.BatchReader` may also hand over batches it
+    already normalised for every classifier's (shared) preprocessing.
 
     ``backend``: ``auto`` (ONNX Runtime on the CPU when installed, else torch), ``torch`` or
     ``onnxruntime`` (see :mod:`foolbox_lite.evaluator.engine`).
@@ -396,7 +352,10 @@ def decide_locally(setup: EvalSetup, batch_size: int = DEFAULT_BATCH_SIZE, progr
 
     recorders = setup.recorders()
     entries = setup.set.entries
-    reader = _BatchReader([setup.set.folder / e.file for e in entries], batch_size, entries if setup.set.hashes_pending else None)
+    norms = [Normalise.of(c) for c in setup.classifiers]
+    # on the CPU, decoding threads normalise when every model wants the same input (a GPU gets uint8: a quarter of the bytes)
+    shared = setup.device.type == "cpu" and all(n.same_as(norms[0]) for n in norms)
+    reader = BatchReader([setup.set.folder / e.file for e in entries], batch_size, entries if setup.set.hashes_pending else None, norms[0] if shared else None)
     with tqdm(total=len(setup.set.entries), desc=f"evaluating {', '.join(setup.names)}", unit="img", disable=not progress, leave=False) as bar:
         decisions = infer_batches(setup.classifiers, recorders, reader, device=setup.device, batch_size=batch_size, progress=bar, backend=backend)  # type: ignore[arg-type]
     return decisions, [[rec.of(i) for i in range(len(setup.set.entries))] for rec in recorders]
