@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -70,6 +71,50 @@ def test_for_items_reraises_a_worker_error(threads):
 
     with pytest.raises(ValueError, match="item"):
         itempool.for_items(work, 16, chunk=4)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_for_items_runs_alongside_on_the_calling_thread_once(threads, n_threads):
+    threads(n_threads)
+    calls: list[int] = []
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def work(a: int, b: int) -> None:
+        with lock:
+            seen.extend(range(a, b))
+
+    itempool.for_items(work, 16, chunk=2, alongside=lambda: calls.append(threading.get_ident()))
+    assert calls == [threading.get_ident()] and sorted(seen) == list(range(16))
+    itempool.for_items(work, 0, alongside=lambda: calls.append(0))
+    assert calls[-1] == 0  # runs even when there are no items
+
+
+def test_a_failing_alongside_stops_the_items_and_is_reraised(threads):
+    threads(2)
+    started = threading.Event()
+    done: list[int] = []
+
+    def work(a: int, b: int) -> None:
+        started.set()
+        time.sleep(0.002)
+        done.append(a)
+
+    def refuse() -> None:
+        started.wait(5)  # the other thread is on the items
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        itempool.for_items(work, 4000, chunk=1, alongside=refuse)
+    assert 0 < len(done) < 4000  # the running range finished, no new ones were handed out
+
+
+def test_a_refused_warp_raises_its_check_error_not_the_matrix_error():
+    stim = fl.Stimuli.from_tensor(torch.rand(2, 3, 16, 16))
+    op = fl.ops.ScaleTranslate(scale=1.0)
+    singular = [{"scale": 1.0, "tx": 0.0, "ty": 0.0, "matrix": [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]}] * 2
+    with pytest.raises(fl.ParameterError, match="flattens the object"):
+        op.replay(stim, [{"op": op.name, "path": op.name, "params": p} for p in singular])
 
 
 def test_thread_buffers_are_reused_per_thread_tag_shape_and_dtype():

@@ -124,12 +124,15 @@ class WarpOperator(Operator):
             shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in params[i].items() if k != "matrix"}
             return f"{stim.items[i].id!r} ({type(self).__name__} {shown})"
 
-        check_warps(mats, boxes, h, w, self.min_visible, describe)
+        def checks() -> None:
+            check_warps(mats, boxes, h, w, self.min_visible, describe)
+
         # The image and its float layers in one pass; layers get 0 where the image gets the fill.
+        # The checks run while the warp starts on other threads; a refused warp's output is dropped.
         names = [k for k, v in stim.layers.items() if v.is_floating_point()]
         tensors = [stim.images] + [stim.layers[k] for k in names]
         fills = [self.fill] + [[0.0] * stim.layers[k].shape[1] for k in names]
-        images, *warped = warp_many(tensors, mats, border=self.border, fills=fills, interpolation=self.interpolation)
+        images, *warped = warp_many(tensors, mats, border=self.border, fills=fills, interpolation=self.interpolation, alongside=checks)
         layers = dict(zip(names, warped))
         layer_border = "zeros" if self.border in ("zeros", "constant") else self.border
         for name, layer in stim.layers.items():

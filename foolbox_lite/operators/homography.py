@@ -19,7 +19,7 @@ about the camera, which would slide the object out of view.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -173,7 +173,7 @@ def use_fast_path(*tensors: torch.Tensor) -> bool:
 _CV_BORDER = {"zeros": 0, "constant": 0, "reflect": 2, "replicate": 1}  # cv2.BORDER_CONSTANT / REFLECT / REPLICATE
 
 
-def _warp_cv2(srcs: list[torch.Tensor], fills: list[list[float]], inverse: np.ndarray, border: str, nearest: bool) -> list[torch.Tensor]:
+def _warp_cv2(srcs: list[torch.Tensor], fills: list[list[float]], inverse: np.ndarray, border: str, nearest: bool, alongside: Callable[[], None] | None) -> list[torch.Tensor]:
     """OpenCV warp of CPU float32 ``(B, C, H, W)`` tensors sharing per-item matrices.
 
     The channels of all tensors are interleaved four at a time into a cache-resident buffer
@@ -211,7 +211,7 @@ def _warp_cv2(srcs: list[torch.Tensor], fills: list[list[float]], inverse: np.nd
                 warp_fn(src, m, (ww, hh), dst=dst, flags=flags, borderMode=mode, borderValue=value)
                 deinterleave(dst, [o_np[j][i, c] for j, c, _ in group])
 
-    for_items(work, b)
+    for_items(work, b, alongside=alongside)
     return outs
 
 
@@ -275,6 +275,7 @@ def warp_many(
     border: str = "zeros",
     fills: Sequence[Sequence[float]] | None = None,
     interpolation: str = "bilinear",
+    alongside: Callable[[], None] | None = None,
 ) -> list[torch.Tensor]:
     """Warp several ``(B, C_k, H, W)`` tensors (an image and its layers) by the same homographies.
 
@@ -284,7 +285,9 @@ def warp_many(
     CPU float32 without grad, an OpenCV path runs (OpenCV 5 samples at unquantised
     positions, within ~1e-6 of the torch path; OpenCV 4.x steps in 1/32 px, within
     ~1e-2 at sharp edges); otherwise ``grid_sample``.  Output pixels that see no
-    plane (beyond a tilt's horizon) get the fill value.
+    plane (beyond a tilt's horizon) get the fill value.  ``alongside`` (checks that refuse
+    the warp) runs on the calling thread while the other threads start warping, before any
+    output is returned; when it raises, the outputs are dropped.
     """
     tensors = list(tensors)
     if not tensors:
@@ -300,12 +303,17 @@ def warp_many(
     if interpolation not in INTERPOLATIONS:
         raise ParameterError(f"interpolation {interpolation!r} is unknown", hint=f"use one of {', '.join(INTERPOLATIONS)}")
     mats = matrices.detach().to("cpu", torch.float64).numpy()
-    if not np.isfinite(mats).all():
-        raise ParameterError("warp matrices must be finite")
     try:
-        inverse = np.linalg.inv(mats)
-    except np.linalg.LinAlgError:
-        raise ParameterError("a warp matrix is singular (the object would collapse to a line or point)") from None
+        if not np.isfinite(mats).all():
+            raise ParameterError("warp matrices must be finite")
+        try:
+            inverse = np.linalg.inv(mats)
+        except np.linalg.LinAlgError:
+            raise ParameterError("a warp matrix is singular (the object would collapse to a line or point)") from None
+    except ParameterError:
+        if alongside is not None:
+            alongside()  # the caller's checks name the item; they come first
+        raise
     vals = []
     for k, t in enumerate(tensors):
         f = [float(v) for v in fills[k]] if fills is not None and border == "constant" else [0.0] * t.shape[1]
@@ -315,8 +323,10 @@ def warp_many(
         vals.append(f)
     nearest = interpolation == "nearest"
     if use_fast_path(*tensors):
-        outs = _warp_cv2(tensors, vals, inverse, border, nearest)
+        outs = _warp_cv2(tensors, vals, inverse, border, nearest, alongside)
     else:
+        if alongside is not None:
+            alongside()
         outs = _warp_torch(tensors, vals, inverse, border, nearest)
     behind = _behind_camera(inverse, hh, ww)
     if behind:

@@ -71,26 +71,34 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return pool  # type: ignore[return-value]
 
 
-def for_items(work: Callable[[int, int], None], n: int, *, chunk: int = 4) -> None:
+def for_items(work: Callable[[int, int], None], n: int, *, chunk: int = 4, alongside: Callable[[], None] | None = None) -> None:
     """Call ``work(start, stop)`` on consecutive ranges covering ``range(n)``, on up to :func:`item_workers` threads.
 
     ``work`` must write each item's result independently of the others (per-item scratch
     buffers are fine: each call gets its own range).  Ranges are ``chunk`` items long and
     handed out in order to whichever thread is free; the first exception is re-raised.
+    ``alongside`` runs once on the calling thread while the other threads start on the
+    items (e.g. checks whose failure discards the result); when it raises, no further
+    range is handed out and its exception is re-raised once the running ranges finish.
     """
     if n <= 0:
+        if alongside is not None:
+            alongside()
         return
     workers = min(item_workers(), -(-n // chunk))
     if workers <= 1 or getattr(_local, "busy", False):
+        if alongside is not None:
+            alongside()
         work(0, n)
         return
     starts = iter(range(0, n, chunk))
     take = threading.Lock()
+    stop = threading.Event()
 
     def drain() -> None:
         _local.busy = True
         try:
-            while True:
+            while not stop.is_set():
                 with take:
                     s = next(starts, None)
                 if s is None:
@@ -102,7 +110,12 @@ def for_items(work: Callable[[int, int], None], n: int, *, chunk: int = 4) -> No
     pool = _executor(workers - 1)
     futures: list[Future[None]] = [pool.submit(drain) for _ in range(workers - 1)]
     try:
+        if alongside is not None:
+            alongside()
         drain()
+    except BaseException:
+        stop.set()
+        raise
     finally:
         errors = [f.exception() for f in futures]
     for e in errors:
