@@ -14,7 +14,7 @@ import foolbox_lite as fl
 from foolbox_lite.assets.synthetic import disc_scene
 from foolbox_lite.errors import InputError, ParameterError
 from foolbox_lite.operators import cvplanes, itempool
-from foolbox_lite.operators.color import LUMA
+from foolbox_lite.operators.color import LUMA, grayscale
 from foolbox_lite.operators.homography import about_centre, check_warps, object_frames, rotation_matrix, tilt_matrix
 from foolbox_lite.operators.structure import (
     CANNY_SCALE,
@@ -164,6 +164,7 @@ def _ops() -> dict[str, fl.Operator]:
         "canny": fl.ops.Edges("canny"),
         "sobel": fl.ops.Edges("sobel"),
         "flip": fl.ops.Flip(horizontal=0.5, vertical=0.5),
+        "grayscale": fl.ops.Grayscale(),
     }
 
 
@@ -343,6 +344,19 @@ def test_canny_fast_path_equals_the_reference_and_the_luma_path(threads, low, hi
     slow = canny_edges(x.double(), low=low, high=high, sigma=sigma)  # luminance in float64, then the same OpenCV steps
     assert slow.dtype == torch.float64
     assert (slow.float() != fast).float().mean() < 1e-3
+
+
+@pytest.mark.parametrize("shape", [(6, 3, 48, 48), (3, 3, 17, 13), (1, 3, 1, 1)])
+def test_grayscale_fast_path_equals_the_torch_arithmetic(threads, shape):
+    threads(2)
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(2))
+    x[0, :, 0, 0] = torch.tensor([1.0, 1.0, 1.0])  # white stays white-ish in both
+    expected = torch.mul(x[:, 0:1], LUMA[0])
+    expected.add_(x[:, 1:2], alpha=LUMA[1]).add_(x[:, 2:3], alpha=LUMA[2])  # the torch path: fused multiply-adds
+    out = grayscale(x)
+    assert torch.equal(out, expected.expand_as(x))
+    cl = grayscale(x.contiguous(memory_format=torch.channels_last))  # a strided input takes the same path after a copy
+    assert torch.equal(cl, out)
 
 
 def test_luma_weights_are_the_float32_bt601_weights():

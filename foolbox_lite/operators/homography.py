@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from ..errors import InputError, ParameterError
 from .buffers import empty_cpu
 from .cvplanes import deinterleave, interleave, scratch
-from .itempool import for_items, thread_buffer
+from .itempool import for_items, thread_buffer, use_fast_path
 from .warp_checks import MIN_ANISOTROPY, MIN_DEPTH_RATIO, check_warps
 
 __all__ = [
@@ -165,11 +165,6 @@ def object_frames(mask: torch.Tensor | None, height: int, width: int, batch: int
 
 
 # ----------------------------------------------------------------------------- warping
-def use_fast_path(*tensors: torch.Tensor) -> bool:
-    """The OpenCV path serves CPU float32 tensors that do not track gradients (always the same path for the same input)."""
-    return all(t.device.type == "cpu" and t.dtype == torch.float32 and not t.requires_grad for t in tensors)
-
-
 _CV_BORDER = {"zeros": 0, "constant": 0, "reflect": 2, "replicate": 1}  # cv2.BORDER_CONSTANT / REFLECT / REPLICATE
 
 

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import torch
 
-__all__ = ["MAX_WORKERS", "for_items", "item_workers", "thread_buffer"]
+__all__ = ["MAX_WORKERS", "for_items", "item_workers", "thread_buffer", "use_fast_path"]
 
 #: Upper bound on the threads one call uses (per-item work is memory-bound beyond a few cores).
 MAX_WORKERS = 8
@@ -30,6 +30,11 @@ KEEP_BYTES = 8 << 20
 _lock = threading.Lock()
 _pool: dict[str, object] = {}
 _local = threading.local()
+
+
+def use_fast_path(*tensors: torch.Tensor) -> bool:
+    """The per-item OpenCV/numpy paths serve CPU float32 tensors that do not track gradients (always the same path for the same input)."""
+    return all(t.device.type == "cpu" and t.dtype == torch.float32 and not t.requires_grad for t in tensors)
 
 
 def item_workers() -> int:
