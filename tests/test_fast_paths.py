@@ -15,6 +15,7 @@ from foolbox_lite.assets.synthetic import disc_scene
 from foolbox_lite.errors import InputError, ParameterError
 from foolbox_lite.operators import cvplanes, itempool
 from foolbox_lite.operators.color import LUMA, grayscale
+from foolbox_lite.operators.filters import contrast
 from foolbox_lite.operators.homography import about_centre, check_warps, object_frames, rotation_matrix, tilt_matrix
 from foolbox_lite.operators.structure import (
     CANNY_SCALE,
@@ -165,6 +166,7 @@ def _ops() -> dict[str, fl.Operator]:
         "sobel": fl.ops.Edges("sobel"),
         "flip": fl.ops.Flip(horizontal=0.5, vertical=0.5),
         "grayscale": fl.ops.Grayscale(),
+        "contrast": fl.ops.Contrast(c=(0.1, 0.9)),
     }
 
 
@@ -357,6 +359,15 @@ def test_grayscale_fast_path_equals_the_torch_arithmetic(threads, shape):
     assert torch.equal(out, expected.expand_as(x))
     cl = grayscale(x.contiguous(memory_format=torch.channels_last))  # a strided input takes the same path after a copy
     assert torch.equal(cl, out)
+
+
+def test_contrast_fast_path_equals_the_torch_arithmetic(threads):
+    threads(2)
+    x = torch.rand(7, 3, 21, 19, generator=torch.Generator().manual_seed(3))
+    c = torch.tensor([0.05, 0.3, 1.0, 0.77, 0.1, 0.0, 0.51])
+    expected = torch.mul(x, c.view(-1, 1, 1, 1)).add_((1.0 - c.view(-1, 1, 1, 1)) * 0.5)  # the torch path
+    assert torch.equal(contrast(x, c), expected)
+    assert torch.equal(contrast(x, [0.3] * 7), torch.mul(x, 0.3).add_((1.0 - torch.tensor(0.3)) * 0.5))
 
 
 def test_luma_weights_are_the_float32_bt601_weights():
