@@ -149,7 +149,7 @@ class OneOf(Composition):
 
     def choices(self, stim: Stimuli, *, seed: int, path: str) -> BatchRecord:
         """Which child each item gets (column ``choice``), drawn from each item's own stream at ``path``."""
-        u = BatchDraws(seed, [it.index for it in stim.items], path).uniform()
+        u = BatchDraws(seed, stim.indices, path).uniform()
         cum = torch.cumsum(self.weights, 0)
         k = torch.searchsorted(cum / cum[-1], u, right=True).clamp_(max=len(self.ops) - 1)
         return BatchRecord(self.name, path, None, Params({"choice": k}, size=len(stim)))
@@ -168,8 +168,7 @@ class OneOf(Composition):
         choice = record.params.column("choice", dtype=torch.long, what=f"OneOf at {path!r}")
         if choice.dim() != 1 or ((choice < 0) | (choice >= len(self.ops))).any():
             raise InputError(f"OneOf at {path!r}: recorded choices must be integers in [0, {len(self.ops)}), got {choice.tolist()}")
-        items = [it.with_record(record.row(i)) for i, it in enumerate(stim.items)]
-        out = Stimuli(stim.images, stim.layers, items)
+        out = stim.with_record(record)
         chosen = choice.tolist()
         for k, op in enumerate(self.ops):
             idx = [i for i, c in enumerate(chosen) if c == k]

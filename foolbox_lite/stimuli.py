@@ -19,14 +19,14 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 from .assets.io import Fit, MaskMode, load_image_and_mask, save_image
 from .errors import InputError
 
-__all__ = ["Item", "Stimuli", "MASK", "plain_record"]
+__all__ = ["MASK", "BatchRows", "Item", "Stimuli", "plain_record"]
 
 #: Name of the foreground/shape mask layer.
 MASK = "mask"
@@ -72,6 +72,24 @@ class Item:
         return [plain_record(r) for r in self.params]
 
 
+def _checked_layers(images: torch.Tensor, layers: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    """The images checked, and a fresh dict of layers checked against them."""
+    _check_image_tensor(images)
+    b = images.shape[0]
+    layers = dict(layers or {})
+    for name, layer in layers.items():
+        if not isinstance(layer, torch.Tensor) or layer.dim() != 4:
+            raise InputError(f"layer {name!r} must be a tensor (B, C, H, W), got {getattr(layer, 'shape', type(layer).__name__)}")
+        if layer.shape[0] != b or layer.shape[-2:] != images.shape[-2:]:
+            raise InputError(
+                f"layer {name!r} has shape {tuple(layer.shape)} but the images are {tuple(images.shape)}",
+                hint="layers must match the images' batch size, height and width",
+            )
+        if layer.device != images.device:
+            raise InputError(f"layer {name!r} is on {layer.device} but the images are on {images.device}")
+    return layers
+
+
 def _check_image_tensor(images: torch.Tensor) -> None:
     if not isinstance(images, torch.Tensor):
         raise InputError(f"images must be a torch.Tensor of shape (B, 3, H, W), got {type(images).__name__}")
@@ -81,10 +99,22 @@ def _check_image_tensor(images: torch.Tensor) -> None:
         raise InputError(f"images must be floating point in [0, 1], got dtype {images.dtype}", hint="convert uint8 with images.float() / 255")
 
 
-class Stimuli:
-    """A batch of stimuli: images ``(B, 3, H, W)``, aligned layers and per-item metadata."""
+class BatchRows(Protocol):
+    """A record of a whole batch (see :class:`~foolbox_lite.operators.records.BatchRecord`): one row per item."""
 
-    __slots__ = ("images", "layers", "items")
+    def row(self, i: int) -> Mapping[str, Any]: ...
+
+
+class Stimuli:
+    """A batch of stimuli: images ``(B, 3, H, W)``, aligned layers and per-item metadata.
+
+    Operators append one batch record per call (:meth:`with_record`) without touching the
+    items: each item's history is materialised -- base item plus one row per pending record
+    -- the first time :attr:`items` is read (typically once, when a manifest line is
+    written), so a chain of operators costs O(1) Python work per batch for its records.
+    """
+
+    __slots__ = ("_base", "_items", "_records", "images", "layers")
 
     def __init__(
         self,
@@ -92,19 +122,8 @@ class Stimuli:
         layers: Mapping[str, torch.Tensor] | None = None,
         items: Sequence[Item] | None = None,
     ) -> None:
-        _check_image_tensor(images)
+        layers = _checked_layers(images, layers)
         b = images.shape[0]
-        layers = dict(layers or {})
-        for name, layer in layers.items():
-            if not isinstance(layer, torch.Tensor) or layer.dim() != 4:
-                raise InputError(f"layer {name!r} must be a tensor (B, C, H, W), got {getattr(layer, 'shape', type(layer).__name__)}")
-            if layer.shape[0] != b or layer.shape[-2:] != images.shape[-2:]:
-                raise InputError(
-                    f"layer {name!r} has shape {tuple(layer.shape)} but the images are {tuple(images.shape)}",
-                    hint="layers must match the images' batch size, height and width",
-                )
-            if layer.device != images.device:
-                raise InputError(f"layer {name!r} is on {layer.device} but the images are on {images.device}")
         if items is None:
             items = [Item(id=f"{i:06d}", index=i) for i in range(b)]
         items = list(items)
@@ -112,7 +131,46 @@ class Stimuli:
             raise InputError(f"{len(items)} items given for a batch of {b} images")
         self.images = images
         self.layers = layers
-        self.items = items
+        self._items: list[Item] | None = items
+        self._base: list[Item] = []
+        self._records: tuple[BatchRows, ...] = ()
+
+    @classmethod
+    def _sharing(cls, images: torch.Tensor, layers: Mapping[str, torch.Tensor], base: list[Item], records: tuple[BatchRows, ...]) -> Stimuli:
+        """A batch whose items are ``base`` (never changed, never handed out) with ``records`` appended."""
+        layers = _checked_layers(images, layers)
+        if len(base) != images.shape[0]:
+            raise InputError(f"{len(base)} items given for a batch of {images.shape[0]} images")
+        out = cls.__new__(cls)
+        out.images, out.layers = images, layers
+        out._items, out._base, out._records = None, base, records
+        return out
+
+    @property
+    def items(self) -> list[Item]:
+        """One :class:`Item` per image, owned by this batch (changes to them stay in it and what is derived from it later)."""
+        if self._items is None:
+            recs = self._records
+            self._items = [
+                Item(b.id, b.index, dict(b.cues), dict(b.sources), [*b.params, *(r.row(i) for r in recs)]) for i, b in enumerate(self._base)
+            ]
+        return self._items
+
+    @property
+    def indices(self) -> list[int]:
+        """Each item's index in the stimulus set (what seeds its random streams), without materialising the items."""
+        return [it.index for it in (self._items if self._items is not None else self._base)]
+
+    def _frozen(self) -> tuple[list[Item], tuple[BatchRows, ...]]:
+        """Base items and pending records that a derived batch may share (a snapshot once :attr:`items` was handed out)."""
+        if self._items is None:
+            return self._base, self._records
+        return [it.copy() for it in self._items], ()
+
+    def with_record(self, record: BatchRows, images: torch.Tensor | None = None, layers: Mapping[str, torch.Tensor] | None = None) -> Stimuli:
+        """A new batch (with some parts replaced) whose every item has ``record``'s row appended to its history."""
+        base, recs = self._frozen()
+        return Stimuli._sharing(self.images if images is None else images, self.layers if layers is None else layers, base, (*recs, record))
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -206,12 +264,13 @@ class Stimuli:
 
     # ----------------------------------------------------------------- value-style updates
     def replace(self, images: torch.Tensor | None = None, layers: Mapping[str, torch.Tensor] | None = None, items: Sequence[Item] | None = None) -> Stimuli:
-        """A new batch with some parts replaced (items are copied so records never alias)."""
-        return Stimuli(
-            self.images if images is None else images,
-            dict(self.layers) if layers is None else dict(layers),
-            [it.copy() for it in self.items] if items is None else list(items),
-        )
+        """A new batch with some parts replaced (items are copied, or shared unchanged, so records never alias)."""
+        images = self.images if images is None else images
+        layers = self.layers if layers is None else layers
+        if items is not None:
+            return Stimuli(images, layers, items)
+        base, recs = self._frozen()
+        return Stimuli._sharing(images, layers, base, recs)
 
     def select(self, index: Sequence[int] | torch.Tensor) -> Stimuli:
         """The sub-batch of the given positions (in that order)."""

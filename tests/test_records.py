@@ -128,6 +128,39 @@ def test_sampling_costs_the_same_python_work_for_any_batch_size(op):
     assert n_large == n_small, f"{op.name}: {n_small} Python calls for 4 items, {n_large} for 256"
 
 
+@pytest.mark.parametrize("make", [lambda: fl.ops.Invert(), lambda: fl.ops.Contrast(c=(0.1, 0.9))], ids=["invert", "contrast"])
+def test_recording_a_call_costs_the_same_python_work_for_any_batch_size(make):
+    op = make()  # torch paths (float64 batches): no per-item kernels, so any per-item work would be the records'
+    small = fl.ops.Invert()(_stim(4).to(dtype=torch.float64), seed=0)  # already derived: items not materialised
+    large = fl.ops.Invert()(_stim(256).to(dtype=torch.float64), seed=0)
+    n_small = _python_calls(lambda: op(small, seed=1))
+    n_large = _python_calls(lambda: op(large, seed=1))
+    assert n_large == n_small, f"{op.name}: {n_small} Python calls for 4 items, {n_large} for 256"
+
+
+def test_histories_are_materialised_in_order_and_never_shared():
+    base = _stim(3)
+    a = fl.ops.Rotate(angle=(-30, 30))(base, seed=1)
+    b = fl.ops.Grayscale()(a, seed=2)
+    c = fl.ops.Invert()(a, seed=3)  # a second branch from the same batch
+    assert [[r["op"] for r in it.params] for it in b.items] == [["rotate", "grayscale"]] * 3
+    assert [[r["op"] for r in it.params] for it in c.items] == [["rotate", "invert"]] * 3
+    assert [r["op"] for r in a.items[0].params] == ["rotate"] and base.items[0].params == []
+    assert b.items[0] is not c.items[0] and b.items[0].cues is not c.items[0].cues
+    assert a.items[0].params[0] == b.items[0].params[0]  # the same record, read through each history
+
+
+def test_changes_to_read_items_carry_into_later_batches_only():
+    a = fl.ops.Rotate(angle=(-30, 30))(_stim(3), seed=1)
+    a.items[1].cues["texture"] = "tiger"  # the items are a's own once read
+    b = fl.ops.Invert()(a, seed=2)
+    assert b.items[1].cues == {"texture": "tiger"} and [r["op"] for r in b.items[1].params] == ["rotate", "invert"]
+    b.items[1].cues["texture"] = "zebra"
+    assert a.items[1].cues == {"texture": "tiger"}
+    assert fl.ops.Grayscale()(a, seed=3).items[1].cues == {"texture": "tiger"}
+    assert a.indices == [0, 1, 2] and b.indices == [0, 1, 2]
+
+
 def test_patch_scramble_with_several_grid_sizes_records_valid_permutations():
     out = fl.ops.PatchScramble(grid=[1, 4])(_stim(30), seed=0)
     grids = [it.params[-1]["params"]["grid"] for it in out.items]

@@ -213,8 +213,7 @@ class Operator(Transform):
     def sample_record(self, stim: Stimuli, *, seed: int, path: str) -> BatchRecord:
         """What this operator would draw for ``stim`` at ``path``: one :class:`BatchRecord` for the batch."""
         h, w = stim.size
-        items = stim.items
-        draws = BatchDraws(seed, [it.index for it in items], path)
+        draws = BatchDraws(seed, stim.indices, path)
         applied = None
         if self.p < 1.0:
             applied = draws.uniform() < self.p
@@ -222,6 +221,7 @@ class Operator(Transform):
         if columns is not None:
             return BatchRecord(self.name, path, applied, Params(columns, size=len(stim)))
         rows: list[dict[str, Any]] = []
+        items = stim.items
         flags = [True] * len(items) if applied is None else applied.tolist()
         for item, on in zip(items, flags):
             rows.append(self.sample(item_generator(seed, item.index, path), SampleContext(item.index, h, w, item)) if on else {})
@@ -258,8 +258,7 @@ class Operator(Transform):
                 sub = self.apply(stim.select(idx), rec.params.select(idx))
                 out = scatter(stim, sub, idx, f"operator {self.name!r} with p < 1")
         self._check_output(stim, out)
-        items = [it.with_record(rec.row(i)) for i, it in enumerate(out.items)]
-        return Stimuli(out.images, out.layers, items)
+        return out.with_record(rec)  # O(1): each item's row is materialised only when its history is read
 
     # ------------------------------------------------------------------ checks
     def _validate(self, stim: Stimuli) -> None:
