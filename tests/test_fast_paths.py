@@ -25,6 +25,7 @@ from foolbox_lite.operators.structure import (
     canny_edges,
     patch_scramble,
     patch_scramble_many,
+    silhouette,
 )
 from foolbox_lite.operators.warp_checks import _area, _clearly_fine, _clip_polygon, _visible_fractions
 
@@ -368,6 +369,16 @@ def test_contrast_fast_path_equals_the_torch_arithmetic(threads):
     expected = torch.mul(x, c.view(-1, 1, 1, 1)).add_((1.0 - c.view(-1, 1, 1, 1)) * 0.5)  # the torch path
     assert torch.equal(contrast(x, c), expected)
     assert torch.equal(contrast(x, [0.3] * 7), torch.mul(x, 0.3).add_((1.0 - torch.tensor(0.3)) * 0.5))
+
+
+@pytest.mark.parametrize("fg,bg,threshold", [(0.0, 1.0, None), (1.0, 0.0, None), (0.2, 0.7, None), (0.0, 1.0, 0.3), (1.0, 0.0, 0.5)])
+def test_silhouette_one_pass_equals_the_two_step_arithmetic(fg, bg, threshold):
+    m = torch.rand(3, 1, 19, 23, generator=torch.Generator().manual_seed(5))
+    m[0, 0, 0, :4] = torch.tensor([0.0, 1.0, float("nan"), 1e-30])
+    out = silhouette(m, threshold=threshold, fg=fg, bg=bg)
+    src = m if threshold is None else (m >= threshold).float()
+    expected = torch.mul(src, fg - bg).add_(bg).expand(-1, 3, -1, -1)
+    assert out.shape == (3, 3, 19, 23) and torch.equal(out.nan_to_num(-7.0), expected.nan_to_num(-7.0))
 
 
 def test_luma_weights_are_the_float32_bt601_weights():
