@@ -104,6 +104,8 @@ class BatchRows(Protocol):
 
     def row(self, i: int) -> Mapping[str, Any]: ...
 
+    def __len__(self) -> int: ...
+
 
 class Stimuli:
     """A batch of stimuli: images ``(B, 3, H, W)``, aligned layers and per-item metadata.
@@ -169,6 +171,13 @@ class Stimuli:
 
     def with_record(self, record: BatchRows, images: torch.Tensor | None = None, layers: Mapping[str, torch.Tensor] | None = None) -> Stimuli:
         """A new batch (with some parts replaced) whose every item has ``record``'s row appended to its history."""
+        if not callable(getattr(record, "row", None)) or not hasattr(record, "__len__"):
+            raise InputError(
+                f"with_record takes a record of the whole batch (one row per item), got {type(record).__name__}",
+                hint="pass a foolbox_lite.operators.records.BatchRecord; per-item dicts go in Item.params",
+            )
+        if len(record) != len(self):
+            raise InputError(f"a batch record of {len(record)} rows given for a batch of {len(self)} items")
         base, recs = self._frozen()
         return Stimuli._sharing(self.images if images is None else images, self.layers if layers is None else layers, base, (*recs, record))
 

@@ -161,6 +161,15 @@ def test_changes_to_read_items_carry_into_later_batches_only():
     assert a.indices == [0, 1, 2] and b.indices == [0, 1, 2]
 
 
+def test_a_bad_batch_record_is_refused_with_a_clear_error():
+    stim = _stim(3)
+    with pytest.raises(InputError, match="record of the whole batch"):
+        stim.with_record({"op": "rotate", "path": "rotate", "params": {}})
+    rec = fl.ops.Invert().sample_record(_stim(2), seed=0, path="invert")
+    with pytest.raises(InputError, match="2 rows given for a batch of 3"):
+        stim.with_record(rec)
+
+
 def test_patch_scramble_with_several_grid_sizes_records_valid_permutations():
     out = fl.ops.PatchScramble(grid=[1, 4])(_stim(30), seed=0)
     grids = [it.params[-1]["params"]["grid"] for it in out.items]

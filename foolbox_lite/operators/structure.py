@@ -154,11 +154,11 @@ def silhouette(masks: torch.Tensor, *, threshold: float | None = None, fg: float
     m = masks if threshold is None else (masks >= threshold).to(masks.dtype)
     if m.requires_grad and torch.is_grad_enabled():
         return _grey3(bg + (fg - bg) * m)
-    out = empty_output(m, (m.shape[0], 3, *m.shape[2:]))  # no temporaries: the same arithmetic into channel 0
+    out = empty_output(m, (m.shape[0], 3, *m.shape[2:]))
     if fg - bg in (-1.0, 1.0):  # m * (fg - bg) is exact, so bg + (fg - bg) * m rounds once: all three planes in one pass
         m3 = m.expand(-1, 3, -1, -1)
         return torch.sub(torch.full((), bg, dtype=m.dtype, device=m.device), m3, out=out) if fg < bg else torch.add(m3, bg, out=out)
-    y = out[:, 0:1]
+    y = out[:, 0:1]  # no temporaries: the same arithmetic into channel 0, then copied
     torch.mul(m, fg - bg, out=y).add_(bg)
     out[:, 1:3].copy_(y.expand(-1, 2, -1, -1))
     return out
