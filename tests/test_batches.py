@@ -12,7 +12,8 @@ from test_evaluator import make_set
 from foolbox_lite.assets.io import decode_rgb_hwc
 from foolbox_lite.classifiers import IMAGENET_PREPROCESSING, Preprocessing, from_module
 from foolbox_lite.evaluator import evaluate_set
-from foolbox_lite.evaluator.batches import BatchReader, Normalise, Prepared
+from foolbox_lite.errors import InputError
+from foolbox_lite.evaluator.batches import BatchReader, Normalise, Prepared, exact_multiply_add
 from foolbox_lite.stimulus_set.format import read_manifest
 
 PREPROCESSINGS = [
@@ -46,6 +47,22 @@ def test_tables_equal_the_arithmetic_bit_for_bit(prep: Preprocessing) -> None:
     assert np.array_equal(out2, out)
 
 
+def test_exact_products_use_a_multiply_add_that_equals_the_arithmetic_at_odd_sizes() -> None:
+    lite, imagenet, odd = (Normalise.of(from_module(lambda x: x, input_size=(7, 9), preprocessing=p)) for p in PREPROCESSINGS)
+    assert lite.affine == ((1 / 128, -127 / 128),) * 3  # x / 128 is exact in float32
+    assert imagenet.affine is None and odd.affine is None  # x / (255 * 0.229) is not: the sum's rounding could differ
+    assert exact_multiply_add(((1 / 128, -127 / 128),), (224, 224))
+    assert not exact_multiply_add(((0.1, 0.0),), (224, 224))
+    # 63 pixels a plane: five images carry every value, in the vectorised body and in the scalar tail
+    values = np.arange(5 * 63) % 256
+    for k in range(5):
+        img = np.stack([np.roll(values, s)[k * 63 : (k + 1) * 63].reshape(7, 9) for s in (0, 17, 101)], -1).astype(np.uint8)
+        out = np.full((3, 7, 9), np.nan, np.float32)
+        lite.planes(img, out)
+        expected = arithmetic(img, PREPROCESSINGS[0])
+        assert np.array_equal(out.view(np.uint32), expected.numpy().view(np.uint32))  # bits, not just values
+
+
 def test_normalisations_compare_by_size_and_values() -> None:
     lite, imagenet = (Normalise.of(from_module(lambda x: x, input_size=16, preprocessing=p)) for p in PREPROCESSINGS[:2])
     assert lite.same_as(Normalise.of(from_module(lambda x: x, input_size=16, preprocessing=PREPROCESSINGS[0])))
@@ -75,6 +92,19 @@ def test_reader_normalises_batches_at_the_model_size(tmp_path: Path) -> None:
     assert isinstance(second, Prepared) and isinstance(third, Prepared) and len(third) == 1
     expected = torch.stack([arithmetic(decode_rgb_hwc(p), IMAGENET_PREPROCESSING) for p in paths[2:4]])
     assert torch.equal(second.x, expected)
+
+
+def test_reader_starts_reading_on_entering_and_drops_an_unread_batch_on_leaving(tmp_path: Path) -> None:
+    folder = _set(tmp_path, [(32, 32)] * 3)
+    entries = read_manifest(folder)
+    paths = [folder / e.file for e in entries]
+    norm = Normalise.of(from_module(lambda x: x, input_size=32))
+    (folder / entries[0].file).write_bytes(b"not the image the manifest hashed")
+    with BatchReader(paths, 2, entries, norm) as reader:
+        pass  # the first batch was being read (and fails its hash check): leaving drops it without raising
+    assert reader.pool._shutdown  # its thread is stopped
+    with BatchReader(paths, 2, entries, norm) as reader, pytest.raises(InputError, match=entries[0].file):
+        next(iter(reader))  # iterating hands over the batch read since entering: its error names the file
 
 
 def test_reader_hands_over_pixels_when_images_are_not_at_the_model_size(tmp_path: Path) -> None:

@@ -9,14 +9,18 @@ the cache: the main thread then hands the batch straight to the forward pass.
 Normalising uint8 pixels is a lookup: ``x * a + b`` has 256 possible values per channel,
 computed once in float32 exactly as the per-batch ``mul``/``add`` computes them, so the
 tables give the same bits (tested) in one pass per plane instead of a conversion copy and
-two arithmetic passes over the batch on the main thread.
+two arithmetic passes over the batch on the main thread.  Where every ``x * a`` is exact
+in float32 (EfficientNet-Lite's ``a = 1/128``), one rounding makes ``x * a + b`` the same
+however it is computed, and a vectorised multiply-add (``cv2.addWeighted``) replaces the
+lookups, after it has been checked against the tables on planes of the model's size.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +30,7 @@ import torch
 from ..assets.io import decode_rgb_hwc, decode_rgb_hwc_bytes
 from ..classifiers import Classifier
 from ..errors import InputError
-from ..operators.itempool import for_items
+from ..operators.itempool import for_items, thread_buffer
 from ..stimulus_set.format import ManifestEntry, check_sha256
 from ..stimulus_set.png import decode_stored_rgb
 
@@ -46,13 +50,17 @@ class Normalise:
 
     size: tuple[int, int]
     tables: np.ndarray  # (3, 256) float32
+    #: per channel ``(a, b)`` when :func:`exact_multiply_add` vouches for them at ``size``, else ``None`` (lookups)
+    affine: tuple[tuple[float, float], ...] | None = None
 
     @classmethod
     def of(cls, clf: Classifier) -> Normalise:
         a, b = clf.preprocessing.affine(torch.float32, "cpu", input_scale=255.0)
         values = torch.arange(256, dtype=torch.float32).view(1, 256)
-        tables = (values * a.view(3, 1)).add_(b.view(3, 1))
-        return cls(tuple(int(s) for s in clf.input_size), np.ascontiguousarray(tables.numpy()))  # type: ignore[arg-type]
+        tables = np.ascontiguousarray((values * a.view(3, 1)).add_(b.view(3, 1)).numpy())
+        size = (int(clf.input_size[0]), int(clf.input_size[1]))
+        pairs = tuple((float(x), float(y)) for x, y in zip(a.flatten().tolist(), b.flatten().tolist()))
+        return cls(size, tables, pairs if exact_multiply_add(pairs, size) else None)
 
     def same_as(self, other: Normalise) -> bool:
         return self.size == other.size and np.array_equal(self.tables, other.tables)
@@ -65,8 +73,45 @@ class Normalise:
         """Write the normalised planes of uint8 ``image`` ``(H, W, 3)`` into float32 ``out`` ``(3, H, W)``."""
         import cv2
 
-        for c, plane in enumerate(cv2.split(image)):
-            cv2.LUT(plane, self.tables[c], dst=out[c])
+        # kept planes: fresh ones cost page faults, and views of one (3, H, W) array split 2x slower
+        chans = [thread_buffer(f"normalise.split{c}", image.shape[:2], np.uint8) for c in range(3)]
+        got = cv2.split(image, chans)
+        chans = chans if all(g is c for g, c in zip(got, chans)) else list(got)
+        for c, plane in enumerate(chans):
+            if self.affine is not None:
+                a, b = self.affine[c]
+                cv2.addWeighted(plane, a, plane, 0.0, b, dst=out[c], dtype=cv2.CV_32F)
+            else:
+                cv2.LUT(plane, self.tables[c], dst=out[c])
+
+
+@functools.lru_cache(maxsize=32)
+def exact_multiply_add(pairs: tuple[tuple[float, float], ...], size: tuple[int, int]) -> bool:
+    """Whether ``cv2.addWeighted`` gives ``float32(v) * a + b`` bit for bit for every channel's ``(a, b)`` at ``size``.
+
+    Only where every product ``v * a`` (v in 0..255) is exact in float32: then the sum is
+    rounded once whether the multiply and add are fused or not.  Even then the call is
+    checked against the float32 arithmetic on ``(H, W)`` planes holding every value at
+    shifting positions (the vectorised body and any scalar tail), bits compared.
+    """
+    import cv2
+
+    v = np.arange(256, dtype=np.float32)
+    h, w = size
+    n = h * w
+    k = np.arange(n)
+    planes = [((k + k // 256 + off) % 256).astype(np.uint8).reshape(h, w) for off in range(0, 256, max(1, min(n, 256) // 4))]
+    out = np.empty((h, w), np.float32)
+    for a, b in pairs:
+        a32, b32 = np.float32(a), np.float32(b)
+        if float(a32) != a or float(b32) != b or not np.array_equal(v.astype(np.float64) * a, (v * a32).astype(np.float64)):
+            return False
+        table = v * a32 + b32  # float32 throughout: one multiply, one add
+        for plane in planes:
+            cv2.addWeighted(plane, a, plane, 0.0, b, dst=out, dtype=cv2.CV_32F)
+            if not np.array_equal(out.view(np.uint32), table[plane].view(np.uint32)):
+                return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -88,6 +133,8 @@ class BatchReader:
     ``norm.size`` come as :class:`Prepared` float batches; others as uint8 :data:`Batch`
     ``(B, 3, H, W)`` (a view of a reused ``(B, H, W, 3)`` buffer) or lists for mixed sizes.
     Two buffers of each kind alternate: a batch stays valid until the next-but-one is read.
+    Used as a context manager, it starts reading the first batch on entering (so the
+    decoding overlaps whatever the caller sets up next) and stops its thread on leaving.
     """
 
     def __init__(self, paths: Sequence[Path], batch_size: int, entries: Sequence[ManifestEntry] | None = None, norm: Normalise | None = None) -> None:
@@ -96,8 +143,29 @@ class BatchReader:
         self.entries = list(entries) if entries is not None else None
         self.norm = norm
         self.pixels: list[torch.Tensor | None] = [None, None]
-        self.floats: list[torch.Tensor | None] = [None, None]
+        # allocated here, on the caller's thread: glibc's main heap keeps freed blocks for reuse once
+        # tuned (foolbox_lite.allocator), where a fresh reading thread's arena would page-fault them in again
+        rows = min(batch_size, len(self.paths))
+        batches = math.ceil(len(self.paths) / batch_size)
+        self.floats: list[torch.Tensor | None] = [torch.empty((rows, 3, *norm.size)) if norm is not None and k < batches else None for k in range(2)]
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foolbox-lite-batch")
+        self._first: Future[Prepared | Batch] | None = None
+
+    def __enter__(self) -> BatchReader:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start reading the first batch in the background (iterating starts it otherwise)."""
+        if self._first is None and self.paths:
+            self._first = self.pool.submit(self._load, 0)
+
+    def close(self) -> None:
+        """Stop the reading thread (a batch being read is finished and dropped)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
     def _load(self, k: int) -> Prepared | Batch:
         start = k * self.bs
@@ -107,8 +175,7 @@ class BatchReader:
         out = None
         if norm is not None:
             out = self.floats[k % 2]
-            if out is None:
-                out = self.floats[k % 2] = torch.empty((self.bs, 3, *norm.size), dtype=torch.float32)
+            assert out is not None
         on = out.numpy() if out is not None else None
         fits = [False] * n
 
@@ -147,10 +214,11 @@ class BatchReader:
     def __iter__(self) -> Iterator[Prepared | Batch]:
         n_batches = math.ceil(len(self.paths) / self.bs)
         try:
-            fut = self.pool.submit(self._load, 0) if n_batches else None
+            self.start()
+            fut, self._first = self._first, None
             for k in range(n_batches):
                 batch = fut.result()  # type: ignore[union-attr]
                 fut = self.pool.submit(self._load, k + 1) if k + 1 < n_batches else None
                 yield batch
         finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.close()

@@ -44,6 +44,7 @@ class EvidenceRecorder:
         self._probs: list[torch.Tensor] = []
         self._table: torch.Tensor | None = None
         self._rows: tuple[list[list[int]], list[list[float]]] | None = None
+        self._count = 0  # items recorded so far
 
     def __call__(self, logits: torch.Tensor) -> list[str]:
         decided = self.decider(logits)
@@ -51,6 +52,7 @@ class EvidenceRecorder:
             ranks, probs = self._evidence(logits)
             self._ranks.append(ranks.cpu())
             self._probs.append(probs.cpu())
+            self._count += ranks.shape[0]
         return decided
 
     def _evidence(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,7 +90,7 @@ class EvidenceRecorder:
         """Item ``i``'s rank and probability per label (in inference order)."""
         if not self.labels:
             return {}, {}
-        if self._rows is None or len(self._rows[0]) != sum(len(r) for r in self._ranks):  # Python values once for all items
+        if self._rows is None or len(self._rows[0]) != self._count:  # Python values once for all items
             self._rows = (torch.cat(self._ranks).tolist(), torch.cat(self._probs).double().tolist())
         r, p = self._rows[0][i], self._rows[1][i]
         return dict(zip(self.labels, r)), dict(zip(self.labels, p))

@@ -350,13 +350,13 @@ def decide_locally(setup: EvalSetup, batch_size: int = DEFAULT_BATCH_SIZE, progr
         return [], []
     from tqdm.auto import tqdm
 
-    recorders = setup.recorders()
     entries = setup.set.entries
     norms = [Normalise.of(c) for c in setup.classifiers]
     # on the CPU, decoding threads normalise when every model wants the same input (a GPU gets uint8: a quarter of the bytes)
     shared = setup.device.type == "cpu" and all(n.same_as(norms[0]) for n in norms)
     reader = BatchReader([setup.set.folder / e.file for e in entries], batch_size, entries if setup.set.hashes_pending else None, norms[0] if shared else None)
-    with tqdm(total=len(setup.set.entries), desc=f"evaluating {', '.join(setup.names)}", unit="img", disable=not progress, leave=False) as bar:
+    with reader, tqdm(total=len(entries), desc=f"evaluating {', '.join(setup.names)}", unit="img", disable=not progress, leave=False) as bar:
+        recorders = setup.recorders()  # set up while the first batch is read
         decisions = infer_batches(setup.classifiers, recorders, reader, device=setup.device, batch_size=batch_size, progress=bar, backend=backend)  # type: ignore[arg-type]
     return decisions, [[rec.of(i) for i in range(len(setup.set.entries))] for rec in recorders]
 
