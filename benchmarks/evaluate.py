@@ -1,7 +1,7 @@
 """The evaluator's images/s against the loop a user would write, and against the fastest bare forward.
 
     python benchmarks/evaluate.py --quick        # one line on stdout (details on stderr)
-    python benchmarks/evaluate.py [--n 128] [--repeats 5] [--batch-sizes 16 32 64]
+    python benchmarks/evaluate.py [--n 128] [--repeats 5] [--batch-sizes 2 4 8 16]
 
 Writes ``--n`` ImageNet photos from ../shared as 224x224 PNGs encoded as builds encode them
 (a stimulus set with a manifest) to a temporary folder, then measures, interleaved in each repeat so that load
@@ -13,7 +13,9 @@ from other processes hits all alike:
   threads and 4 KiB pages), the loop a user writes: per image ``PIL.open`` + ``convert`` + tensor +
   ``classifier.prepare``, ``torch.stack`` of 64, eager ``model(x)`` under ``no_grad``, argmax;
 - ``bare``: forward passes alone over preloaded normalised tensors, for each engine and
-  batch size tried (eager torch, channels-last torch, ONNX Runtime); ``best_bare`` is the fastest.
+  batch size tried (eager torch, channels-last torch, ONNX Runtime, and ONNX Runtime in lanes:
+  one single-threaded session call per thread, the threads taking alternate batches, as the
+  evaluator's lanes do); ``best_bare`` is the fastest.
 
 Prints ``evaluator=<img/s> naive=<img/s> best_bare=<img/s> ratio=<evaluator/naive>`` (medians)
 on stdout, and every rate with its [min-max] spread on stderr, with the paired evaluator / best
@@ -33,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -106,7 +109,7 @@ def main() -> None:
     args = ap.parse_args()
     n = args.n or (64 if args.quick else 128)
     repeats = args.repeats or (3 if args.quick else 5)
-    sizes = args.batch_sizes or ([16, 32] if args.quick else [16, 32, 64])
+    sizes = args.batch_sizes or ([2, 4, 8, 16] if args.quick else [1, 2, 4, 8, 16, 32, 64])
 
     import torch
 
@@ -128,6 +131,9 @@ def main() -> None:
         x = clf.preprocessing(u8.float() / 255.0)
         ort = make_forward(clf, torch.device("cpu"), "auto")
         engines = {"onnxruntime": (ort.run, torch.contiguous_format)} if ort.backend == "onnxruntime" else {}
+        lanes = max(1, torch.get_num_threads())
+        if ort.backend == "onnxruntime" and lanes > 1:
+            engines["onnxruntime-lanes"] = (make_forward(clf, torch.device("cpu"), "auto", threads=1).run, torch.contiguous_format)
         engines["torch-channels-last"] = (clf.model, torch.channels_last)
         if not args.quick:
             engines["torch"] = (clf.model, torch.contiguous_format)
@@ -138,6 +144,14 @@ def main() -> None:
             xb = [x[i : i + bs].contiguous(memory_format=fmt) for i in range(0, n, bs)]
             with torch.inference_mode():
                 fn(xb[0])
+                if engine.endswith("-lanes"):  # each thread runs every lanes-th batch
+                    threads = [threading.Thread(target=lambda s: [fn(b) for b in xb[s::lanes]], args=(s,)) for s in range(lanes)]
+                    t0 = time.perf_counter()
+                    for t in threads:
+                        t.start()
+                    for t in threads:
+                        t.join()
+                    return n / (time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 for b in xb:
                     fn(b)

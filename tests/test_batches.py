@@ -11,8 +11,8 @@ from test_evaluator import make_set
 
 from foolbox_lite.assets.io import decode_rgb_hwc
 from foolbox_lite.classifiers import IMAGENET_PREPROCESSING, Preprocessing, from_module
-from foolbox_lite.evaluator import evaluate_set
 from foolbox_lite.errors import InputError
+from foolbox_lite.evaluator import evaluate_set
 from foolbox_lite.evaluator.batches import BatchReader, Normalise, Prepared, exact_multiply_add
 from foolbox_lite.stimulus_set.format import read_manifest
 

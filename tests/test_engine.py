@@ -41,6 +41,17 @@ def test_onnxruntime_logits_equal_torch_on_photos(imagenet_samples: Path, lite0)
 
 @needs_ort
 @pytest.mark.shared
+def test_onnxruntime_logits_do_not_depend_on_threads_or_batch_size(imagenet_samples: Path, lite0) -> None:
+    """What lets the evaluator run batches in single-threaded lanes, a few images per call."""
+    x = lite0.preprocessing(_photos(imagenet_samples, 8))
+    two = make_forward(lite0, CPU, "onnxruntime", threads=2).run(x)
+    one = make_forward(lite0, CPU, "onnxruntime", threads=1)
+    assert torch.equal(one.run(x), two)
+    assert torch.equal(torch.cat([one.run(x[i : i + 3]) for i in range(0, 8, 3)]), two)
+
+
+@needs_ort
+@pytest.mark.shared
 def test_auto_and_torch_backends_decide_alike(tmp_path: Path, imagenet_samples: Path, lite0) -> None:
     from test_evaluator import make_set, photo_rows
 
@@ -75,6 +86,27 @@ def test_changed_weights_are_exported_again() -> None:
         ref = net(x)
     assert (after - ref).abs().max().item() <= ORT_ATOL
     assert (after - before - 1.0).abs().max().item() <= ORT_ATOL
+
+
+@needs_ort
+def test_exports_and_sessions_are_kept_per_model_and_dropped_with_it() -> None:
+    import gc
+
+    from foolbox_lite.evaluator import engine
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
+    clf = from_module(net, input_size=8, labels=["a", "b", "c"])
+    one = make_forward(clf, CPU, "onnxruntime", threads=1)
+    make_forward(clf, CPU, "onnxruntime", threads=2)
+    kept = engine._exports[net]
+    assert sorted(kept.sessions) == [1, 2]  # one export, a session per thread count
+    x = torch.rand(2, 3, 8, 8)
+    assert torch.equal(one.run(x), make_forward(clf, CPU, "onnxruntime", threads=1).run(x))
+    assert engine._exports[net] is kept
+    del clf, net, one, kept
+    gc.collect()
+    assert not any(isinstance(m, torch.nn.Sequential) and len(m) == 2 and isinstance(m[1], torch.nn.Linear) and m[1].in_features == 192
+                   for m in engine._exports.keys())
 
 
 def test_cli_refuses_an_unknown_backend(tmp_path: Path, capsys) -> None:

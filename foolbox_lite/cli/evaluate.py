@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         model: list[str] | None = typer.Option(None, "--model", "-m", help="Classifier (repeatable): efficientnet_lite0|1|2, torchvision:NAME, timm:NAME, FILE.pt, ARCH@WEIGHTS.pt. Default efficientnet_lite0 unless only --observers is given."),
         observers: str | None = typer.Option(None, "--observers", help="Glob of model-vs-human raw-data CSVs; each subject becomes an observer."),
         out: Path = typer.Option(Path("out/evaluation"), "-o", "--out", help="Output folder (trials.csv, summary.json, plots, report.html)."),
-        batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="Images per forward pass (default: the measured best)."),
+        batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="Images per forward pass (default: the measured best; lanes on the CPU read at most 8 at a time, see docs/evaluator.md)."),
         device: str = typer.Option("auto", "--device", help=DEVICE_HELP, autocompletion=complete_device),
         backend: str = typer.Option("auto", "--backend", help="Forward engine: auto (ONNX Runtime on the CPU for the built-in models, else torch), torch (the eager model's logits exactly) or onnxruntime.",
                                     **choice(("auto", "torch", "onnxruntime"))),

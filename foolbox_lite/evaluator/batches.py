@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import torch
@@ -135,6 +136,7 @@ class BatchReader:
     Two buffers of each kind alternate: a batch stays valid until the next-but-one is read.
     Used as a context manager, it starts reading the first batch on entering (so the
     decoding overlaps whatever the caller sets up next) and stops its thread on leaving.
+    :meth:`read` reads any batch into a numbered buffer instead (for lanes, each with its own).
     """
 
     def __init__(self, paths: Sequence[Path], batch_size: int, entries: Sequence[ManifestEntry] | None = None, norm: Normalise | None = None) -> None:
@@ -145,13 +147,12 @@ class BatchReader:
         self.pixels: list[torch.Tensor | None] = [None, None]
         # allocated here, on the caller's thread: glibc's main heap keeps freed blocks for reuse once
         # tuned (foolbox_lite.allocator), where a fresh reading thread's arena would page-fault them in again
-        rows = min(batch_size, len(self.paths))
-        batches = math.ceil(len(self.paths) / batch_size)
-        self.floats: list[torch.Tensor | None] = [torch.empty((rows, 3, *norm.size)) if norm is not None and k < batches else None for k in range(2)]
+        self.n_batches = math.ceil(len(self.paths) / batch_size)
+        self.floats: list[torch.Tensor | None] = [self._floats() if k < self.n_batches else None for k in range(2)]
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foolbox-lite-batch")
         self._first: Future[Prepared | Batch] | None = None
 
-    def __enter__(self) -> BatchReader:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -167,15 +168,33 @@ class BatchReader:
         """Stop the reading thread (a batch being read is finished and dropped)."""
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _load(self, k: int) -> Prepared | Batch:
+    def read(self, k: int, slot: int, *, parallel: bool = True) -> Prepared | Batch:
+        """Batch ``k`` in buffer ``slot`` (valid until that slot is read into again), decoded on
+        the item pool (``parallel``) or on this thread.  The first batch, once :meth:`start`
+        has begun reading it, comes from there: only slot 0 may ask for it."""
+        if k == 0 and self._first is not None:
+            if slot != 0:
+                raise ValueError("the first batch is being read into slot 0")
+            fut, self._first = self._first, None
+            return fut.result()
+        return self._load(k, slot, parallel)
+
+    def _floats(self) -> torch.Tensor | None:
+        return torch.empty((min(self.bs, len(self.paths)), 3, *self.norm.size)) if self.norm is not None else None
+
+    def _load(self, k: int, slot: int | None = None, parallel: bool = True) -> Prepared | Batch:
+        slot = k % 2 if slot is None else slot
+        for bufs in (self.floats, self.pixels):
+            bufs.extend([None] * (slot + 1 - len(bufs)))
         start = k * self.bs
         n = min(self.bs, len(self.paths) - start)
         imgs: list[np.ndarray] = [None] * n  # type: ignore[list-item]
         norm = self.norm
         out = None
         if norm is not None:
-            out = self.floats[k % 2]
-            assert out is not None
+            out = self.floats[slot]
+            if out is None:
+                out = self.floats[slot] = self._floats()
         on = out.numpy() if out is not None else None
         fits = [False] * n
 
@@ -186,15 +205,18 @@ class BatchReader:
                     norm.planes(img, on[j])  # type: ignore[index]
                     fits[j] = True
 
-        for_items(work, n, chunk=2)
+        if parallel:
+            for_items(work, n, chunk=2)
+        else:
+            work(0, n)
         if out is not None and all(fits):
             return Prepared(out[:n], norm)  # type: ignore[arg-type]
         shape = imgs[0].shape
         if any(img.shape != shape for img in imgs):
             return [torch.from_numpy(img).permute(2, 0, 1) for img in imgs]  # ragged: each image is resized on its own
-        buf = self.pixels[k % 2]
+        buf = self.pixels[slot]
         if buf is None or buf.shape[1:] != shape:
-            buf = self.pixels[k % 2] = torch.empty((self.bs, *shape), dtype=torch.uint8)
+            buf = self.pixels[slot] = torch.empty((self.bs, *shape), dtype=torch.uint8)
         arr = buf.numpy()
         for i, img in enumerate(imgs):
             arr[i] = img
@@ -212,7 +234,7 @@ class BatchReader:
         return arr if arr is not None else decode_rgb_hwc_bytes(data, self.paths[i])
 
     def __iter__(self) -> Iterator[Prepared | Batch]:
-        n_batches = math.ceil(len(self.paths) / self.bs)
+        n_batches = self.n_batches
         try:
             self.start()
             fut, self._first = self._first, None

@@ -20,7 +20,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -56,7 +56,19 @@ def onnxruntime_available() -> bool:
 
 
 _lock = threading.Lock()
-_sessions: dict[int, tuple[weakref.ref, tuple[tuple[int, int], ...], object]] = {}
+
+
+@dataclass
+class _Exported:
+    """A model's ONNX export and its sessions by thread count, valid while its weights' fingerprint holds."""
+
+    fingerprint: tuple[tuple[int, int], ...]
+    onnx: bytes
+    sessions: dict[int, object] = field(default_factory=dict)
+
+
+#: per model (dropped with the model): its export and sessions
+_exports: weakref.WeakKeyDictionary[torch.nn.Module, _Exported] = weakref.WeakKeyDictionary()
 
 
 def _fingerprint(model: torch.nn.Module) -> tuple[tuple[int, int], ...]:
@@ -77,36 +89,45 @@ def _export(model: torch.nn.Module, input_size: tuple[int, int]) -> bytes:
 
 
 def _session(clf: Classifier, threads: int) -> object:
+    """The model's ONNX Runtime session with ``threads`` threads (exported once per weights, a session per thread count)."""
     import onnxruntime as ort
 
     model = clf.model
     assert isinstance(model, torch.nn.Module)
-    key, fp = id(model), _fingerprint(model)
+    fp = _fingerprint(model)
     with _lock:
-        hit = _sessions.get(key)
-        if hit is not None and hit[0]() is model and hit[1] == fp and getattr(hit[2], "_fl_threads", None) == threads:
-            return hit[2]
-    was_training = model.training
-    model.eval()
-    try:
-        data = _export(model, clf.input_size)
-    finally:
-        model.train(was_training)
+        done = _exports.get(model)
+        if done is not None and done.fingerprint != fp:
+            done = None
+        if done is not None and threads in done.sessions:
+            return done.sessions[threads]
+    if done is None:
+        was_training = model.training
+        model.eval()
+        try:
+            done = _Exported(fp, _export(model, clf.input_size))
+        finally:
+            model.train(was_training)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # sleep, do not spin, on shared cores
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
-    sess._fl_threads = threads  # type: ignore[attr-defined]
+    sess = ort.InferenceSession(done.onnx, opts, providers=["CPUExecutionProvider"])
     with _lock:
-        _sessions[key] = (weakref.ref(model), fp, sess)
+        done.sessions[threads] = sess
+        _exports[model] = done
     return sess
 
 
-def make_forward(clf: Classifier, device: torch.device, backend: str = "auto", *, channels_last: bool = True) -> Forward:
-    """The fastest correct forward of ``clf`` on ``device`` for ``backend`` (auto, torch or onnxruntime)."""
+def make_forward(clf: Classifier, device: torch.device, backend: str = "auto", *, channels_last: bool = True, threads: int | None = None) -> Forward:
+    """The fastest correct forward of ``clf`` on ``device`` for ``backend`` (auto, torch or onnxruntime).
+
+    ``threads``: ONNX Runtime's threads for one call (default: torch's thread count).  Its
+    logits do not depend on it (tested), so a single-threaded session can serve each of
+    several threads that run batches side by side (:mod:`~foolbox_lite.evaluator.inference`).
+    """
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     module = isinstance(clf.model, torch.nn.Module)
@@ -118,7 +139,7 @@ def make_forward(clf: Classifier, device: torch.device, backend: str = "auto", *
             raise ParameterError("backend 'onnxruntime' needs the onnx and onnxruntime packages", hint="pip install 'foolbox-lite[onnx]' or use --backend torch")
     if backend != "torch" and (backend == "onnxruntime" or clf.traceable) and ort_possible and onnxruntime_available():
         try:
-            sess = _session(clf, max(1, torch.get_num_threads()))
+            sess = _session(clf, max(1, threads or torch.get_num_threads()))
         except Exception as exc:
             if backend == "onnxruntime":
                 raise ModelError(f"model {clf.name!r} could not be exported to ONNX: {exc}", hint="use --backend torch") from exc

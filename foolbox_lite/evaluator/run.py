@@ -1,23 +1,23 @@
-"""Batched inference of classifiers over a stimulus set, in manifest order.
+"""Evaluating a stimulus set: read and verify it, run every model over it in manifest order, attribute each decision to a cue.
 
 The device is chosen once; images are decoded by background threads while the models
-run on the previous batch (:mod:`~foolbox_lite.evaluator.batches`), on the CPU straight
-into the models' normalised input when they share one, else into a uint8 buffer that each
-model normalises into its own reused float buffer; under ``torch.inference_mode`` each runs in
-the engine :mod:`~foolbox_lite.evaluator.engine` picks (ONNX Runtime on the CPU when
-installed, else channels-last torch).  Every batch is decoded once and shown to all models.
+run (:mod:`~foolbox_lite.evaluator.batches`), on the CPU straight into the models'
+normalised input when they share one, else into a uint8 buffer that each model
+normalises into its own reused float buffer.  The models run under
+``torch.inference_mode`` in the engine :mod:`~foolbox_lite.evaluator.engine` picks (ONNX
+Runtime on the CPU when installed, else channels-last torch), in lanes where that pays
+(:mod:`~foolbox_lite.evaluator.inference`).  Every batch is decoded once and shown to all models.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from ..allocator import tune_allocator
 from ..classifiers import Classifier, imagenet_labels, load_classifier
@@ -25,35 +25,16 @@ from ..errors import InputError, ParameterError
 from ..labels.mappings import LabelMapping, get_mapping
 from ..stimulus_set.format import ManifestEntry, SetInfo, read_manifest, read_set_info, verify_entries
 from .analyses import add_analyses
-from .batches import Batch, BatchReader, Normalise, Prepared
+from .batches import BatchReader
 from .cues import Trial, check_cue, cue_order, followed_cue
 from .decisions import Decider, DecisionRule, make_decider
-from .engine import make_forward
 from .evidence import EvidenceRecorder
+from .inference import DEFAULT_BATCH_SIZE, infer_batches, lane_plan, make_runners, resolve_device, run_batches, run_lanes
 from .metrics import summarize
 from .observers import StimulusInfo, read_observers
 from .validity import mark_validity
 
 __all__ = ["DEFAULT_BATCH_SIZE", "EvalSetup", "Evaluation", "Evidence", "decide_locally", "evaluate_set", "infer_batches", "load_stimulus_set", "prepare_evaluation", "resolve_device"]
-
-#: Best measured on 2 CPU cores with EfficientNet-Lite0 (see benchmarks/evaluate.py).
-DEFAULT_BATCH_SIZE = 16
-#: Channels-last memory format for torch models and their input buffers (measured: see benchmarks/evaluate.py).
-CHANNELS_LAST = True
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/``"auto"``: CUDA when available, else CPU; otherwise the named device (checked)."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ParameterError(f"unknown device {device!r}", hint="use cpu, cuda, cuda:1, mps or auto") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ParameterError(f"device {device!r} was asked for but CUDA is not available here", hint="use --device cpu or auto")
-    return dev
-
 
 @dataclass
 class LoadedSet:
@@ -123,77 +104,6 @@ def _map_cues(loaded: LoadedSet, mapping: LabelMapping) -> LoadedSet:
     stimuli = [replace(s, cues={k: cat.get(v, v) for k, v in s.cues.items()}) for s in loaded.stimuli]
     info = replace(loaded.info, label_space=mapping.name)
     return replace(loaded, info=info, stimuli=stimuli, cue_labels=sorted({cat.get(v, v) for v in loaded.cue_labels}))
-
-
-class _Runner:
-    """One classifier with its decision rule and reused input buffer."""
-
-    def __init__(self, clf: Classifier, decider: Decider, device: torch.device, batch_size: int, backend: str = "auto") -> None:
-        self.clf, self.decider, self.device, self.bs = clf, decider, device, batch_size
-        self.forward = make_forward(clf, device, backend, channels_last=CHANNELS_LAST)
-        self.memory_format = self.forward.memory_format
-        self.a, self.b = clf.preprocessing.affine(torch.float32, device, input_scale=255.0)
-        self.norm = Normalise.of(clf)
-        self.buf: torch.Tensor | None = None
-
-    def logits(self, batch: Prepared | Batch) -> torch.Tensor:
-        size = self.clf.input_size
-        if isinstance(batch, Prepared):  # normalised by the reader for this model's preprocessing
-            if not batch.norm.same_as(self.norm):
-                raise RuntimeError(f"a batch normalised for another preprocessing reached model {self.clf.name!r}")
-            if self.memory_format == torch.contiguous_format and batch.x.device == self.device:
-                return self.forward.run(batch.x)
-            x = self._buffer(batch.x.shape[0])
-            x.copy_(batch.x, non_blocking=True)
-        elif isinstance(batch, list) or tuple(batch.shape[-2:]) != tuple(size):
-            imgs = batch if isinstance(batch, list) else list(batch)
-            x = torch.stack([self._resize(im) for im in imgs])
-            x = x.mul_(self.a * 255.0).add_(self.b)  # resized images are in [0, 1]
-        else:
-            x = self._buffer(batch.shape[0])
-            x.copy_(batch, non_blocking=True)
-            x.mul_(self.a).add_(self.b)
-        return self.forward.run(x)
-
-    def _buffer(self, n: int) -> torch.Tensor:
-        if self.buf is None or self.buf.shape[0] < n:
-            self.buf = torch.empty((max(n, self.bs), 3, *self.clf.input_size), device=self.device, memory_format=self.memory_format)
-        return self.buf[:n]
-
-    def _resize(self, img: torch.Tensor) -> torch.Tensor:
-        x = img.to(self.device, torch.float32).div_(255.0).unsqueeze(0)
-        x = F.interpolate(x, size=self.clf.input_size, mode=self.clf.resize_mode, align_corners=False, antialias=True)
-        return x[0]
-
-
-def infer_batches(
-    classifiers: Sequence[Classifier],
-    deciders: Sequence[Decider],
-    batches: Iterable[Prepared | Batch],
-    *,
-    device: torch.device | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: object = None,
-    backend: str = "auto",
-) -> list[list[str]]:
-    """Decisions of each classifier for uint8 batches ``(B, 3, H, W)`` (or lists of ``(3, H, W)``).
-
-    A :class:`~foolbox_lite.evaluator.batches.BatchReader` may also hand over batches it
-    already normalised for every classifier's (shared) preprocessing.
-
-    ``backend``: ``auto`` (ONNX Runtime on the CPU when installed, else torch), ``torch`` or
-    ``onnxruntime`` (see :mod:`foolbox_lite.evaluator.engine`).
-    """
-    device = device or resolve_device(None)
-    runners = [_Runner(c, d, device, batch_size, backend) for c, d in zip(classifiers, deciders)]
-    out: list[list[str]] = [[] for _ in runners]
-    with torch.inference_mode():
-        for batch in batches:
-            for r, o in zip(runners, out):
-                o.extend(r.decider(r.logits(batch)))
-            if progress is not None:
-                progress.update(len(batch))  # type: ignore[attr-defined]
-    return out
 
 
 @dataclass
@@ -351,13 +261,14 @@ def decide_locally(setup: EvalSetup, batch_size: int = DEFAULT_BATCH_SIZE, progr
     from tqdm.auto import tqdm
 
     entries = setup.set.entries
-    norms = [Normalise.of(c) for c in setup.classifiers]
+    recorders = setup.recorders()
+    runners = make_runners(setup.classifiers, recorders, setup.device, batch_size, backend)
+    lanes, per_read = lane_plan(runners, setup.device, len(entries), batch_size)
     # on the CPU, decoding threads normalise when every model wants the same input (a GPU gets uint8: a quarter of the bytes)
-    shared = setup.device.type == "cpu" and all(n.same_as(norms[0]) for n in norms)
-    reader = BatchReader([setup.set.folder / e.file for e in entries], batch_size, entries if setup.set.hashes_pending else None, norms[0] if shared else None)
+    shared = setup.device.type == "cpu" and all(r.norm.same_as(runners[0].norm) for r in runners)
+    reader = BatchReader([setup.set.folder / e.file for e in entries], per_read, entries if setup.set.hashes_pending else None, runners[0].norm if shared else None)
     with reader, tqdm(total=len(entries), desc=f"evaluating {', '.join(setup.names)}", unit="img", disable=not progress, leave=False) as bar:
-        recorders = setup.recorders()  # set up while the first batch is read
-        decisions = infer_batches(setup.classifiers, recorders, reader, device=setup.device, batch_size=batch_size, progress=bar, backend=backend)  # type: ignore[arg-type]
+        decisions = run_lanes(runners, reader, lanes, bar, batch_size) if lanes else run_batches(runners, reader, bar)
     return decisions, [[rec.of(i) for i in range(len(setup.set.entries))] for rec in recorders]
 
 

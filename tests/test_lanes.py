@@ -1,0 +1,78 @@
+"""Inference in lanes: the same decisions and evidence as one pipeline, errors in batch order."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from test_evaluator import make_set
+
+from foolbox_lite.classifiers import from_module
+from foolbox_lite.errors import InputError
+from foolbox_lite.evaluator.batches import BatchReader
+from foolbox_lite.evaluator.decisions import make_decider
+from foolbox_lite.evaluator.engine import onnxruntime_available
+from foolbox_lite.evaluator.evidence import EvidenceRecorder
+from foolbox_lite.evaluator.inference import LANE_READ_SIZE, lane_plan, make_runners, run_batches, run_lanes
+from foolbox_lite.labels import GEIRHOS16
+from foolbox_lite.operators.itempool import item_workers
+from foolbox_lite.stimulus_set.format import read_manifest
+
+pytestmark = pytest.mark.skipif(not onnxruntime_available(), reason="onnx/onnxruntime not installed (the test extra has them)")
+CPU = torch.device("cpu")
+
+
+def _net():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(32, 16))
+    return from_module(net.eval(), name="tiny", input_size=32, labels="geirhos16")
+
+
+def _set(tmp_path: Path, n: int) -> Path:
+    g = torch.Generator().manual_seed(3)
+    cats = GEIRHOS16.names
+    rows = [(f"i{k:02d}.png", torch.rand(3, 32, 32, generator=g), {"shape": cats[k % 16], "texture": cats[(k + 5) % 16]}, "c") for k in range(n)]
+    return make_set(tmp_path / "set", rows, label_space="geirhos16")
+
+
+def _run(folder: Path, lanes: int, per_read: int = LANE_READ_SIZE) -> tuple[list[list[str]], list[tuple[dict, dict]]]:
+    clf = _net()
+    entries = read_manifest(folder)
+    rec = EvidenceRecorder(make_decider(clf.labels, "geirhos16", "auto"), sorted({v for e in entries for v in e.cues.values()}))
+    runners = make_runners([clf], [rec], CPU, 16, "onnxruntime")
+    assert runners[0].forward.backend == "onnxruntime"
+    with BatchReader([folder / e.file for e in entries], per_read, entries, runners[0].norm) as reader:
+        out = run_lanes(runners, reader, lanes) if lanes else run_batches(runners, reader)
+    return out, [rec.of(i) for i in range(len(entries))]
+
+
+@pytest.mark.parametrize("lanes", [2, 3])
+def test_lanes_decide_exactly_as_one_pipeline(tmp_path: Path, lanes: int) -> None:
+    folder = _set(tmp_path, 21)  # three reads of 8: with two lanes the third runs afterwards on every thread
+    pipeline, evidence = _run(folder, 0)
+    in_lanes, lane_evidence = _run(folder, lanes)
+    assert len(pipeline[0]) == 21
+    assert in_lanes == pipeline
+    assert lane_evidence == evidence  # ranks and probabilities, bit for bit
+
+
+def test_a_bad_image_read_in_a_lane_raises_its_own_error_and_stops_the_lanes(tmp_path: Path) -> None:
+    folder = _set(tmp_path, 24)
+    bad = read_manifest(folder)[10].file  # in the second read
+    (folder / bad).write_bytes(b"not the image the manifest hashed")
+    with pytest.raises(InputError, match=bad):
+        _run(folder, 2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("foolbox-lite-lane")]
+
+
+def test_lanes_are_planned_only_for_onnxruntime_on_the_cpu() -> None:
+    onnx = make_runners([_net()], [make_decider(_net().labels, "geirhos16", "auto")], CPU, 16, "onnxruntime")
+    eager = make_runners([_net()], [make_decider(_net().labels, "geirhos16", "auto")], CPU, 16, "torch")
+    assert lane_plan(eager, CPU, 100, 16) == (0, 16)
+    assert lane_plan(onnx, torch.device("cuda"), 100, 16) == (0, 16)
+    expected = (min(item_workers(), 3), LANE_READ_SIZE) if item_workers() >= 2 else (0, 16)
+    assert lane_plan(onnx, CPU, 3 * LANE_READ_SIZE, 16) == expected
+    assert lane_plan(onnx, CPU, 1, 16) == (0, 16)  # one read: nothing to run side by side
+    assert lane_plan(onnx, CPU, 100, 2)[1] in (2, 16)  # a smaller batch size is kept
