@@ -9,7 +9,7 @@ import pytest
 import torch
 from test_evaluator import make_set
 
-from foolbox_lite.classifiers import from_module
+from foolbox_lite.classifiers import Preprocessing, from_module
 from foolbox_lite.errors import InputError
 from foolbox_lite.evaluator.batches import BatchReader
 from foolbox_lite.evaluator.decisions import make_decider
@@ -24,10 +24,11 @@ pytestmark = pytest.mark.skipif(not onnxruntime_available(), reason="onnx/onnxru
 CPU = torch.device("cpu")
 
 
-def _net():
-    torch.manual_seed(0)
+def _net(seed: int = 0, preprocessing: Preprocessing | None = None):
+    torch.manual_seed(seed)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(32, 16))
-    return from_module(net.eval(), name="tiny", input_size=32, labels="geirhos16")
+    kw = {"preprocessing": preprocessing} if preprocessing is not None else {}
+    return from_module(net.eval(), name=f"tiny{seed}", input_size=32, labels="geirhos16", **kw)
 
 
 def _set(tmp_path: Path, n: int) -> Path:
@@ -37,15 +38,19 @@ def _set(tmp_path: Path, n: int) -> Path:
     return make_set(tmp_path / "set", rows, label_space="geirhos16")
 
 
-def _run(folder: Path, lanes: int, per_read: int = LANE_READ_SIZE) -> tuple[list[list[str]], list[tuple[dict, dict]]]:
-    clf = _net()
+def _run(folder: Path, lanes: int, classifiers=None, runners_out: list | None = None) -> tuple[list[list[str]], list[list[tuple[dict, dict]]]]:
+    classifiers = classifiers or [_net()]
     entries = read_manifest(folder)
-    rec = EvidenceRecorder(make_decider(clf.labels, "geirhos16", "auto"), sorted({v for e in entries for v in e.cues.values()}))
-    runners = make_runners([clf], [rec], CPU, 16, "onnxruntime")
-    assert runners[0].forward.backend == "onnxruntime"
-    with BatchReader([folder / e.file for e in entries], per_read, entries, runners[0].norm) as reader:
+    labels = sorted({v for e in entries for v in e.cues.values()})
+    recs = [EvidenceRecorder(make_decider(c.labels, "geirhos16", "auto"), labels) for c in classifiers]
+    runners = make_runners(classifiers, recs, CPU, 16, "onnxruntime")
+    assert all(r.forward.backend == "onnxruntime" for r in runners)
+    if runners_out is not None:
+        runners_out.extend(runners)
+    shared = all(r.norm.same_as(runners[0].norm) for r in runners)  # else the reader hands over pixels
+    with BatchReader([folder / e.file for e in entries], LANE_READ_SIZE, entries, runners[0].norm if shared else None) as reader:
         out = run_lanes(runners, reader, lanes) if lanes else run_batches(runners, reader)
-    return out, [rec.of(i) for i in range(len(entries))]
+    return out, [[rec.of(i) for i in range(len(entries))] for rec in recs]
 
 
 @pytest.mark.parametrize("lanes", [2, 3])
@@ -56,6 +61,21 @@ def test_lanes_decide_exactly_as_one_pipeline(tmp_path: Path, lanes: int) -> Non
     assert len(pipeline[0]) == 21
     assert in_lanes == pipeline
     assert lane_evidence == evidence  # ranks and probabilities, bit for bit
+
+
+def test_lanes_with_two_models_that_normalise_their_own_pixels(tmp_path: Path) -> None:
+    folder = _set(tmp_path, 19)
+
+    def models() -> list:
+        return [_net(0), _net(1, Preprocessing(scale=1.0, mean=(0.1, 0.2, 0.3), std=(0.7, 0.3, 0.05)))]
+
+    pipeline, evidence = _run(folder, 0, models())
+    runners: list = []
+    in_lanes, lane_evidence = _run(folder, 2, models(), runners)
+    assert pipeline[0] != pipeline[1]  # two different models
+    assert in_lanes == pipeline and lane_evidence == evidence
+    # the model that normalises pixels itself did so into one buffer per lane (a shared one would race)
+    assert len({b.data_ptr() for b in runners[1].bufs.values()}) == 2
 
 
 def test_a_bad_image_read_in_a_lane_raises_its_own_error_and_stops_the_lanes(tmp_path: Path) -> None:
