@@ -76,7 +76,8 @@ class Runner:
         self.lane_forward = fwd
 
     def logits(self, batch: Prepared | Batch, slot: int = 0) -> torch.Tensor:
-        """The logits of ``batch``; ``slot`` > 0 (a lane's) or a lane forward set: the lane's buffer and forward."""
+        """The logits of ``batch``, normalised (where the reader has not) into the buffer of ``slot``
+        (one per lane); while :meth:`use_lanes` is in effect, through the lane forward, a few images a call."""
         forward = self.forward if self.lane_forward is None else self.lane_forward
         size = self.clf.input_size
         if isinstance(batch, Prepared):  # normalised by the reader for this model's preprocessing
