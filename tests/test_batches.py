@@ -61,6 +61,11 @@ def test_exact_products_use_a_multiply_add_that_equals_the_arithmetic_at_odd_siz
         lite.planes(img, out)
         expected = arithmetic(img, PREPROCESSINGS[0])
         assert np.array_equal(out.view(np.uint32), expected.numpy().view(np.uint32))  # bits, not just values
+    # the multiply-add path, not the tables, computed them: with the tables spoilt the planes are unchanged
+    spoilt = Normalise(lite.size, np.zeros_like(lite.tables), lite.affine)
+    again = np.full((3, 7, 9), np.nan, np.float32)
+    spoilt.planes(img, again)
+    assert np.array_equal(again.view(np.uint32), out.view(np.uint32))
 
 
 def test_normalisations_compare_by_size_and_values() -> None:
@@ -105,6 +110,18 @@ def test_reader_starts_reading_on_entering_and_drops_an_unread_batch_on_leaving(
     assert reader.pool._shutdown  # its thread is stopped
     with BatchReader(paths, 2, entries, norm) as reader, pytest.raises(InputError, match=entries[0].file):
         next(iter(reader))  # iterating hands over the batch read since entering: its error names the file
+
+
+def test_reader_reads_the_first_batch_on_entering(tmp_path: Path) -> None:
+    folder = _set(tmp_path, [(32, 32)] * 3)
+    entries = read_manifest(folder)
+    paths = [folder / e.file for e in entries]
+    expected = torch.stack([arithmetic(decode_rgb_hwc(p), IMAGENET_PREPROCESSING) for p in paths[:2]])
+    with BatchReader(paths, 2, entries, Normalise.of(from_module(lambda x: x, input_size=32))) as reader:
+        reader._first.result(timeout=60)  # read in the background since entering
+        (folder / entries[0].file).write_bytes(b"changed after it was read")
+        first = next(iter(reader))
+    assert isinstance(first, Prepared) and torch.equal(first.x, expected)
 
 
 def test_reader_hands_over_pixels_when_images_are_not_at_the_model_size(tmp_path: Path) -> None:

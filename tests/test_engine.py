@@ -91,6 +91,7 @@ def test_changed_weights_are_exported_again() -> None:
 @needs_ort
 def test_exports_and_sessions_are_kept_per_model_and_dropped_with_it() -> None:
     import gc
+    import weakref
 
     from foolbox_lite.evaluator import engine
 
@@ -103,10 +104,27 @@ def test_exports_and_sessions_are_kept_per_model_and_dropped_with_it() -> None:
     x = torch.rand(2, 3, 8, 8)
     assert torch.equal(one.run(x), make_forward(clf, CPU, "onnxruntime", threads=1).run(x))
     assert engine._exports[net] is kept
-    del clf, net, one, kept
+    gone = weakref.ref(net)
+    before = len(engine._exports)
+    ref = one.run(x)
+    del clf, net, kept
     gc.collect()
-    assert not any(isinstance(m, torch.nn.Sequential) and len(m) == 2 and isinstance(m[1], torch.nn.Linear) and m[1].in_features == 192
-                   for m in engine._exports.keys())
+    assert gone() is None and len(engine._exports) == before - 1  # a live forward keeps neither the model nor its entry
+    assert torch.equal(one.run(x), ref)  # and still runs
+
+
+@needs_ort
+def test_concurrent_first_calls_export_once_and_all_succeed() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from foolbox_lite.evaluator import engine
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
+    clf = from_module(net, input_size=8, labels=["a", "b", "c"])
+    with ThreadPoolExecutor(4) as pool:  # torch's exporter keeps process-wide state: two exports at once failed
+        forwards = list(pool.map(lambda t: make_forward(clf, CPU, "onnxruntime", threads=t), [1, 2, 1, 2]))
+    assert all(f.backend == "onnxruntime" for f in forwards)
+    assert sorted(engine._exports[net].sessions) == [1, 2]
 
 
 def test_cli_refuses_an_unknown_backend(tmp_path: Path, capsys) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from foolbox_lite.evaluator.engine import onnxruntime_available
 from foolbox_lite.evaluator.evidence import EvidenceRecorder
 from foolbox_lite.evaluator.inference import LANE_READ_SIZE, lane_plan, make_runners, run_batches, run_lanes
 from foolbox_lite.labels import GEIRHOS16
-from foolbox_lite.operators.itempool import item_workers
 from foolbox_lite.stimulus_set.format import read_manifest
 
 pytestmark = pytest.mark.skipif(not onnxruntime_available(), reason="onnx/onnxruntime not installed (the test extra has them)")
@@ -38,6 +38,25 @@ def _set(tmp_path: Path, n: int) -> Path:
     return make_set(tmp_path / "set", rows, label_space="geirhos16")
 
 
+def _within(seconds: float, fn):
+    """``fn()``'s result or exception, failing (instead of hanging the suite) if it takes longer than ``seconds``."""
+    box: dict[str, object] = {}
+
+    def call() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            box["error"] = exc
+
+    t = threading.Thread(target=call, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s: the lanes hang"
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]
+
+
 def _run(folder: Path, lanes: int, classifiers=None, runners_out: list | None = None) -> tuple[list[list[str]], list[list[tuple[dict, dict]]]]:
     classifiers = classifiers or [_net()]
     entries = read_manifest(folder)
@@ -53,14 +72,17 @@ def _run(folder: Path, lanes: int, classifiers=None, runners_out: list | None = 
     return out, [[rec.of(i) for i in range(len(entries))] for rec in recs]
 
 
-@pytest.mark.parametrize("lanes", [2, 3])
-def test_lanes_decide_exactly_as_one_pipeline(tmp_path: Path, lanes: int) -> None:
-    folder = _set(tmp_path, 21)  # three reads of 8: with two lanes the third runs afterwards on every thread
+@pytest.mark.parametrize(("n", "lanes"), [(21, 2), (21, 3), (60, 2), (60, 3), (21, 5), (21, 1)])
+def test_lanes_decide_exactly_as_one_pipeline(tmp_path: Path, n: int, lanes: int) -> None:
+    # 21 images: three reads of 8, so with two lanes the third runs afterwards on every thread;
+    # 60: eight reads, so each lane takes several after its first; 5 lanes for 3 reads, or 1: one pipeline
+    folder = _set(tmp_path, n)
     pipeline, evidence = _run(folder, 0)
-    in_lanes, lane_evidence = _run(folder, lanes)
-    assert len(pipeline[0]) == 21
+    in_lanes, lane_evidence = _within(120, lambda: _run(folder, lanes))
+    assert len(pipeline[0]) == n
     assert in_lanes == pipeline
     assert lane_evidence == evidence  # ranks and probabilities, bit for bit
+    assert not [t for t in threading.enumerate() if t.name.startswith("foolbox-lite-lane")]
 
 
 def test_lanes_with_two_models_that_normalise_their_own_pixels(tmp_path: Path) -> None:
@@ -71,20 +93,33 @@ def test_lanes_with_two_models_that_normalise_their_own_pixels(tmp_path: Path) -
 
     pipeline, evidence = _run(folder, 0, models())
     runners: list = []
-    in_lanes, lane_evidence = _run(folder, 2, models(), runners)
+    in_lanes, lane_evidence = _within(120, lambda: _run(folder, 2, models(), runners))
     assert pipeline[0] != pipeline[1]  # two different models
     assert in_lanes == pipeline and lane_evidence == evidence
     # the model that normalises pixels itself did so into one buffer per lane (a shared one would race)
     assert len({b.data_ptr() for b in runners[1].bufs.values()}) == 2
 
 
-def test_a_bad_image_read_in_a_lane_raises_its_own_error_and_stops_the_lanes(tmp_path: Path) -> None:
-    folder = _set(tmp_path, 24)
-    bad = read_manifest(folder)[10].file  # in the second read
+@pytest.mark.parametrize("read", [2, 3, 5])
+def test_a_bad_image_read_in_a_lane_raises_its_own_error_and_never_hangs(tmp_path: Path, read: int) -> None:
+    folder = _set(tmp_path, 64)
+    bad = read_manifest(folder)[read * LANE_READ_SIZE + 3].file  # a read some lane takes after its first
     (folder / bad).write_bytes(b"not the image the manifest hashed")
-    with pytest.raises(InputError, match=bad):
-        _run(folder, 2)
-    assert not [t for t in threading.enumerate() if t.name.startswith("foolbox-lite-lane")]
+    for _ in range(15):  # a lane that stopped before running a batch it had taken left the main thread waiting
+        with pytest.raises(InputError, match=bad):
+            _within(60, lambda: _run(folder, 2))
+        assert not [t for t in threading.enumerate() if t.name.startswith("foolbox-lite-lane")]
+
+
+def test_of_two_bad_images_the_first_in_batch_order_is_reported(tmp_path: Path) -> None:
+    folder = _set(tmp_path, 64)
+    entries = read_manifest(folder)
+    first, later = entries[20].file, entries[44].file  # reads 3 and 6
+    for name in (later, first):
+        (folder / name).write_bytes(b"changed")
+    for _ in range(10):
+        with pytest.raises(InputError, match=first):
+            _within(60, lambda: _run(folder, 2))
 
 
 def test_lanes_are_planned_only_for_onnxruntime_on_the_cpu() -> None:
@@ -92,7 +127,8 @@ def test_lanes_are_planned_only_for_onnxruntime_on_the_cpu() -> None:
     eager = make_runners([_net()], [make_decider(_net().labels, "geirhos16", "auto")], CPU, 16, "torch")
     assert lane_plan(eager, CPU, 100, 16) == (0, 16)
     assert lane_plan(onnx, torch.device("cuda"), 100, 16) == (0, 16)
-    expected = (min(item_workers(), 3), LANE_READ_SIZE) if item_workers() >= 2 else (0, 16)
+    threads = min(torch.get_num_threads(), os.cpu_count() or 1)
+    expected = (min(threads, 3), LANE_READ_SIZE) if threads >= 2 else (0, 16)
     assert lane_plan(onnx, CPU, 3 * LANE_READ_SIZE, 16) == expected
     assert lane_plan(onnx, CPU, 1, 16) == (0, 16)  # one read: nothing to run side by side
-    assert lane_plan(onnx, CPU, 100, 2)[1] in (2, 16)  # a smaller batch size is kept
+    assert lane_plan(onnx, CPU, 100, 2) == ((min(threads, 50), 2) if threads >= 2 else (0, 2))  # a smaller batch size is kept

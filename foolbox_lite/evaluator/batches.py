@@ -180,7 +180,7 @@ class BatchReader:
         return self._load(k, slot, parallel)
 
     def _floats(self) -> torch.Tensor | None:
-        return torch.empty((min(self.bs, len(self.paths)), 3, *self.norm.size)) if self.norm is not None else None
+        return torch.empty((min(self.bs, len(self.paths)), 3, *self.norm.size), dtype=torch.float32) if self.norm is not None else None
 
     def _load(self, k: int, slot: int | None = None, parallel: bool = True) -> Prepared | Batch:
         slot = k % 2 if slot is None else slot

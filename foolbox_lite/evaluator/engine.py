@@ -56,6 +56,7 @@ def onnxruntime_available() -> bool:
 
 
 _lock = threading.Lock()
+_build_lock = threading.Lock()
 
 
 @dataclass
@@ -90,35 +91,40 @@ def _export(model: torch.nn.Module, input_size: tuple[int, int]) -> bytes:
 
 def _session(clf: Classifier, threads: int) -> object:
     """The model's ONNX Runtime session with ``threads`` threads (exported once per weights, a session per thread count)."""
-    import onnxruntime as ort
-
     model = clf.model
     assert isinstance(model, torch.nn.Module)
     fp = _fingerprint(model)
     with _lock:
         done = _exports.get(model)
-        if done is not None and done.fingerprint != fp:
-            done = None
-        if done is not None and threads in done.sessions:
+        if done is not None and done.fingerprint == fp and threads in done.sessions:
             return done.sessions[threads]
-    if done is None:
-        was_training = model.training
-        model.eval()
-        try:
-            done = _Exported(fp, _export(model, clf.input_size))
-        finally:
-            model.train(was_training)
+    with _build_lock:  # torch's exporter uses process-wide state: one export or session build at a time
+        with _lock:
+            done = _exports.get(model)
+        if done is None or done.fingerprint != fp:
+            was_training = model.training
+            model.eval()
+            try:
+                done = _Exported(fp, _export(model, clf.input_size))
+            finally:
+                model.train(was_training)
+        if threads not in done.sessions:
+            done.sessions[threads] = _new_session(done.onnx, threads)
+        with _lock:
+            _exports[model] = done
+        return done.sessions[threads]
+
+
+def _new_session(onnx: bytes, threads: int) -> object:
+    import onnxruntime as ort
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # sleep, do not spin, on shared cores
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(done.onnx, opts, providers=["CPUExecutionProvider"])
-    with _lock:
-        done.sessions[threads] = sess
-        _exports[model] = done
-    return sess
+    return ort.InferenceSession(onnx, opts, providers=["CPUExecutionProvider"])
 
 
 def make_forward(clf: Classifier, device: torch.device, backend: str = "auto", *, channels_last: bool = True, threads: int | None = None) -> Forward:

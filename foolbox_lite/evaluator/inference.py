@@ -17,6 +17,7 @@ neither on its thread count nor on the batch size (tested), and the batches are 
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
@@ -26,17 +27,18 @@ import torch.nn.functional as F
 
 from ..classifiers import Classifier
 from ..errors import ParameterError
-from ..operators.itempool import item_workers
 from .batches import Batch, BatchReader, Normalise, Prepared
 from .decisions import Decider
 from .engine import Forward, make_forward
 
-__all__ = ["CHANNELS_LAST", "DEFAULT_BATCH_SIZE", "LANE_CALL_SIZE", "LANE_READ_SIZE", "Runner", "infer_batches", "lane_plan", "make_runners", "resolve_device", "run_batches", "run_lanes"]
+__all__ = ["CHANNELS_LAST", "DEFAULT_BATCH_SIZE", "LANE_CALL_SIZE", "LANE_READ_SIZE", "MAX_LANES", "Runner", "infer_batches", "lane_plan", "make_runners", "resolve_device", "run_batches", "run_lanes"]
 
 #: Best measured on 2 CPU cores with EfficientNet-Lite0 (see benchmarks/evaluate.py).
 DEFAULT_BATCH_SIZE = 16
 #: Channels-last memory format for torch models and their input buffers (measured: see benchmarks/evaluate.py).
 CHANNELS_LAST = True
+#: Most lanes one run uses (each runs single-threaded sessions; torch's thread count and the cores bound it first).
+MAX_LANES = 16
 #: Images a lane reads at a time (hash, decode, normalise), then runs and hands over for deciding.
 LANE_READ_SIZE = 8
 #: Images per ONNX Runtime call in a lane: a single thread on a few images works in the cache (measured: see benchmarks/evaluate.py).
@@ -69,7 +71,7 @@ class Runner:
         self.lane_forward: Forward | None = None
 
     def use_lanes(self, threads: int) -> None:
-        """Give the lanes a forward with ``threads`` threads per call (ONNX Runtime only)."""
+        """Give the lanes a forward with ``threads`` threads per call (ONNX Runtime only; lanes use 1)."""
         fwd = make_forward(self.clf, self.device, self.backend, channels_last=CHANNELS_LAST, threads=threads)
         if fwd.backend != self.forward.backend:
             raise RuntimeError(f"model {self.clf.name!r}: lanes got a {fwd.backend} forward instead of {self.forward.backend}")
@@ -121,12 +123,13 @@ def make_runners(classifiers: Sequence[Classifier], deciders: Sequence[Decider],
 
 def lane_plan(runners: Sequence[Runner], device: torch.device, n_images: int, batch_size: int) -> tuple[int, int]:
     """``(lanes, images per read)`` for a run over ``n_images``: lanes only where every model runs
-    in ONNX Runtime on the CPU and there are threads and reads for at least two; each lane
-    then reads :data:`LANE_READ_SIZE` images at a time (fewer if ``batch_size`` is smaller)."""
+    in ONNX Runtime on the CPU and there are threads (torch's count, at most the cores and
+    :data:`MAX_LANES`) and reads for at least two; each lane then reads :data:`LANE_READ_SIZE`
+    images at a time (fewer if ``batch_size`` is smaller)."""
     per_read = max(1, min(batch_size, LANE_READ_SIZE))
     if device.type != "cpu" or not runners or any(r.forward.backend != "onnxruntime" for r in runners):
         return 0, batch_size
-    lanes = min(item_workers(), math.ceil(n_images / per_read))
+    lanes = min(torch.get_num_threads(), os.cpu_count() or 1, MAX_LANES, math.ceil(n_images / per_read))
     return (lanes, per_read) if lanes >= 2 else (0, batch_size)
 
 
@@ -174,14 +177,17 @@ def run_lanes(runners: Sequence[Runner], reader: BatchReader, lanes: int, progre
     Lane ``s`` starts on batch ``s``, then takes the next batch not yet taken, so a lane
     slowed by other work takes fewer.  The main thread decides at least ``decide_every``
     images at a time, in order.  The last ``n % lanes`` batches run afterwards on every
-    thread, so no core idles at the end.  The first error, in batch order, is raised
-    once the lanes have stopped.
+    thread, so no core idles at the end.  A lane finishes every batch it has taken, and
+    none is taken after an error, so every batch before the first failing one has its
+    result: the first error in batch order is raised, once the lanes have stopped.
+    Fewer than two lanes' worth of batches run as one pipeline (:func:`run_batches`).
     """
-    out: list[list[str]] = [[] for _ in runners]
     n = reader.n_batches
+    lanes = min(lanes, n)
+    if lanes < 2:
+        return run_batches(runners, reader, progress)
+    out: list[list[str]] = [[] for _ in runners]
     in_lanes = n - n % lanes
-    for r in runners:
-        r.use_lanes(max(1, torch.get_num_threads() // lanes))
     results: list[Future[tuple[int, list[torch.Tensor]]]] = [Future() for _ in range(in_lanes)]
     order = iter(range(lanes, in_lanes))
     take = threading.Lock()
@@ -190,7 +196,7 @@ def run_lanes(runners: Sequence[Runner], reader: BatchReader, lanes: int, progre
     def lane(slot: int) -> None:
         k: int | None = slot
         with torch.inference_mode():
-            while k is not None and not stop.is_set():
+            while k is not None:
                 try:
                     batch = reader.read(k, slot, parallel=False)
                     results[k].set_result((len(batch), [r.logits(batch, slot) for r in runners]))
@@ -198,13 +204,16 @@ def run_lanes(runners: Sequence[Runner], reader: BatchReader, lanes: int, progre
                     results[k].set_exception(exc)
                     stop.set()
                     return
-                with take:
-                    k = next(order, None)
+                with take:  # the same lock as the error check: no batch is taken once one has failed
+                    k = None if stop.is_set() else next(order, None)
 
-    threads = [threading.Thread(target=lane, args=(s,), name=f"foolbox-lite-lane-{s}", daemon=True) for s in range(lanes)]
-    for t in threads:
-        t.start()
+    threads: list[threading.Thread] = []
     try:
+        for r in runners:
+            r.use_lanes(1)
+        threads = [threading.Thread(target=lane, args=(s,), name=f"foolbox-lite-lane-{s}", daemon=True) for s in range(lanes)]
+        for t in threads:
+            t.start()
         with torch.inference_mode():
             pending: list[list[torch.Tensor]] = [[] for _ in runners]
             rows = 0
@@ -217,7 +226,8 @@ def run_lanes(runners: Sequence[Runner], reader: BatchReader, lanes: int, progre
                     _decide(runners, out, pending, rows, progress)
                     pending, rows = [[] for _ in runners], 0
     finally:
-        stop.set()
+        with take:
+            stop.set()
         for t in threads:
             t.join()
         for r in runners:
