@@ -247,3 +247,15 @@ def test_compositions_replay_checks_their_input(batch):
     with pytest.raises(InputError, match="expected one record at path '0'"):
         pipe.replay(batch, [[] for _ in batch.items])
     assert isinstance(pipe, fl.Transform) and not isinstance(pipe, fl.Operator)
+
+
+def _channels_last(stim: fl.Stimuli) -> fl.Stimuli:
+    """The same batch with its images and layers stored channels-last (strides ``(H*W*C, 1, W*C, C)``)."""
+    cl = torch.channels_last
+    return stim.replace(images=stim.images.contiguous(memory_format=cl), layers={k: v.contiguous(memory_format=cl) for k, v in stim.layers.items()})
+
+
+def test_channels_last_input_gives_the_same_bytes(op, batch):
+    cl = _channels_last(batch)
+    assert not cl.images.is_contiguous()
+    assert torch.equal(op(cl, seed=9).images, op(batch, seed=9).images)

@@ -83,12 +83,14 @@ def shade(
     var = (wl * lum).sum(dim=(2, 3), keepdim=True) / wsum - mean.square()  # E[l^2] - E[l]^2: two passes fewer
     std = (var.clamp_min(0) + 1e-12).sqrt().clamp_min(MIN_SHADING_STD)
     d = strength * torch.tanh((lum - mean) / (2 * std))
-    # t (1 + d) where d < 0 and t + d (1 - t) where d > 0, i.e. t (1 - |d|) + max(d, 0): one 3-channel op
+    # t (1 + d) where d < 0 and t + d (1 - t) where d > 0, i.e. t (1 - |d|) + max(d, 0), rounded
+    # after the product and after the sum on every path (a fused addcmul rounds once: other bytes)
     grad = torch.is_grad_enabled() and (texture.requires_grad or d.requires_grad)
     if grad or not texture.is_contiguous():
-        out = torch.addcmul(d.clamp_min(0), texture, 1 - d.abs())
+        out = texture.mul(1 - d.abs())
     else:  # the caller's fresh texture buffer is reused: no 3-channel allocation
-        out = texture.mul_(1 - d.abs()).add_(d.clamp_min(0))
+        out = texture.mul_(1 - d.abs())
+    out = out.add_(d.clamp_min(0))
     if bool((edges != 0).any()):
         out = out * (1 - edges * edge_strength(lum))
     return out
