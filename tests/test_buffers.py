@@ -114,6 +114,21 @@ def test_an_offer_is_taken_once_and_only_when_it_matches():
     assert empty_output(like).data_ptr() != buf.data_ptr()
 
 
+def test_an_offer_is_taken_only_by_an_allocation_of_its_memory_format():
+    from foolbox_lite.operators.buffers import empty_cpu
+
+    cl = torch.channels_last
+    planar, hwc = torch.empty(2, 3, 8, 8), torch.empty(2, 3, 8, 8, memory_format=cl)
+    assert reusable(hwc, [])  # channels-last and dense: a warp's output can be offered
+    with offer_output(planar):
+        assert empty_cpu((2, 3, 8, 8), torch.float32, cl).data_ptr() != planar.data_ptr()
+        assert empty_cpu((2, 3, 8, 8), torch.float32).data_ptr() == planar.data_ptr()
+    with offer_output(hwc):
+        assert empty_cpu((2, 3, 8, 8), torch.float32).data_ptr() != hwc.data_ptr()
+        got = empty_cpu((2, 3, 8, 8), torch.float32, cl)
+        assert got.data_ptr() == hwc.data_ptr() and got.is_contiguous(memory_format=cl)
+
+
 def test_only_dead_unshared_tensors_are_reusable():
     t = torch.rand(2, 3, 8, 8)
     assert reusable(t, [torch.rand(2, 3, 8, 8)])

@@ -79,10 +79,15 @@ def test_periodic_cache_follows_its_tiles() -> None:
     assert all(e[0]() is not None for e in periodic._cache.values()) and len(periodic._cache) == 1
 
 
-def test_batch_output_stores_the_rounded_images() -> None:
+LAYOUTS = [torch.contiguous_format, torch.channels_last]  # planar, and what a warp of a batch without a mask returns
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_batch_output_stores_the_rounded_images(layout: torch.memory_format) -> None:
     torch.manual_seed(0)
     x = torch.rand(5, 3, 20, 30) * 1.4 - 0.2  # outside [0, 1] too
     x[0, 0, 0, :4] = torch.tensor([0.5 / 255, 1.5 / 255, 2.5 / 255, 254.5 / 255])  # ties round to even
+    x = x.contiguous(memory_format=layout)
     items = [Item(id=str(i), index=i) for i in range(5)]
     mask = torch.rand(5, 1, 20, 30)
     out = BatchOutput(10, (20, 30), sidecars=True, has_mask=[False] * 10, stim_has_mask=False)
@@ -96,12 +101,13 @@ def test_batch_output_stores_the_rounded_images() -> None:
         out.store(Stimuli(x.clone().index_fill_(0, torch.tensor([1]), float("nan")), {}, items), slots)
 
 
-def test_batch_output_rounds_like_torch_next_to_every_tie() -> None:
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_batch_output_rounds_like_torch_next_to_every_tie(layout: torch.memory_format) -> None:
     """float32 values within 300 ulps of each (k + 0.5) / 255, and beyond [0, 1]: the same bytes as torch's expression."""
     near = [(np.float32((k + 0.5) / 255).view(np.int32) + np.arange(-300, 300, dtype=np.int32)).view(np.float32) for k in range(-1, 257)]
     v = np.concatenate(near + [np.array([0.0, 1.0, -0.0, 2.0, -5.0, 1e30, -1e30], np.float32)])
     v = np.resize(v, 3 * 40 * 651)
-    x = torch.from_numpy(v.reshape(1, 3, 40, 651))
+    x = torch.from_numpy(v.reshape(1, 3, 40, 651)).contiguous(memory_format=layout)
     out = BatchOutput(1, (40, 651), sidecars=False, has_mask=[False], stim_has_mask=False)
     out.store(Stimuli(x, {MASK: x[:, 1:2]}, [Item(id="0", index=0)]), [0])
     assert torch.equal(out.u8[0], x[0].clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(1, 2, 0))

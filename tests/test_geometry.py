@@ -155,6 +155,51 @@ def test_fast_path_matches_torch_path(border):
         assert diff.max() < 0.02 and diff.mean() < 2e-3
 
 
+@pytest.mark.parametrize("border", ["zeros", "constant", "reflect", "replicate"])
+def test_fast_path_writes_an_image_without_a_mask_channels_last_with_the_warps_own_bytes(border):
+    """A tensor warped on its own comes back channels-last, each item exactly OpenCV's (H, W, C) warp of it."""
+    import cv2
+    import numpy as np
+
+    x = torch.rand(5, 3, 23, 31, generator=torch.Generator().manual_seed(7))
+    mats = about_centre(
+        torch.stack([torch.tensor(m, dtype=torch.float64) for m in (tilt_matrix(25, -20, 10, 40.0), rotation_matrix(33), rotation_matrix(-71), tilt_matrix(-40, 5, 0, 30.0), rotation_matrix(90))]),
+        torch.tensor([[15.5, 11.0], [12.0, 18.0], [15.0, 11.0], [3.0, 4.0], [15.0, 11.0]], dtype=torch.float64),
+    )
+    fill = (0.2, 0.5, 0.9) if border == "constant" else (0.0, 0.0, 0.0)
+    out = warp(x, mats, border=border, fill=fill)
+    assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+    inv = np.linalg.inv(mats.numpy())
+    mode = {"zeros": cv2.BORDER_CONSTANT, "constant": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT, "replicate": cv2.BORDER_REPLICATE}[border]
+    compared = 0
+    for i in range(5):
+        hwc = np.ascontiguousarray(x[i].permute(1, 2, 0).numpy())
+        affine = bool((inv[i, 2] == [0.0, 0.0, 1.0]).all())
+        fn, m = (cv2.warpAffine, np.ascontiguousarray(inv[i, :2])) if affine else (cv2.warpPerspective, inv[i])
+        ref = fn(hwc, m, (31, 23), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=mode, borderValue=(*fill, 0.0))
+        beyond = fl.operators.homography._behind_camera(inv[i : i + 1], 23, 31)
+        if not beyond:
+            assert torch.equal(out[i].permute(1, 2, 0), torch.from_numpy(ref)), f"item {i}"
+            compared += 1
+    assert compared == 5
+    planar_in = warp(x.contiguous(memory_format=torch.channels_last), mats, border=border, fill=fill)
+    assert torch.equal(planar_in, out)  # a channels-last input gives the same bytes
+    with_mask = warp(x[:, :2].contiguous(), mats, border=border, fill=fill[:2])  # two channels on their own: channels-last too
+    assert with_mask.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_warp_with_a_mask_stays_planar_and_operators_keep_an_images_bytes_whatever_its_layout():
+    x = torch.rand(4, 3, 20, 20, generator=torch.Generator().manual_seed(3))
+    m = (torch.rand(4, 1, 20, 20, generator=torch.Generator().manual_seed(4)) > 0.3).float()
+    out = fl.ops.Rotate(angle=(-40, 40))(fl.Stimuli.from_tensor(x, m), seed=1)
+    assert out.images.is_contiguous() and out.mask.is_contiguous()  # warped with the mask, four channels at a time
+    alone = fl.Stimuli.from_tensor(x)
+    op = fl.Pipeline([fl.ops.Tilt(pitch=(10, 40)), fl.ops.Rotate(angle=(-40, 40)), fl.ops.GaussianNoise(std=0.05), fl.ops.Grayscale()])
+    a = op(alone, seed=2).images
+    b = op(fl.Stimuli.from_tensor(x.contiguous(memory_format=torch.channels_last)), seed=2).images
+    assert torch.equal(a, b)
+
+
 def _opencv_version() -> tuple[int, int]:
     import cv2
 

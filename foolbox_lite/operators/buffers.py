@@ -47,22 +47,22 @@ def offer_output(buffer: torch.Tensor | None) -> Iterator[None]:
         _OFFER.reset(token)
 
 
-def _take(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
+def _take(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor | None:
     offer = _OFFER.get()
     if offer is None or offer.taken:
         return None
     t = offer.tensor
-    if tuple(t.shape) != shape or t.dtype != dtype or t.device != device:
+    if tuple(t.shape) != shape or t.dtype != dtype or t.device != device or not t.is_contiguous(memory_format=memory_format):
         return None
     offer.taken = True
     return t
 
 
-def empty_cpu(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
-    """An uninitialised contiguous CPU tensor (the offered buffer when one matches)."""
+def empty_cpu(shape: Sequence[int], dtype: torch.dtype, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+    """An uninitialised CPU tensor, contiguous in ``memory_format`` (the offered buffer when one matches)."""
     shape = tuple(int(s) for s in shape)
-    taken = _take(shape, dtype, torch.device("cpu"))
-    return taken if taken is not None else torch.empty(shape, dtype=dtype)
+    taken = _take(shape, dtype, torch.device("cpu"), memory_format)
+    return taken if taken is not None else torch.empty(shape, dtype=dtype, memory_format=memory_format)
 
 
 def empty_output(like: torch.Tensor, shape: Sequence[int] | None = None) -> torch.Tensor:
@@ -88,6 +88,7 @@ def reusable(t: torch.Tensor, live: Sequence[torch.Tensor]) -> bool:
         return False  # autograd may have saved it for backward
     if torch.is_inference_mode_enabled() != t.is_inference():
         return False  # inference tensors cannot be written outside inference mode (and vice versa for clarity)
-    if not t.is_contiguous() or t.storage_offset() != 0 or t.untyped_storage().nbytes() != t.numel() * t.element_size():
+    dense = t.is_contiguous() or (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last))
+    if not dense or t.storage_offset() != 0 or t.untyped_storage().nbytes() != t.numel() * t.element_size():
         return False
     return not shares_memory(t, live)
