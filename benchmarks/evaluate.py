@@ -2,6 +2,7 @@
 
     python benchmarks/evaluate.py --quick        # one line on stdout (details on stderr)
     python benchmarks/evaluate.py [--n 128] [--repeats 5] [--batch-sizes 2 4 8 16]
+    python benchmarks/evaluate.py --quick --device cuda   # on a GPU: also gpu_util=<%>
 
 Writes ``--n`` ImageNet photos from ../shared as 224x224 PNGs encoded as builds encode them
 (a stimulus set with a manifest) to a temporary folder, then measures, interleaved in each repeat so that load
@@ -18,7 +19,9 @@ from other processes hits all alike:
   evaluator's lanes do); ``best_bare`` is the fastest.
 
 Prints ``evaluator=<img/s> naive=<img/s> best_bare=<img/s> ratio=<evaluator/naive>`` (medians)
-on stdout, and every rate with its [min-max] spread on stderr, with the paired evaluator / best
+on stdout (with ``--device cuda`` followed by ``device=cuda gpu_util=<%>``: the GPU's mean
+utilisation while the evaluator runs, sampled by :class:`harness.GpuUtilisation`; the sets are
+larger there, 1024 images with ``--quick``, and the bare forwards are eager torch), and every rate with its [min-max] spread on stderr, with the paired evaluator / best
 bare ratio (the median of each repeat's own ratio, which cancels load that slows both alike).
 """
 
@@ -31,6 +34,7 @@ USER_THP = os.environ.get("THP_MEM_ALLOC_ENABLE")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp, as `import foolbox_lite` does
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -38,6 +42,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import GpuUtilisation
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FOOLBOX_LITE_SHARED", ROOT.parent / "shared"))
@@ -49,7 +56,8 @@ from PIL import Image
 import numpy as np
 from foolbox_lite.classifiers import load_classifier
 clf = load_classifier("efficientnet_lite0")
-clf.model.eval()
+device = sys.argv[2]
+clf.model.eval().to(device)
 paths = sorted(Path(sys.argv[1]).glob("images/*.png"))
 def run(paths):
     for i in range(0, len(paths), 64):
@@ -59,7 +67,7 @@ def run(paths):
             x = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0).permute(2, 0, 1)
             xs.append(clf.prepare(x[None])[0])
         with torch.no_grad():
-            clf.model(torch.stack(xs)).argmax(1).tolist()
+            clf.model(torch.stack(xs).to(device)).argmax(1).tolist()
 run(paths[:16])  # warm-up
 t0 = time.perf_counter()
 run(paths)
@@ -77,6 +85,7 @@ def make_set(folder: Path, n: int) -> Path:
     if not files:
         sys.exit(f"no ImageNet samples under {SHARED}/data/imagenet-samples (set FOOLBOX_LITE_SHARED)")
     files = files[:: max(1, len(files) // n)][:n]
+    files = [files[i % len(files)] for i in range(n)]  # more images than photos (a GPU run): the photos again, under other names
     lines = []
     for i, f in enumerate(files):
         wnid = f.name.split("_")[0]
@@ -89,29 +98,35 @@ def make_set(folder: Path, n: int) -> Path:
     return folder
 
 
-def naive_rate(folder: Path) -> float:
+def naive_rate(folder: Path, device: str = "cpu") -> float:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     env.pop("FOOLBOX_LITE_ALLOCATOR", None)
     if USER_OMP_WAIT_POLICY is None:
         env.pop("OMP_WAIT_POLICY", None)
     # torch's own default (4 KiB pages), which importing foolbox_lite would otherwise change
     env["THP_MEM_ALLOC_ENABLE"] = USER_THP if USER_THP is not None else "0"
-    out = subprocess.run([sys.executable, "-c", NAIVE, str(folder)], env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", NAIVE, str(folder), device], env=env, check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="64 images, 3 repeats, the likely best bare configurations only")
-    ap.add_argument("--n", type=int, default=None, help="images (default 64 with --quick, else 128)")
+    ap.add_argument("--quick", action="store_true", help="64 images (1024 on a GPU), 3 repeats, the likely best bare configurations only")
+    ap.add_argument("--n", type=int, default=None, help="images (default 64 with --quick, else 128; on a GPU 1024 and 2048)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="batch sizes tried for the bare forwards")
+    ap.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     args = ap.parse_args()
-    n = args.n or (64 if args.quick else 128)
-    repeats = args.repeats or (3 if args.quick else 5)
-    sizes = args.batch_sizes or ([2, 4, 8, 16] if args.quick else [1, 2, 4, 8, 16, 32, 64])
 
     import torch
+
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device)
+    gpu = device.type == "cuda"
+    if gpu and not torch.cuda.is_available():
+        sys.exit(f"--device {args.device}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+    n = args.n or ((1024 if args.quick else 2048) if gpu else (64 if args.quick else 128))
+    repeats = args.repeats or (3 if args.quick else 5)
+    sizes = args.batch_sizes or (([32, 64, 128, 256] if gpu else [2, 4, 8, 16]) if args.quick else ([16, 32, 64, 128, 256, 512] if gpu else [1, 2, 4, 8, 16, 32, 64]))
 
     from foolbox_lite.allocator import tune_allocator
     from foolbox_lite.classifiers import load_classifier
@@ -128,22 +143,27 @@ def main() -> None:
         from foolbox_lite.assets.io import read_pil
 
         u8 = torch.stack([torch.from_numpy(np.array(read_pil(p).convert("RGB"))).permute(2, 0, 1) for p in sorted(folder.glob("images/*.png"))])
-        x = clf.preprocessing(u8.float() / 255.0)
-        ort = make_forward(clf, torch.device("cpu"), "auto")
-        engines = {"onnxruntime": (ort.run, torch.contiguous_format)} if ort.backend == "onnxruntime" else {}
+        x = clf.preprocessing(u8.float() / 255.0).to(device)
+        engines = {}
         lanes = max(1, torch.get_num_threads())
-        if ort.backend == "onnxruntime" and lanes > 1:
-            engines["onnxruntime-lanes"] = (make_forward(clf, torch.device("cpu"), "auto", threads=1).run, torch.contiguous_format)
+        if not gpu:  # ONNX Runtime runs on the CPU here
+            ort = make_forward(clf, device, "auto")
+            if ort.backend == "onnxruntime":
+                engines["onnxruntime"] = (ort.run, torch.contiguous_format)
+                if lanes > 1:
+                    engines["onnxruntime-lanes"] = (make_forward(clf, device, "auto", threads=1).run, torch.contiguous_format)
         engines["torch-channels-last"] = (clf.model, torch.channels_last)
-        if not args.quick:
+        if gpu or not args.quick:
             engines["torch"] = (clf.model, torch.contiguous_format)
+        sync = torch.cuda.synchronize if gpu else (lambda: None)
 
         def bare(engine: str, bs: int) -> float:
             fn, fmt = engines[engine]
-            clf.model.to(memory_format=fmt)
+            clf.model.to(device, memory_format=fmt)
             xb = [x[i : i + bs].contiguous(memory_format=fmt) for i in range(0, n, bs)]
             with torch.inference_mode():
                 fn(xb[0])
+                sync()
                 if engine.endswith("-lanes"):  # each thread runs every lanes-th batch
                     threads = [threading.Thread(target=lambda s: [fn(b) for b in xb[s::lanes]], args=(s,)) for s in range(lanes)]
                     t0 = time.perf_counter()
@@ -155,19 +175,27 @@ def main() -> None:
                 t0 = time.perf_counter()
                 for b in xb:
                     fn(b)
+                sync()
             return n / (time.perf_counter() - t0)
+
+        utilisation: list[float] = []
 
         def evaluator() -> float:
-            evaluate_set(folder, [clf], progress=False)  # warm (export cached, buffers sized)
-            t0 = time.perf_counter()
-            evaluate_set(folder, [clf], progress=False)
-            return n / (time.perf_counter() - t0)
+            evaluate_set(folder, [clf], progress=False, device=device)  # warm (export cached, buffers sized)
+            with GpuUtilisation(device.index or 0) if gpu else contextlib.nullcontext() as util:
+                t0 = time.perf_counter()
+                evaluate_set(folder, [clf], progress=False, device=device)
+                dt = time.perf_counter() - t0
+            if util is not None and util.mean is not None:
+                utilisation.append(util.mean)
+            return n / dt
 
+        where = torch.cuda.get_device_name(device) if gpu else f"engine {make_forward(clf, device, 'auto').backend}"
         print(f"# lite0, {n} PNGs 224x224, {repeats} interleaved repeats, torch threads {torch.get_num_threads()}, "
-              f"cpu count {os.cpu_count()}, evaluator batch {DEFAULT_BATCH_SIZE}, engine {ort.backend}", file=log, flush=True)
+              f"cpu count {os.cpu_count()}, evaluator batch {DEFAULT_BATCH_SIZE}, {where}", file=log, flush=True)
         rates: dict[str, list[float]] = {}
         for _ in range(repeats):
-            rates.setdefault("naive", []).append(naive_rate(folder))
+            rates.setdefault("naive", []).append(naive_rate(folder, str(device)))
             rates.setdefault("evaluator", []).append(evaluator())
             for engine in engines:
                 for bs in sizes:
@@ -179,7 +207,12 @@ def main() -> None:
         paired = [e / b for e, b in zip(rates["evaluator"], rates[best])]  # same repeat, same moment's load
         print(f"# best bare: {best}; evaluator / best_bare = {med['evaluator'] / med[best]:.2f} "
               f"(paired: {statistics.median(paired):.2f} [{min(paired):.2f}-{max(paired):.2f}])", file=log, flush=True)
-        print(f"evaluator={med['evaluator']:.1f} naive={med['naive']:.1f} best_bare={med[best]:.1f} ratio={med['evaluator'] / med['naive']:.2f}")
+        line = f"evaluator={med['evaluator']:.1f} naive={med['naive']:.1f} best_bare={med[best]:.1f} ratio={med['evaluator'] / med['naive']:.2f}"
+        if gpu:
+            util = f"{statistics.median(utilisation):.0f}%" if utilisation else "n/a"
+            print(f"# GPU utilisation while the evaluator ran (median of repeats): {util} [{len(utilisation)} repeats sampled]", file=log, flush=True)
+            line += f" device={device} gpu_util={util}"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; annotations are not evaluated (from __future__)
 
 
 @dataclass
@@ -134,3 +138,88 @@ def operator_runner(op, stim, device: str) -> Callable[[], None]:
             torch.cuda.synchronize()
 
     return run
+
+
+class GpuUtilisation:
+    """The GPU's utilisation (%) sampled every ``period`` s on a thread while the ``with`` block runs.
+
+    Read through NVML (``pynvml``, from the ``nvidia-ml-py`` package) when it imports, else
+    by running ``nvidia-smi --query-gpu=utilization.gpu`` per sample; with neither, no
+    samples are taken and :attr:`mean` is ``None``.  NVML reports the fraction of its last
+    sample period (1/6 s to 1 s) in which a kernel ran, so time blocks of a few seconds at least.
+    """
+
+    def __init__(self, index: int = 0, period: float = 0.05) -> None:
+        import threading
+
+        self.index, self.period = index, period
+        self.samples: list[float] = []
+        self.source = "none"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._read = self._reader()
+
+    def _reader(self) -> Callable[[], float | None] | None:
+        try:
+            import pynvml  # type: ignore[import-not-found]
+
+            pynvml.nvmlInit()
+            handle = pynvml.nvmlDeviceGetHandleByIndex(self.index)
+        except Exception:  # noqa: BLE001 - not installed, or no NVIDIA driver: try nvidia-smi
+            handle = None
+        if handle is not None:
+            self.source = "nvml"
+            return lambda: float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+        import shutil
+        import subprocess
+
+        smi = shutil.which("nvidia-smi")
+        if smi is None:
+            return None
+        cmd = [smi, f"--id={self.index}", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+
+        def read() -> float | None:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=5, check=False)
+            return parse_utilisation(out.stdout) if out.returncode == 0 else None
+
+        self.source = "nvidia-smi"
+        return read
+
+    def __enter__(self) -> Self:
+        import threading
+
+        if self._read is not None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="gpu-utilisation", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _loop(self) -> None:
+        assert self._read is not None
+        while not self._stop.is_set():
+            v = self._read()
+            if v is not None:
+                self.samples.append(v)
+            self._stop.wait(self.period)
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.samples) if self.samples else None
+
+
+def parse_utilisation(text: str) -> float | None:
+    """The first number of ``nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits`` output."""
+    for line in text.splitlines():
+        line = line.strip().rstrip("%").strip()
+        if line:
+            try:
+                return float(line)
+            except ValueError:
+                return None
+    return None
