@@ -156,8 +156,8 @@ def test_fast_path_matches_torch_path(border):
 
 
 @pytest.mark.parametrize("border", ["zeros", "constant", "reflect", "replicate"])
-def test_fast_path_writes_an_image_without_a_mask_channels_last_with_the_warps_own_bytes(border):
-    """A tensor warped on its own comes back channels-last, each item exactly OpenCV's (H, W, C) warp of it."""
+def test_fast_path_keeps_a_channels_last_image_without_a_mask_channels_last_with_the_warps_own_bytes(border):
+    """A channels-last tensor warped on its own comes back channels-last, a planar one planar: each item exactly OpenCV's (H, W, C) warp of it."""
     import cv2
     import numpy as np
 
@@ -167,32 +167,34 @@ def test_fast_path_writes_an_image_without_a_mask_channels_last_with_the_warps_o
         torch.tensor([[15.5, 11.0], [12.0, 18.0], [15.0, 11.0], [3.0, 4.0], [15.0, 11.0]], dtype=torch.float64),
     )
     fill = (0.2, 0.5, 0.9) if border == "constant" else (0.0, 0.0, 0.0)
-    out = warp(x, mats, border=border, fill=fill)
-    assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+    planar = warp(x, mats, border=border, fill=fill)
+    assert planar.is_contiguous()
+    hwc = warp(x.contiguous(memory_format=torch.channels_last), mats, border=border, fill=fill)
+    assert hwc.is_contiguous(memory_format=torch.channels_last) and not hwc.is_contiguous()
+    assert torch.equal(hwc, planar)
     inv = np.linalg.inv(mats.numpy())
     mode = {"zeros": cv2.BORDER_CONSTANT, "constant": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT, "replicate": cv2.BORDER_REPLICATE}[border]
     compared = 0
     for i in range(5):
-        hwc = np.ascontiguousarray(x[i].permute(1, 2, 0).numpy())
+        item = np.ascontiguousarray(x[i].permute(1, 2, 0).numpy())
         affine = bool((inv[i, 2] == [0.0, 0.0, 1.0]).all())
         fn, m = (cv2.warpAffine, np.ascontiguousarray(inv[i, :2])) if affine else (cv2.warpPerspective, inv[i])
-        ref = fn(hwc, m, (31, 23), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=mode, borderValue=(*fill, 0.0))
-        beyond = fl.operators.homography._behind_camera(inv[i : i + 1], 23, 31)
-        if not beyond:
-            assert torch.equal(out[i].permute(1, 2, 0), torch.from_numpy(ref)), f"item {i}"
+        ref = fn(item, m, (31, 23), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=mode, borderValue=(*fill, 0.0))
+        if not fl.operators.homography._behind_camera(inv[i : i + 1], 23, 31):
+            assert torch.equal(hwc[i].permute(1, 2, 0), torch.from_numpy(ref)), f"item {i}"
             compared += 1
     assert compared == 5
-    planar_in = warp(x.contiguous(memory_format=torch.channels_last), mats, border=border, fill=fill)
-    assert torch.equal(planar_in, out)  # a channels-last input gives the same bytes
-    with_mask = warp(x[:, :2].contiguous(), mats, border=border, fill=fill[:2])  # two channels on their own: channels-last too
-    assert with_mask.is_contiguous(memory_format=torch.channels_last)
+    two = warp(x[:, :2].contiguous(memory_format=torch.channels_last), mats, border=border, fill=fill[:2])  # two channels on their own
+    assert two.is_contiguous(memory_format=torch.channels_last) and torch.equal(two, warp(x[:, :2].contiguous(), mats, border=border, fill=fill[:2]))
 
 
 def test_a_warp_with_a_mask_stays_planar_and_operators_keep_an_images_bytes_whatever_its_layout():
     x = torch.rand(4, 3, 20, 20, generator=torch.Generator().manual_seed(3))
     m = (torch.rand(4, 1, 20, 20, generator=torch.Generator().manual_seed(4)) > 0.3).float()
-    out = fl.ops.Rotate(angle=(-40, 40))(fl.Stimuli.from_tensor(x, m), seed=1)
+    cl = x.contiguous(memory_format=torch.channels_last)
+    out = fl.ops.Rotate(angle=(-40, 40))(fl.Stimuli.from_tensor(cl, m), seed=1)
     assert out.images.is_contiguous() and out.mask.is_contiguous()  # warped with the mask, four channels at a time
+    assert fl.ops.Rotate(angle=(-40, 40))(fl.Stimuli.from_tensor(x), seed=1).images.is_contiguous()  # planar in, planar out
     alone = fl.Stimuli.from_tensor(x)
     op = fl.Pipeline([fl.ops.Tilt(pitch=(10, 40)), fl.ops.Rotate(angle=(-40, 40)), fl.ops.GaussianNoise(std=0.05), fl.ops.Grayscale()])
     a = op(alone, seed=2).images

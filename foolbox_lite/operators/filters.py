@@ -199,8 +199,9 @@ def phase_scramble(images: torch.Tensor, widths: Sequence[float], seeds: Sequenc
         import numpy as np  # numpy's single-threaded FFT, item by item (equal to the torch path within 1e-6)
 
         ph = phasor.numpy()
+        planes = images.contiguous().numpy()  # numpy's FFT is ~30% slower on a channels-last item's strided planes
         for i in range(b):
-            out[i] = torch.from_numpy(np.fft.irfft2(np.fft.rfft2(images[i].numpy()) * ph[i], s=(h, w)).astype(np.float32, copy=False))
+            out[i] = torch.from_numpy(np.fft.irfft2(np.fft.rfft2(planes[i]) * ph[i], s=(h, w)).astype(np.float32, copy=False))
         return out
     for i in range(b):
         out[i] = torch.fft.irfft2(torch.fft.rfft2(images[i]).mul_(phasor[i]), s=(h, w))

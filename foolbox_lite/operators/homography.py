@@ -178,10 +178,11 @@ def _warp_cv2(srcs: list[torch.Tensor], fills: list[list[float]], inverse: np.nd
 
     The channels of all tensors are interleaved four at a time into a cache-resident buffer
     (:mod:`~foolbox_lite.operators.cvplanes`) and warped in one call per group: one
-    coordinate computation per item instead of one per plane.  A tensor of 2-4 channels
-    that makes a group on its own (an image without a mask) is written channels-last, the
-    warp's own interleaved layout, so no pass splits it back into planes; a group that
-    mixes tensors is split back into their planes.  The pixels are the same either way.
+    coordinate computation per item instead of one per plane, then split back into the
+    output planes.  A channels-last tensor of 2-4 channels that makes a group on its own
+    (an image without a mask) keeps its layout: each item is copied into the buffer and
+    warped straight into its ``(H, W, C)`` output, with no interleave or split.  The pixels
+    are the same either way.
     Items run on a few threads (:func:`~foolbox_lite.operators.itempool.for_items`); each
     item's bytes are the same whatever the number of threads.
     """
@@ -190,11 +191,11 @@ def _warp_cv2(srcs: list[torch.Tensor], fills: list[list[float]], inverse: np.nd
     b, _, hh, ww = srcs[0].shape
     chans = [(j, c, fills[j][c]) for j, t in enumerate(srcs) for c in range(t.shape[1])]
     groups = [chans[k : k + 4] for k in range(0, len(chans), 4)]
-    whole = {g[0][0] for g in groups if len(g) > 1 and len(g) == srcs[g[0][0]].shape[1] and all(j == g[0][0] for j, _, _ in g)}
+    # a channels-last tensor warped on its own stays channels-last: read and written as (H, W, C) items
+    whole = {g[0][0] for g in groups if len(g) > 1 and len(g) == srcs[g[0][0]].shape[1] and all(j == g[0][0] for j, _, _ in g) and _channels_last(srcs[g[0][0]])}
     cl = torch.channels_last
     outs = [empty_cpu(t.shape, torch.float32, cl if j in whole else torch.contiguous_format) for j, t in enumerate(srcs)]
-    # a tensor read as a whole group may stay channels-last (copied per item); any other is read plane by plane
-    s_np = [(t if j in whole and _channels_last(t) else t.contiguous()).numpy() for j, t in enumerate(srcs)]
+    s_np = [(t if j in whole else t.contiguous()).numpy() for j, t in enumerate(srcs)]
     o_np = [o.numpy() for o in outs]
     values = [tuple(f for _, _, f in g) + (0.0,) * (4 - len(g)) for g in groups]
     flags = (cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
@@ -214,7 +215,7 @@ def _warp_cv2(srcs: list[torch.Tensor], fills: list[list[float]], inverse: np.nd
                     warp_fn(s_np[j0][i, c], m, (ww, hh), dst=o_np[j0][i, c], flags=flags, borderMode=mode, borderValue=value)
                     continue
                 src, dst = bufs[len(group)]
-                if j0 in whole and s_np[j0].strides[1] == s_np[j0].itemsize:  # channels-last input: one copy into the cache
+                if j0 in whole:  # one copy into the cache
                     np.copyto(src, s_np[j0][i].transpose(1, 2, 0))
                 else:
                     interleave([s_np[j][i, c] for j, c, _ in group], src)
@@ -301,9 +302,10 @@ def warp_many(
     CPU float32 without grad, an OpenCV path runs (OpenCV 5 samples at unquantised
     positions, within ~1e-6 of the torch path; OpenCV 4.x steps in 1/32 px, within
     ~1e-2 at sharp edges); otherwise ``grid_sample``.  Output pixels that see no
-    plane (beyond a tilt's horizon) get the fill value.  On the OpenCV path a tensor of 2-4
-    channels warped without others (an image without a mask) comes back channels-last, with
-    the same values; the others stay planar.  ``alongside`` (checks that refuse
+    plane (beyond a tilt's horizon) get the fill value.  On the OpenCV path a channels-last
+    tensor of 2-4 channels warped without others (an image without a mask) comes back
+    channels-last (faster: no interleave or split), every other one planar; the values are
+    the same.  ``alongside`` (checks that refuse
     the warp) runs on the calling thread while the other threads start warping, before any
     output is returned; when it raises, the outputs are dropped.
     """

@@ -7,7 +7,7 @@ says.  8-bit images are stored ``(H, W, 3)`` (the writers' layout): each plane i
 cast rounds half to even, so the values are exactly those of
 ``x.clamp(0, 1).mul(255).round().to(uint8)``, tested near every tie), then ``cv2.merge``
 interleaves the planes (one cache-friendly pass, several times faster than a strided torch copy).
-Channels-last images (what a warp of a batch without a mask returns) are converted in one pass.
+Channels-last images (a warp of a channels-last batch without a mask keeps that layout) are converted in one pass.
 """
 
 from __future__ import annotations
@@ -71,9 +71,11 @@ class BatchOutput:
             raise ParameterError(f"the pipeline produced non-finite values (NaN or inf) for items {bad[:5]}")
         if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():  # (H, W, 3) per item already: one pass
             xs = x.numpy()
+            h, w = x.shape[-2:]
             for k, s in enumerate(slots):
-                dst = self._u8[s]
-                if cv2.multiply(xs[k].transpose(1, 2, 0), 255.0, dst=dst, dtype=cv2.CV_8U).ctypes.data != dst.ctypes.data:  # pragma: no cover
+                # as (H, W * 3) single-channel arrays: cv2.multiply by a scalar is ~4x slower on 3 channels
+                row, dst = xs[k].transpose(1, 2, 0).reshape(h, w * 3), self._u8[s].reshape(h, w * 3)
+                if cv2.multiply(row, 255.0, dst=dst, dtype=cv2.CV_8U).ctypes.data != dst.ctypes.data:  # pragma: no cover
                     raise RuntimeError("cv2.multiply did not write into the batch's output")
         else:
             xs = x.contiguous().numpy()
