@@ -16,7 +16,8 @@ import torch
 from foolbox_lite.classifiers import imagenet_labels
 from foolbox_lite.evaluator.decisions import make_decider
 from foolbox_lite.evaluator.evidence import EvidenceRecorder
-from foolbox_lite.recipes.batch_out import BatchOutput, stack_u8
+from foolbox_lite.recipes import batch_out
+from foolbox_lite.recipes.batch_out import BatchOutput, multiply_rounds_like_torch, rounded_u8, stack_u8, tie_probe
 from foolbox_lite.stimuli import MASK, Item, Stimuli
 from foolbox_lite.stimulus_set.format import OPTIONAL_FIELDS, ManifestEntry, manifest_line
 from foolbox_lite.stimulus_set.layers import mask_u8
@@ -79,11 +80,29 @@ def test_periodic_cache_follows_its_tiles() -> None:
     assert all(e[0]() is not None for e in periodic._cache.values()) and len(periodic._cache) == 1
 
 
-LAYOUTS = [torch.contiguous_format, torch.channels_last]  # planar, and what a warp of a batch without a mask returns
+LAYOUTS = [torch.contiguous_format, torch.channels_last]  # planar, and what a warp of a channels-last batch without a mask returns
+
+
+@pytest.fixture(params=["opencv", "torch"])
+def conversion(request, monkeypatch) -> str:
+    """Both 8-bit conversions: one cv2.multiply (OpenCV 5) and torch's arithmetic (an OpenCV that rounds otherwise)."""
+    if request.param == "opencv":
+        if not multiply_rounds_like_torch():
+            pytest.skip(f"OpenCV {cv2.__version__} does not round like torch: the build converts with torch's arithmetic")
+    else:
+        monkeypatch.setattr(batch_out, "multiply_rounds_like_torch", lambda: False)
+    return request.param
+
+
+def test_opencv_5_converts_to_8_bits_in_one_pass() -> None:
+    if int(cv2.__version__.split(".")[0]) >= 5:
+        assert multiply_rounds_like_torch()  # the one-pass path this project's CI measures
+    v = torch.from_numpy(tie_probe())
+    assert torch.equal(rounded_u8(v), v.clamp(0, 1).mul(255.0).round_().to(torch.uint8))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_batch_output_stores_the_rounded_images(layout: torch.memory_format) -> None:
+def test_batch_output_stores_the_rounded_images(layout: torch.memory_format, conversion: str) -> None:
     torch.manual_seed(0)
     x = torch.rand(5, 3, 20, 30) * 1.4 - 0.2  # outside [0, 1] too
     x[0, 0, 0, :4] = torch.tensor([0.5 / 255, 1.5 / 255, 2.5 / 255, 254.5 / 255])  # ties round to even
@@ -102,11 +121,9 @@ def test_batch_output_stores_the_rounded_images(layout: torch.memory_format) -> 
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_batch_output_rounds_like_torch_next_to_every_tie(layout: torch.memory_format) -> None:
+def test_batch_output_rounds_like_torch_next_to_every_tie(layout: torch.memory_format, conversion: str) -> None:
     """float32 values within 300 ulps of each (k + 0.5) / 255, and beyond [0, 1]: the same bytes as torch's expression."""
-    near = [(np.float32((k + 0.5) / 255).view(np.int32) + np.arange(-300, 300, dtype=np.int32)).view(np.float32) for k in range(-1, 257)]
-    v = np.concatenate(near + [np.array([0.0, 1.0, -0.0, 2.0, -5.0, 1e30, -1e30], np.float32)])
-    v = np.resize(v, 3 * 40 * 651)
+    v = np.resize(tie_probe(), 3 * 40 * 651)
     x = torch.from_numpy(v.reshape(1, 3, 40, 651)).contiguous(memory_format=layout)
     out = BatchOutput(1, (40, 651), sidecars=False, has_mask=[False], stim_has_mask=False)
     out.store(Stimuli(x, {MASK: x[:, 1:2]}, [Item(id="0", index=0)]), [0])

@@ -44,7 +44,7 @@ def test_default_png_is_stored_without_filter_and_valid():
         n = struct.unpack(">I", data[33:37])[0]
         assert data[37:41] == b"IDAT" and data[41 + n + 4:] == b"\x00\x00\x00\x00IEND\xaeB`\x82"
         rows = zlib.decompress(data[41:41 + n])  # checks the Adler-32
-        h, w = shape[:2]
+        h = shape[0]
         raw = np.frombuffer(rows, np.uint8).reshape(h, -1)
         assert (raw[:, 0] == 0).all() and np.array_equal(raw[:, 1:].reshape(arr.shape), arr)
         assert len(data) < arr.size + h + 100 + 5 * (arr.size // 65535 + 1)
@@ -112,7 +112,8 @@ def test_stored_pngs_decode_without_a_library_and_anything_else_is_declined() ->
         data = encode_png(a, 0)
         got = decode_stored_rgb(data)
         assert got is not None and np.array_equal(got, a)
-        assert np.array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB), got)  # what a library reads
+        read = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # what a library reads (BGR)
+        assert np.array_equal(cv2.cvtColor(read, cv2.COLOR_BGR2RGB), got)
     a = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     data = encode_png(a, 0)
     assert decode_stored_rgb(encode_png(a, 1)) is None  # compressed: left to the library

@@ -134,7 +134,12 @@ def test_render_known_values():
         m[1, 2] = 14.5 - (si * 9.5 + c * 14.5) + oy * 40
         mats.append(m)
     b = _render_torch(tile, 30, 20, mats, torch.float32)
-    assert (a - b).abs().max() < 2e-3
+    import cv2
+
+    if int(cv2.__version__.split(".")[0]) >= 5:  # float sampling positions, as grid_sample's
+        assert (a - b).abs().max() < 2e-3
+    else:  # OpenCV 4.x steps positions in 1/32 px (fixed point): larger at the tile's sharp edges
+        assert (a - b).abs().max() < 0.03 and (a - b).abs().mean() < 5e-3  # a noise tile: sharp everywhere
 
 
 # ----------------------------------------------------------------------------- colour
