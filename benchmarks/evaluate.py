@@ -120,10 +120,14 @@ def main() -> None:
 
     import torch
 
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device)
+    from foolbox_lite.errors import ParameterError
+    from foolbox_lite.evaluator.run import resolve_device
+
+    try:
+        device = resolve_device(args.device)  # the evaluator's own check: unknown names, CUDA not available
+    except ParameterError as exc:
+        sys.exit(f"--device: {exc}")
     gpu = device.type == "cuda"
-    if gpu and not torch.cuda.is_available():
-        sys.exit(f"--device {args.device}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
     n = args.n or ((1024 if args.quick else 2048) if gpu else (64 if args.quick else 128))
     repeats = args.repeats or (3 if args.quick else 5)
     sizes = args.batch_sizes or (([32, 64, 128, 256] if gpu else [2, 4, 8, 16]) if args.quick else ([16, 32, 64, 128, 256, 512] if gpu else [1, 2, 4, 8, 16, 32, 64]))

@@ -215,18 +215,16 @@ def _warp_cv2(srcs: list[torch.Tensor], fills: list[list[float]], inverse: np.nd
                     warp_fn(s_np[j0][i, c], m, (ww, hh), dst=o_np[j0][i, c], flags=flags, borderMode=mode, borderValue=value)
                     continue
                 src, dst = bufs[len(group)]
-                if j0 in whole:  # one copy into the cache
+                if j0 in whole:  # one copy into the cache, then the warp writes the (H, W, C) output item
                     np.copyto(src, s_np[j0][i].transpose(1, 2, 0))
-                else:
-                    interleave([s_np[j][i, c] for j, c, _ in group], src)
-                if j0 in whole:
                     hwc = o_np[j0][i].transpose(1, 2, 0)
                     got = warp_fn(src, m, (ww, hh), dst=hwc, flags=flags, borderMode=mode, borderValue=value)
                     if got.ctypes.data != hwc.ctypes.data:  # pragma: no cover - this OpenCV allocated instead of filling ours
                         np.copyto(hwc, got)
-                else:
-                    warp_fn(src, m, (ww, hh), dst=dst, flags=flags, borderMode=mode, borderValue=value)
-                    deinterleave(dst, [o_np[j][i, c] for j, c, _ in group])
+                    continue
+                interleave([s_np[j][i, c] for j, c, _ in group], src)
+                warp_fn(src, m, (ww, hh), dst=dst, flags=flags, borderMode=mode, borderValue=value)
+                deinterleave(dst, [o_np[j][i, c] for j, c, _ in group])
 
     for_items(work, b, alongside=alongside)
     return outs
