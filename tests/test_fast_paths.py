@@ -230,6 +230,40 @@ def test_vectorised_warp_checks_only_accept_what_the_exact_check_accepts():
     assert refused > 0
 
 
+def test_vectorised_flattening_check_matches_the_singular_values():
+    """The vectorised check compares |det| / |J|^2 with k / (1 + k^2) instead of running an SVD:
+    it must accept exactly the items whose singular-value ratio clears MIN_ANISOTROPY by its margin."""
+    from foolbox_lite.operators.warp_checks import MIN_ANISOTROPY
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    ratio = MIN_ANISOTROPY * np.exp(rng.uniform(-0.01, 0.01, n))  # around the threshold, both sides
+    ratio[:20] = MIN_ANISOTROPY * (1 + 1e-6) * (1 + np.linspace(-1e-9, 1e-9, 20) * 1e3)  # at the margin itself
+    turn = rng.uniform(0, 2 * np.pi, (n, 2))
+    scale = rng.uniform(0.5, 1.5, n)
+
+    def rot(a: np.ndarray) -> np.ndarray:
+        return np.stack([np.stack([np.cos(a), -np.sin(a)], -1), np.stack([np.sin(a), np.cos(a)], -1)], -2)
+
+    lin = rot(turn[:, 0]) @ (np.eye(2) * np.stack([scale, scale * ratio], -1)[:, None, :]) @ rot(turn[:, 1])
+    mats = np.tile(np.eye(3), (n, 1, 1))
+    mats[:, :2, :2] = lin
+    mats = about_centre(torch.from_numpy(mats), torch.tensor([[32.0, 32.0]] * n, dtype=torch.float64))
+    boxes = torch.tensor([[28.0, 28.0, 36.0, 36.0]] * n, dtype=torch.float64)  # small: stays inside the frame
+    sv = np.linalg.svd(lin, compute_uv=False)
+    want = sv[:, 1] >= MIN_ANISOTROPY * (1 + 1e-6) * sv[:, 0]
+    clear = _clearly_fine(mats, boxes, 64, 64)
+    near = np.abs(sv[:, 1] / sv[:, 0] / (MIN_ANISOTROPY * (1 + 1e-6)) - 1) < 1e-12  # within rounding of the margin
+    assert 0.3 < want.mean() < 0.7
+    assert np.array_equal(clear[~near], want[~near])
+    for i in np.flatnonzero(~clear)[:50]:  # what the vectorised check leaves, the exact check decides
+        if sv[i, 1] / sv[i, 0] >= MIN_ANISOTROPY:
+            check_warps(mats[i : i + 1], boxes[i : i + 1], 64, 64, 1.0, str)
+        else:
+            with pytest.raises(ParameterError, match="flattens the object"):
+                check_warps(mats[i : i + 1], boxes[i : i + 1], 64, 64, 1.0, str)
+
+
 def test_vectorised_visible_fraction_equals_polygon_clipping():
     """Random convex quads (either orientation, inside, across and around the frame) against
     the scalar Sutherland-Hodgman clip; quads with a corner on a frame line are left to it."""

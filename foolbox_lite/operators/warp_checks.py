@@ -59,8 +59,10 @@ def _area(poly: Sequence[tuple[float, float]]) -> float:
     return 0.5 * abs(sum(poly[i - 1][0] * p[1] - p[0] * poly[i - 1][1] for i, p in enumerate(poly)))
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+_NEXT = [1, 2, 3, 0]
+#: The frame's corners (x0, y0), (x1, y0), (x1, y1), (x0, y1) as fractions of its size, shaped to broadcast over
+#: ``(4 frame edges, 4 quad edges, B)`` arrays.
+_FRAME_X, _FRAME_Y = np.array([0.0, 1.0, 1.0, 0.0]).reshape(4, 1, 1), np.array([0.0, 0.0, 1.0, 1.0]).reshape(4, 1, 1)
 
 
 def _visible_fractions(quads: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -69,39 +71,45 @@ def _visible_fractions(quads: np.ndarray, height: int, width: int) -> np.ndarray
     The area of quad and frame together is the boundary integral ``1/2 (x dy - y dx)`` over
     the parts of the quad's edges inside the frame (clipped by Liang-Barsky) and the parts of
     the frame's edges inside the quad (clipped by its four half-planes), both run in the
-    quad's orientation.  NaN where that could count a segment twice (a quad corner on a
-    frame line, where a quad edge may run along the border) or the quad has no area: the
-    exact check of :func:`check_warps` decides those.
+    quad's orientation; a segment ``P + t D`` kept for ``t0 <= t <= t1`` adds
+    ``(t1 - t0) cross(P, D)``.  NaN where that could count a segment twice (a quad corner on
+    a frame line, where a quad edge may run along the border) or the quad has no area: the
+    exact check of :func:`check_warps` decides those.  Arrays are laid out corner-first,
+    ``(4, B)``, so every reduction runs over whole rows (numpy is slow along short last axes).
     """
     fx0, fy0, fx1, fy1 = -0.5, -0.5, width - 0.5, height - 0.5
-    p = quads
-    d = np.roll(p, -1, axis=1) - p  # (B, 4, 2) edges
-    signed = 0.5 * _cross(p, p + d).sum(1)
+    px, py = quads[..., 0].T, quads[..., 1].T  # (4, B)
+    dx, dy = px[_NEXT] - px, py[_NEXT] - py  # the quad's edges
+    edge_cross = px * dy - py * dx
+    signed = 0.5 * edge_cross.sum(0)
     s = np.sign(signed)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t0, t1 = np.zeros(p.shape[:2]), np.ones(p.shape[:2])
-        for k, lo, hi in ((0, fx0, fx1), (1, fy0, fy1)):
-            dk, pk = d[..., k], p[..., k]
+        t0, t1 = np.zeros(px.shape), np.ones(px.shape)
+        for dk, pk, lo, hi in ((dx, px, fx0, fx1), (dy, py, fy0, fy1)):
             ta, tb = (lo - pk) / dk, (hi - pk) / dk
             flat = dk == 0
             t0 = np.where(flat, t0, np.maximum(t0, np.where(dk > 0, ta, tb)))
             t1 = np.where(flat, np.where((pk < lo) | (pk > hi), -1.0, t1), np.minimum(t1, np.where(dk > 0, tb, ta)))
-        keep = t1 > t0
-        own = np.where(keep, _cross(p + t0[..., None] * d, p + t1[..., None] * d), 0.0).sum(1)
-        r = np.array([[fx0, fy0], [fx1, fy0], [fx1, fy1], [fx0, fy1]])
-        e = np.roll(r, -1, axis=0) - r
-        # frame edge j at r_j + u e_j is inside the quad's half-plane i when c0 + u c1 >= 0
-        c0 = s[:, None, None] * _cross(d[:, None, :, :], r[None, :, None, :] - p[:, None, :, :])  # (B, 4 frame edges, 4 quad edges)
-        c1 = s[:, None, None] * _cross(d[:, None, :, :], e[None, :, None, :])
+        own = (np.maximum(t1 - t0, 0.0) * edge_cross).sum(0)
+        # frame edge j at r_j + u e_j is inside the quad's half-plane i when c0 + u c1 >= 0: arrays (4 frame edges, 4 quad edges, B)
+        rx, ry = fx0 + (fx1 - fx0) * _FRAME_X, fy0 + (fy1 - fy0) * _FRAME_Y
+        ex, ey = rx[_NEXT] - rx, ry[_NEXT] - ry
+        c0 = s * (dx * (ry - py) - dy * (rx - px))
+        c1 = s * (dx * ey - dy * ex)
         root = -c0 / c1
-        u0 = np.where(c1 > 0, root, 0.0).max(2).clip(min=0.0)
-        u1 = np.where(c1 < 0, root, 1.0).min(2).clip(max=1.0)
-        u1 = np.where(((c1 == 0) & (c0 < 0)).any(2), -1.0, u1)
-        frame = np.where(u1 > u0, _cross(r + u0[..., None] * e, r + u1[..., None] * e), 0.0).sum(1)
+        u0 = np.maximum(np.where(c1 > 0, root, 0.0).max(1), 0.0)
+        u1 = np.minimum(np.where(c1 < 0, root, 1.0).min(1), 1.0)
+        u1 = np.where(((c1 == 0) & (c0 < 0)).any(1), -1.0, u1)
+        frame = (np.maximum(u1 - u0, 0.0) * (rx * ey - ry * ex)[:, 0]).sum(0)
         frac = 0.5 * (own + s * frame) * s / np.abs(signed)
     eps = 1e-9 * max(height, width)
-    on_line = ((np.abs(p[..., 0] - fx0) <= eps) | (np.abs(p[..., 0] - fx1) <= eps) | (np.abs(p[..., 1] - fy0) <= eps) | (np.abs(p[..., 1] - fy1) <= eps)).any(1)
+    on_line = ((np.abs(px - fx0) <= eps) | (np.abs(px - fx1) <= eps) | (np.abs(py - fy0) <= eps) | (np.abs(py - fy1) <= eps)).any(0)
     return np.where(on_line | ~(np.abs(signed) > 0) | ~np.isfinite(frac), np.nan, frac)
+
+
+#: Corner offsets (pixel edges) of a box, and which box values give each corner's x and y.
+_CORNER_DX, _CORNER_DY = np.array([[-0.5], [0.5], [0.5], [-0.5]]), np.array([[-0.5], [-0.5], [0.5], [0.5]])
+_CORNER_XS, _CORNER_YS = [0, 2, 2, 0], [1, 1, 3, 3]
 
 
 def _clearly_fine(matrices: torch.Tensor, boxes: torch.Tensor, height: int, width: int, min_visible: float = 1.0) -> np.ndarray:
@@ -114,37 +122,33 @@ def _clearly_fine(matrices: torch.Tensor, boxes: torch.Tensor, height: int, widt
     """
     h = np.asarray(matrices.detach().cpu().numpy() if isinstance(matrices, torch.Tensor) else matrices, dtype=np.float64)
     bx = np.asarray(boxes.detach().cpu().numpy() if isinstance(boxes, torch.Tensor) else boxes, dtype=np.float64)
-    if h.shape[0] == 0:
+    b = h.shape[0]
+    if b == 0:
         return np.zeros(0, dtype=bool)
-    cx, cy = (bx[:, 0] + bx[:, 2]) / 2, (bx[:, 1] + bx[:, 3]) / 2
-    wc = h[:, 2, 0] * cx + h[:, 2, 1] * cy + h[:, 2, 2]
-    xs = np.stack([bx[:, 0] - 0.5, bx[:, 2] + 0.5, bx[:, 2] + 0.5, bx[:, 0] - 0.5], 1)  # (B, 4)
-    ys = np.stack([bx[:, 1] - 0.5, bx[:, 1] - 0.5, bx[:, 3] + 0.5, bx[:, 3] + 0.5], 1)
-    w = h[:, 2, 0, None] * xs + h[:, 2, 1, None] * ys + h[:, 2, 2, None]
-    safe_wc = np.where(wc > 0, wc, 1.0)
-    ok = (wc > 0) & (w / safe_wc[:, None] >= MIN_DEPTH_RATIO * (1 + 1e-6)).all(1)
-    safe_w = np.where(ok[:, None], w, 1.0)
-    qx = (h[:, 0, 0, None] * xs + h[:, 0, 1, None] * ys + h[:, 0, 2, None]) / safe_w
-    qy = (h[:, 1, 0, None] * xs + h[:, 1, 1, None] * ys + h[:, 1, 2, None]) / safe_w
-    pad = 1e-6 * max(height, width)
-    inside = ((qx >= -0.5 + pad) & (qx <= width - 0.5 - pad) & (qy >= -0.5 + pad) & (qy <= height - 0.5 - pad)).all(1)
-    if min_visible < 1.0 and ok.any() and not inside[ok].all():
-        with np.errstate(invalid="ignore"):
-            inside |= ok & (_visible_fractions(np.stack([qx, qy], -1), height, width) >= min_visible + 1e-9)
-    ok &= inside
-    u = (h[:, 0, 0] * cx + h[:, 0, 1] * cy + h[:, 0, 2]) / safe_wc
-    v = (h[:, 1, 0] * cx + h[:, 1, 1] * cy + h[:, 1, 2]) / safe_wc
-    jac = np.stack(
-        [
-            np.stack([(h[:, 0, 0] - h[:, 2, 0] * u) / safe_wc, (h[:, 0, 1] - h[:, 2, 1] * u) / safe_wc], -1),
-            np.stack([(h[:, 1, 0] - h[:, 2, 0] * v) / safe_wc, (h[:, 1, 1] - h[:, 2, 1] * v) / safe_wc], -1),
-        ],
-        1,
-    )
-    jac = np.where(np.isfinite(jac), jac, 0.0)
-    sv = np.linalg.svd(jac, compute_uv=False)  # (B, 2), descending
-    ok &= (sv[:, 0] > 0) & (sv[:, 1] >= MIN_ANISOTROPY * (1 + 1e-6) * sv[:, 0])
-    return ok & np.isfinite(h).all((1, 2))
+    h00, h01, h02, h10, h11, h12, h20, h21, h22 = h.reshape(b, 9).T.copy()  # one (B,) row per entry
+    box = bx.T.copy()
+    xs, ys = box[_CORNER_XS] + _CORNER_DX, box[_CORNER_YS] + _CORNER_DY  # (4, B)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    with np.errstate(all="ignore"):  # non-finite or degenerate items are refused here and named by the exact check
+        wc = h20 * cx + h21 * cy + h22
+        w = h20 * xs + h21 * ys + h22
+        ok = (wc > 0) & (w >= (MIN_DEPTH_RATIO * (1 + 1e-6)) * wc).all(0)
+        qx = (h00 * xs + h01 * ys + h02) / w
+        qy = (h10 * xs + h11 * ys + h12) / w
+        pad = 1e-6 * max(height, width)
+        inside = ((qx >= -0.5 + pad) & (qx <= width - 0.5 - pad) & (qy >= -0.5 + pad) & (qy <= height - 0.5 - pad)).all(0)
+        if min_visible < 1.0 and ok.any() and not inside[ok].all():
+            inside |= ok & (_visible_fractions(np.stack([qx.T, qy.T], -1), height, width) >= min_visible + 1e-9)
+        ok &= inside
+        # Flattening: the Jacobian at the centre is (H[:2, :2] - (u, v) H[2, :2]) / w_c.  Its singular values
+        # s1 >= s2 have s1 s2 = |det| and s1^2 + s2^2 = |J|^2, so s2 / s1 >= k exactly when |det| / |J|^2 >= k / (1 + k^2)
+        # (the scale 1 / w_c > 0 cancels).
+        u, v = (h00 * cx + h01 * cy + h02) / wc, (h10 * cx + h11 * cy + h12) / wc
+        j00, j01, j10, j11 = h00 - u * h20, h01 - u * h21, h10 - v * h20, h11 - v * h21
+        norm2 = j00 * j00 + j01 * j01 + j10 * j10 + j11 * j11
+        k = MIN_ANISOTROPY * (1 + 1e-6)
+        ok &= (norm2 > 0) & (np.abs(j00 * j11 - j01 * j10) >= k / (1 + k * k) * norm2)
+        return ok & np.isfinite(h).all((1, 2))
 
 
 def check_warps(
@@ -163,12 +167,10 @@ def check_warps(
     to a sliver (:data:`MIN_ANISOTROPY`), or when less than ``min_visible`` of the warped box
     lies inside the frame.
     """
-    mats = matrices.tolist()
-    box_list = boxes.tolist()
     clear = _clearly_fine(matrices, boxes, height, width, min_visible)
-    for i, (h, (bx0, by0, bx1, by1)) in enumerate(zip(mats, box_list)):
-        if clear[i]:
-            continue
+    for i in np.flatnonzero(~clear).tolist():  # only the items near a threshold (or refused)
+        h = matrices[i].tolist()
+        bx0, by0, bx1, by1 = boxes[i].tolist()
         cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
         wc = h[2][0] * cx + h[2][1] * cy + h[2][2]
         corners = [(bx0 - 0.5, by0 - 0.5), (bx1 + 0.5, by0 - 0.5), (bx1 + 0.5, by1 + 0.5), (bx0 - 0.5, by1 + 0.5)]
