@@ -27,7 +27,7 @@ from foolbox_lite.operators.structure import (
     patch_scramble_many,
     silhouette,
 )
-from foolbox_lite.operators.warp_checks import _area, _clearly_fine, _clip_polygon, _visible_fractions
+from foolbox_lite.operators.warp_checks import _area, _clearly_fine, _clip_polygon, _star_fractions, _visible_fractions
 
 
 @pytest.fixture()
@@ -292,6 +292,33 @@ def test_vectorised_visible_fraction_equals_polygon_clipping():
     assert np.isnan(got[0]) and abs(got[1] - w * h / 300**2) < 1e-12 and np.isnan(got[2])
 
 
+def test_star_bound_never_exceeds_the_visible_fraction():
+    """The cheap bound (corners pulled along rays from a centre to the frame) is a lower bound
+    of the clipped area for any centre inside quad and frame, and 0 for a centre outside either."""
+    rng = np.random.default_rng(2)
+    h, w = 64, 80
+    quads, centres = [], []
+    while len(quads) < 3000:
+        c, r = rng.uniform(-20, 100, 2), rng.uniform(5, 120)
+        ang = np.sort(rng.uniform(0, 2 * np.pi, 4))[:: 1 if rng.random() < 0.5 else -1]
+        q = np.stack([c[0] + r * np.cos(ang) * rng.uniform(0.5, 1.5, 4), c[1] + r * np.sin(ang)], 1)
+        d = np.roll(q, -1, 0) - q
+        turns = d[:, 0] * np.roll(d, -1, 0)[:, 1] - d[:, 1] * np.roll(d, -1, 0)[:, 0]
+        if not ((turns > 0).all() or (turns < 0).all()):
+            continue
+        quads.append(q)
+        mix = rng.dirichlet(np.ones(4))
+        centres.append(mix @ q if rng.random() < 0.8 else rng.uniform(-50, 130, 2))  # mostly inside the quad
+    q, c = np.stack(quads), np.stack(centres)
+    bound = _star_fractions(q[..., 0].T, q[..., 1].T, c[:, 0], c[:, 1], h, w)
+    exact = np.array([_area(_clip_polygon([tuple(p) for p in quad], -0.5, -0.5, w - 0.5, h - 0.5)) / _area([tuple(p) for p in quad]) for quad in q])
+    assert (bound <= exact + 1e-12).all()
+    in_frame = (c[:, 0] > -0.5) & (c[:, 0] < w - 0.5) & (c[:, 1] > -0.5) & (c[:, 1] < h - 0.5)
+    assert (bound[~in_frame] == 0).all() and (bound[in_frame] > 0).mean() > 0.6
+    useful = bound[in_frame & (bound > 0)] / exact[in_frame & (bound > 0)]
+    assert np.median(useful) > 0.5  # close enough to decide many items (centres here are anywhere in the quad)
+
+
 def test_rotated_full_frame_items_are_accepted_without_the_scalar_check(monkeypatch):
     """A photo rotated in its frame loses its corners: the vectorised check accepts it when
     min_visible holds, and accepts nothing the exact check refuses."""
@@ -310,6 +337,10 @@ def test_rotated_full_frame_items_are_accepted_without_the_scalar_check(monkeypa
             assert not clear[i]
     monkeypatch.setattr("foolbox_lite.operators.warp_checks._clip_polygon", None)  # the scalar clip is never reached
     check_warps(mats, boxes, 64, 64, 0.5, str)
+    monkeypatch.setattr("foolbox_lite.operators.warp_checks._visible_fractions", None)  # nor the vectorised clip: the bound decides
+    assert _clearly_fine(mats, boxes, 64, 64, 0.5).all()
+    tilts = torch.tensor([tilt_matrix(float(p), float(y), 0.0, 64.0) for p, y in zip(np.linspace(-40, 40, n), np.linspace(30, -30, n))], dtype=torch.float64)
+    assert _clearly_fine(about_centre(tilts, torch.tensor([[31.5, 31.5]] * n, dtype=torch.float64)), boxes, 64, 64, 0.5).all()
 
 
 def test_bad_matrix_in_params_still_names_the_item():

@@ -107,6 +107,28 @@ def _visible_fractions(quads: np.ndarray, height: int, width: int) -> np.ndarray
     return np.where(on_line | ~(np.abs(signed) > 0) | ~np.isfinite(frac), np.nan, frac)
 
 
+def _star_fractions(qx: np.ndarray, qy: np.ndarray, u: np.ndarray, v: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A lower bound on the fraction of each convex quad (corners ``(4, B)``) inside the frame, cheaper than
+    :func:`_visible_fractions`; 0 unless the point ``(u, v)`` lies inside both.
+
+    Each corner is pulled along its ray from ``(u, v)`` to where the ray leaves the frame (if it
+    does).  The triangles from ``(u, v)`` to consecutive pulled corners have their corners in quad
+    and frame, so they lie in both (both are convex): their area over the quad's is the bound.
+    A photo turned or tilted in its own frame keeps most of itself by this bound, so the common
+    case skips the clip.
+    """
+    fx0, fy0, fx1, fy1 = -0.5, -0.5, width - 0.5, height - 0.5
+    ax, ay = qx - u, qy - v  # (4, B) rays from the centre to the corners
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        tx = np.where(ax > 0, (fx1 - u) / ax, np.where(ax < 0, (fx0 - u) / ax, np.inf))
+        ty = np.where(ay > 0, (fy1 - v) / ay, np.where(ay < 0, (fy0 - v) / ay, np.inf))
+        t = np.minimum(np.minimum(tx, ty), 1.0)
+        fan = ax * ay[_NEXT] - ay * ax[_NEXT]  # twice the signed area of each triangle (centre, corner, next corner)
+        whole = fan.sum(0)
+        inside = (fan * np.sign(whole) > 0).all(0) & (u > fx0) & (u < fx1) & (v > fy0) & (v < fy1)
+        return np.where(inside, (1 - 1e-12) * (t * t[_NEXT] * fan).sum(0) / whole, 0.0)
+
+
 #: Corner offsets (pixel edges) of a box, and which box values give each corner's x and y.
 _CORNER_DX, _CORNER_DY = np.array([[-0.5], [0.5], [0.5], [-0.5]]), np.array([[-0.5], [-0.5], [0.5], [0.5]])
 _CORNER_XS, _CORNER_YS = [0, 2, 2, 0], [1, 1, 3, 3]
@@ -137,13 +159,15 @@ def _clearly_fine(matrices: torch.Tensor, boxes: torch.Tensor, height: int, widt
         qy = (h10 * xs + h11 * ys + h12) / w
         pad = 1e-6 * max(height, width)
         inside = ((qx >= -0.5 + pad) & (qx <= width - 0.5 - pad) & (qy >= -0.5 + pad) & (qy <= height - 0.5 - pad)).all(0)
+        u, v = (h00 * cx + h01 * cy + h02) / wc, (h10 * cx + h11 * cy + h12) / wc  # the warped centre
         if min_visible < 1.0 and ok.any() and not inside[ok].all():
-            inside |= ok & (_visible_fractions(np.stack([qx.T, qy.T], -1), height, width) >= min_visible + 1e-9)
+            inside |= ok & (_star_fractions(qx, qy, u, v, height, width) >= min_visible + 1e-9)
+            if not inside[ok].all():
+                inside |= ok & (_visible_fractions(np.stack([qx.T, qy.T], -1), height, width) >= min_visible + 1e-9)
         ok &= inside
         # Flattening: the Jacobian at the centre is (H[:2, :2] - (u, v) H[2, :2]) / w_c.  Its singular values
         # s1 >= s2 have s1 s2 = |det| and s1^2 + s2^2 = |J|^2, so s2 / s1 >= k exactly when |det| / |J|^2 >= k / (1 + k^2)
         # (the scale 1 / w_c > 0 cancels).
-        u, v = (h00 * cx + h01 * cy + h02) / wc, (h10 * cx + h11 * cy + h12) / wc
         j00, j01, j10, j11 = h00 - u * h20, h01 - u * h21, h10 - v * h20, h11 - v * h21
         norm2 = j00 * j00 + j01 * j01 + j10 * j10 + j11 * j11
         k = MIN_ANISOTROPY * (1 + 1e-6)
