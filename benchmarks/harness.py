@@ -2,7 +2,8 @@
 
 ``rate(fn, n_images)`` runs ``fn`` (which processes ``n_images`` images) a few
 times after a warm-up and returns the median images/s and the spread, because
-on 2 shared cores a single timing can be off by 2x.
+on 2 shared cores a single timing can be off by 2x; :func:`rates_interleaved` times
+several functions turn about (ours and a peer), so a burst of load hits both.
 """
 
 from __future__ import annotations
@@ -46,6 +47,26 @@ def rate(fn: Callable[[], object], n_images: int, *, repeats: int = 5, warmup: i
                 break
         rates.append(n * n_images / dt)
     return Rate(statistics.median(rates), min(rates), max(rates))
+
+
+def rates_interleaved(fns: list[Callable[[], object]], n_images: int, *, repeats: int = 5, warmup: int = 1, min_time: float = 0.05) -> list[Rate]:
+    """:func:`rate` of several functions with their timed runs interleaved (a, b, a, b, ...), so that
+    load from other processes falls on all of them alike and their ratio is fair."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    runs: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, got in zip(fns, runs):
+            n, t0 = 0, time.perf_counter()
+            while True:
+                fn()
+                n += 1
+                dt = time.perf_counter() - t0
+                if dt >= min_time:
+                    break
+            got.append(n * n_images / dt)
+    return [Rate(statistics.median(r), min(r), max(r)) for r in runs]
 
 
 @dataclass
@@ -110,8 +131,7 @@ def report(case: Case, n_images: int, repeats: int, *, bandwidth: float | None =
     set); ``of_copy`` = ours / ``copy_limit`` and ``bar`` = ours / (0.5 x the lower of the peer's
     rate and ``copy_limit``), the issue's bar (>= 1 meets it).
     """
-    ours = rate(case.ours, n_images, repeats=repeats)
-    peer = rate(case.peer, n_images, repeats=repeats)
+    ours, peer = rates_interleaved([case.ours, case.peer], n_images, repeats=repeats)
     line = (
         f"op={case.name} ours={ours} peer={case.peer_name}:{peer} ratio={ours.median / peer.median:.2f} "
         f"spread_ours={ours.spread} spread_peer={peer.spread}"
