@@ -18,6 +18,7 @@ from other processes hits all alike:
   one single-threaded session call per thread, the threads taking alternate batches, as the
   evaluator's lanes do); ``best_bare`` is the fastest.
 
+Each evaluator or bare measurement is the median of :data:`PASSES` timed passes over the set.
 Prints ``evaluator=<img/s> naive=<img/s> best_bare=<img/s> ratio=<evaluator/naive>`` (medians)
 on stdout (with ``--device cuda`` followed by ``device=cuda gpu_util=<%>``: the GPU's mean
 utilisation while the evaluator runs, sampled by :class:`harness.GpuUtilisation`; the sets are
@@ -47,6 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import GpuUtilisation
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Timed passes per measurement (the median is kept): one pass of 64 images takes ~0.2 s, and on shared
+#: cores a single slice of that length can land in a burst of load that the next one misses.
+PASSES = 3
 SHARED = Path(os.environ.get("FOOLBOX_LITE_SHARED", ROOT.parent / "shared"))
 
 NAIVE = r'''
@@ -168,31 +172,36 @@ def main() -> None:
             with torch.inference_mode():
                 fn(xb[0])
                 sync()
-                if engine.endswith("-lanes"):  # each thread runs every lanes-th batch
-                    threads = [threading.Thread(target=lambda s: [fn(b) for b in xb[s::lanes]], args=(s,)) for s in range(lanes)]
-                    t0 = time.perf_counter()
-                    for t in threads:
-                        t.start()
-                    for t in threads:
-                        t.join()
-                    return n / (time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                for b in xb:
-                    fn(b)
-                sync()
-            return n / (time.perf_counter() - t0)
+                times = []
+                for _ in range(PASSES):
+                    if engine.endswith("-lanes"):  # each thread runs every lanes-th batch
+                        threads = [threading.Thread(target=lambda s: [fn(b) for b in xb[s::lanes]], args=(s,)) for s in range(lanes)]
+                        t0 = time.perf_counter()
+                        for t in threads:
+                            t.start()
+                        for t in threads:
+                            t.join()
+                    else:
+                        t0 = time.perf_counter()
+                        for b in xb:
+                            fn(b)
+                        sync()
+                    times.append(time.perf_counter() - t0)
+            return n / statistics.median(times)
 
         utilisation: list[float] = []
 
         def evaluator() -> float:
             evaluate_set(folder, [clf], progress=False, device=device)  # warm (export cached, buffers sized)
+            times = []
             with GpuUtilisation(device.index or 0) if gpu else contextlib.nullcontext() as util:
-                t0 = time.perf_counter()
-                evaluate_set(folder, [clf], progress=False, device=device)
-                dt = time.perf_counter() - t0
+                for _ in range(PASSES):
+                    t0 = time.perf_counter()
+                    evaluate_set(folder, [clf], progress=False, device=device)
+                    times.append(time.perf_counter() - t0)
             if util is not None and util.mean is not None:
                 utilisation.append(util.mean)
-            return n / dt
+            return n / statistics.median(times)
 
         where = torch.cuda.get_device_name(device) if gpu else f"engine {make_forward(clf, device, 'auto').backend}"
         print(f"# lite0, {n} PNGs 224x224, {repeats} interleaved repeats, torch threads {torch.get_num_threads()}, "
