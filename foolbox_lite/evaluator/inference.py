@@ -41,8 +41,9 @@ CHANNELS_LAST = True
 MAX_LANES = 16
 #: Images a lane reads at a time (hash, decode, normalise), then runs and hands over for deciding.
 LANE_READ_SIZE = 8
-#: Images per ONNX Runtime call in a lane: a single thread on a few images works in the cache (measured: see benchmarks/evaluate.py).
-LANE_CALL_SIZE = 4
+#: Images per ONNX Runtime call in a lane: a single thread on a few images works in the cache (2 against 4: +5% at 64 images,
+#: +2.5% at 128, paired; 1 and 3 are slower; see docs/performance.md).
+LANE_CALL_SIZE = 2
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
