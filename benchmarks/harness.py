@@ -34,19 +34,7 @@ class Rate:
 
 def rate(fn: Callable[[], object], n_images: int, *, repeats: int = 5, warmup: int = 1, min_time: float = 0.05) -> Rate:
     """Images/s of ``fn`` (median over ``repeats`` timed runs, each at least ``min_time`` s)."""
-    for _ in range(warmup):
-        fn()
-    rates = []
-    for _ in range(repeats):
-        n, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            dt = time.perf_counter() - t0
-            if dt >= min_time:
-                break
-        rates.append(n * n_images / dt)
-    return Rate(statistics.median(rates), min(rates), max(rates))
+    return rates_interleaved([fn], n_images, repeats=repeats, warmup=warmup, min_time=min_time)[0]
 
 
 def rates_interleaved(fns: list[Callable[[], object]], n_images: int, *, repeats: int = 5, warmup: int = 1, min_time: float = 0.05) -> list[Rate]:

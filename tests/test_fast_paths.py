@@ -264,6 +264,17 @@ def test_vectorised_flattening_check_matches_the_singular_values():
                 check_warps(mats[i : i + 1], boxes[i : i + 1], 64, 64, 1.0, str)
 
 
+def _random_convex_quad(rng: np.random.Generator, low: float, high: float) -> np.ndarray | None:
+    """A random quad ``(4, 2)`` of either orientation centred in ``[low, high]^2``, or ``None`` when it is not convex
+    (warps of a box in front of the camera are convex)."""
+    c, r = rng.uniform(low, high, 2), rng.uniform(5, 120)
+    ang = np.sort(rng.uniform(0, 2 * np.pi, 4))[:: 1 if rng.random() < 0.5 else -1]
+    q = np.stack([c[0] + r * np.cos(ang) * rng.uniform(0.5, 1.5, 4), c[1] + r * np.sin(ang)], 1)
+    d = np.roll(q, -1, 0) - q
+    turns = d[:, 0] * np.roll(d, -1, 0)[:, 1] - d[:, 1] * np.roll(d, -1, 0)[:, 0]
+    return q if (turns > 0).all() or (turns < 0).all() else None
+
+
 def test_vectorised_visible_fraction_equals_polygon_clipping():
     """Random convex quads (either orientation, inside, across and around the frame) against
     the scalar Sutherland-Hodgman clip; quads with a corner on a frame line are left to it."""
@@ -271,13 +282,9 @@ def test_vectorised_visible_fraction_equals_polygon_clipping():
     h, w = 64, 80
     quads, want = [], []
     while len(quads) < 3000:
-        c, r = rng.uniform(-40, 120, 2), rng.uniform(5, 120)
-        ang = np.sort(rng.uniform(0, 2 * np.pi, 4))[:: 1 if rng.random() < 0.5 else -1]
-        q = np.stack([c[0] + r * np.cos(ang) * rng.uniform(0.5, 1.5, 4), c[1] + r * np.sin(ang)], 1)
-        d = np.roll(q, -1, 0) - q
-        turns = d[:, 0] * np.roll(d, -1, 0)[:, 1] - d[:, 1] * np.roll(d, -1, 0)[:, 0]
-        if not ((turns > 0).all() or (turns < 0).all()):
-            continue  # warps of a box in front of the camera are convex
+        q = _random_convex_quad(rng, -40, 120)
+        if q is None:
+            continue
         quad = [(float(x), float(y)) for x, y in q]
         quads.append(q)
         want.append(_area(_clip_polygon(quad, -0.5, -0.5, w - 0.5, h - 0.5)) / _area(quad))
@@ -299,12 +306,8 @@ def test_star_bound_never_exceeds_the_visible_fraction():
     h, w = 64, 80
     quads, centres = [], []
     while len(quads) < 3000:
-        c, r = rng.uniform(-20, 100, 2), rng.uniform(5, 120)
-        ang = np.sort(rng.uniform(0, 2 * np.pi, 4))[:: 1 if rng.random() < 0.5 else -1]
-        q = np.stack([c[0] + r * np.cos(ang) * rng.uniform(0.5, 1.5, 4), c[1] + r * np.sin(ang)], 1)
-        d = np.roll(q, -1, 0) - q
-        turns = d[:, 0] * np.roll(d, -1, 0)[:, 1] - d[:, 1] * np.roll(d, -1, 0)[:, 0]
-        if not ((turns > 0).all() or (turns < 0).all()):
+        q = _random_convex_quad(rng, -20, 100)
+        if q is None:
             continue
         quads.append(q)
         mix = rng.dirichlet(np.ones(4))
