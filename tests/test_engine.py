@@ -89,6 +89,29 @@ def test_changed_weights_are_exported_again() -> None:
 
 
 @needs_ort
+def test_replaced_or_reloaded_weights_and_buffers_are_exported_again() -> None:
+    """The fingerprint walks every module's own tables: a swapped parameter, a reloaded state and a written buffer all count."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3), torch.nn.BatchNorm1d(3))
+    net.eval()
+    clf = from_module(net, input_size=8, labels=["a", "b", "c"])
+    x = torch.rand(4, 3, 8, 8)
+
+    def close_to_eager() -> bool:
+        with torch.inference_mode():
+            return (make_forward(clf, CPU, "onnxruntime").run(x) - net(x)).abs().max().item() <= ORT_ATOL
+
+    assert close_to_eager()
+    net[1].weight = torch.nn.Parameter(torch.randn(3, 3 * 8 * 8))  # a new tensor object in the module's table
+    assert close_to_eager()
+    net.load_state_dict({k: v + 0.5 for k, v in net.state_dict().items() if v.is_floating_point()}, strict=False)  # in place
+    assert close_to_eager()
+    with torch.no_grad():
+        net[2].running_mean.fill_(3.0)  # a buffer, written in place
+    assert close_to_eager()
+
+
+@needs_ort
 def test_exports_and_sessions_are_kept_per_model_and_dropped_with_it() -> None:
     import gc
     import weakref
