@@ -144,6 +144,36 @@ def test_evidence_ranks_and_probabilities_per_rule() -> None:
     assert r["shape"] == 1 + int((cat > cat[NAMES.index("cat")]).sum())
 
 
+@pytest.mark.parametrize("space,rule", [("imagenet1k", "top1"), ("imagenet1k", "restricted"), ("geirhos16", "mapping"), ("geirhos16", "top1")])
+def test_evidence_for_each_items_own_labels_equals_the_full_table(space: str, rule: str) -> None:
+    """Recording only each item's cue labels gives the same bits as recording every label, and keeps only those."""
+    labels = imagenet_labels()
+    g = torch.Generator().manual_seed(11)
+    if space == "imagenet1k":
+        pool = [labels.wnids[i] for i in torch.randperm(1000, generator=g)[:40].tolist()]
+    else:
+        pool = list(NAMES)
+    n = 37  # batches of 16, 16 and 5
+    per_item = [[pool[int(j)] for j in torch.randint(len(pool), (int(k),), generator=g)] for k in torch.randint(0, 4, (n,), generator=g)]
+    per_item[3] = [pool[0], pool[0]]  # a label twice (shape and texture alike)
+    per_item[5] = ["na", pool[1]]  # a label no class has
+    decider = make_decider(labels, space, rule, cue_labels=pool)  # type: ignore[arg-type]
+    full, own = EvidenceRecorder(decider, pool), EvidenceRecorder(decider, pool, per_item)
+    logits = torch.randn(n, 1000, generator=g) * 3
+    for lo in range(0, n, 16):
+        assert full(logits[lo : lo + 16]) == own(logits[lo : lo + 16])
+    for i, item in enumerate(per_item):
+        ranks, probs = own.of(i)
+        want = [c for c in dict.fromkeys(item) if c in full.labels]
+        assert list(ranks) == want and list(probs) == want
+        all_ranks, all_probs = full.of(i)
+        assert ranks == {c: all_ranks[c] for c in want}
+        assert probs == {c: all_probs[c] for c in want}  # the same floats, not approximately
+    assert own.of(5)[0].keys() == {pool[1]}
+    with pytest.raises(RuntimeError, match="labels for 37 items"):
+        own(logits[:1])
+
+
 def test_wilson_interval_values() -> None:
     assert wilson(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)

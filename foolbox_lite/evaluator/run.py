@@ -158,8 +158,9 @@ class EvalSetup:
     names: list[str] = field(default_factory=list)
 
     def recorders(self) -> list[EvidenceRecorder]:
-        """Fresh deciders that also record each image's evidence (:meth:`EvidenceRecorder.of`)."""
-        return [EvidenceRecorder(d, self.set.cue_labels) for d in self.deciders]
+        """Fresh deciders that also record each image's evidence for the labels of its cues (:meth:`EvidenceRecorder.of`)."""
+        per_item = [list(s.cues.values()) for s in self.set.stimuli]
+        return [EvidenceRecorder(d, self.set.cue_labels, per_item) for d in self.deciders]
 
     def trials(self, decisions: Sequence[Sequence[str]], evidence: Sequence[Sequence[Evidence]]) -> dict[str, list[Trial]]:
         """Each classifier's trials from its decisions and evidence by label (one per stimulus, in manifest order)."""

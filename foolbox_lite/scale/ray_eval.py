@@ -40,9 +40,10 @@ def _decode_batch(batch: dict[str, np.ndarray]) -> dict[str, Any]:
 class _Replica:
     """One model replica (a Ray Data actor): every classifier of the run, on this actor's device."""
 
-    def __init__(self, classifiers: list[Classifier], deciders: list[Decider], labels: list[str], device: str, threads: int, batch_size: int) -> None:
+    def __init__(self, classifiers: list[Classifier], deciders: list[Decider], labels: list[str], per_item: list[list[str]], device: str,
+                 threads: int, batch_size: int) -> None:
         torch.set_num_threads(max(1, threads))
-        self.classifiers, self.deciders, self.labels, self.bs = classifiers, deciders, labels, batch_size
+        self.classifiers, self.deciders, self.labels, self.per_item, self.bs = classifiers, deciders, labels, per_item, batch_size
         self.device = resolve_device(device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -50,7 +51,8 @@ class _Replica:
         x: torch.Tensor | list[torch.Tensor] = (
             [torch.from_numpy(np.asarray(im)) for im in images] if images.dtype == object else torch.from_numpy(np.ascontiguousarray(images))
         )
-        recorders = [EvidenceRecorder(d, self.labels) for d in self.deciders]
+        own = [self.per_item[p] for p in batch["pos"].tolist()]  # each image's cue labels: the evidence its trial reads
+        recorders = [EvidenceRecorder(d, self.labels, own) for d in self.deciders]
         decisions = infer_batches(self.classifiers, recorders, [x], device=self.device, batch_size=self.bs)  # type: ignore[arg-type]
         out = {"pos": batch["pos"]}
         for j, (d, rec) in enumerate(zip(decisions, recorders)):
@@ -99,7 +101,8 @@ def evaluate_on_ray(
     ds = ds.map_batches(_decode_batch, batch_size=batch_size, num_cpus=1)
     ds = ds.map_batches(
         _Replica,
-        fn_constructor_kwargs={"classifiers": setup.classifiers, "deciders": setup.deciders, "labels": setup.set.cue_labels, "device": "cuda" if gpus_per_replica > 0 else "cpu",
+        fn_constructor_kwargs={"classifiers": setup.classifiers, "deciders": setup.deciders, "labels": setup.set.cue_labels,
+                               "per_item": [list(s.cues.values()) for s in setup.set.stimuli], "device": "cuda" if gpus_per_replica > 0 else "cpu",
                                "threads": int(cpus_per_replica), "batch_size": batch_size},
         batch_size=batch_size, concurrency=replicas, num_cpus=cpus_per_replica, num_gpus=gpus_per_replica,
     )
