@@ -225,7 +225,7 @@ def main() -> None:
             print(f"# {k:32s} {med[k]:7.1f} img/s [{min(v):.1f}-{max(v):.1f}]  x{med[k] / med['naive']:.2f} naive", file=log, flush=True)
         best = max((k for k in med if k.startswith("bare")), key=med.__getitem__)
         paired = [e / b for e, b in zip(rates["evaluator"], rates[best])]  # same repeat, same moment's load
-        print(f"# search: best bare {best}; evaluator / best_bare = {med['evaluator'] / med[best]:.2f} "
+        print(f"# search: best bare {best}; evaluator / best_bare = {med['evaluator'] / med[best]:.3f} "
               f"(paired: {statistics.median(paired):.2f} [{min(paired):.2f}-{max(paired):.2f}]); the fastest "
               f"{CONFIRM_TOP} of {sum(k.startswith('bare') for k in med)} are timed again:", file=log, flush=True)
         # Confirmation: the search's fastest few are timed again in fresh rounds, alternating with the evaluator.
@@ -246,8 +246,8 @@ def main() -> None:
             print(f"# confirm {k:32s} {cmed[k]:7.1f} img/s [{min(v):.1f}-{max(v):.1f}]  ({CONFIRM_ROUNDS} rounds)", file=log, flush=True)
         cbest = max(top, key=cmed.__getitem__)
         cpaired = [e / b for e, b in zip(confirm["evaluator"], confirm[cbest])]
-        print(f"# confirm: best bare {cbest}; evaluator / best_bare = {cmed['evaluator'] / cmed[cbest]:.2f} "
-              f"(paired: {statistics.median(cpaired):.2f} [{min(cpaired):.2f}-{max(cpaired):.2f}])", file=log, flush=True)
+        print(f"# confirm: best bare {cbest}; evaluator / best_bare = {cmed['evaluator'] / cmed[cbest]:.3f} "
+              f"(paired: {statistics.median(cpaired):.3f} [{min(cpaired):.3f}-{max(cpaired):.3f}])", file=log, flush=True)
         line = f"evaluator={cmed['evaluator']:.1f} naive={med['naive']:.1f} best_bare={cmed[cbest]:.1f} ratio={cmed['evaluator'] / med['naive']:.2f}"
         if gpu:
             util = f"{statistics.median(utilisation):.0f}%" if utilisation else "n/a"
