@@ -172,6 +172,8 @@ def test_evidence_for_each_items_own_labels_equals_the_full_table(space: str, ru
     assert own.of(5)[0].keys() == {pool[1]}
     with pytest.raises(RuntimeError, match="labels for 37 items"):
         own(logits[:1])
+    none = EvidenceRecorder(decider, pool, [[], ["na"]])  # a batch (a Ray block) whose items name no label of the space
+    assert none(logits[:2]) == full.decider(logits[:2]) and none.of(0) == none.of(1) == ({}, {})
 
 
 def test_wilson_interval_values() -> None:
