@@ -214,11 +214,13 @@ def main() -> None:
         print(f"# lite0, {n} PNGs 224x224, {repeats} interleaved repeats, torch threads {torch.get_num_threads()}, "
               f"cpu count {os.cpu_count()}, evaluator batch {DEFAULT_BATCH_SIZE}, {where}", file=log, flush=True)
         rates: dict[str, list[float]] = {}
+        configs: dict[str, tuple[str, int]] = {}  # "bare <engine> bs=<n>" -> (engine, n)
         for _ in range(repeats):
             rates.setdefault("naive", []).append(naive_rate(folder, str(device)))
             rates.setdefault("evaluator", []).append(evaluator())
             for engine in engines:
                 for bs in sizes:
+                    configs[f"bare {engine} bs={bs}"] = (engine, bs)
                     rates.setdefault(f"bare {engine} bs={bs}", []).append(bare(engine, bs))
         med = {k: statistics.median(v) for k, v in rates.items()}
         for k, v in rates.items():
@@ -236,11 +238,7 @@ def main() -> None:
         for r in range(CONFIRM_ROUNDS):
             order = list(confirm) if r % 2 == 0 else list(reversed(confirm))
             for name in order:
-                if name == "evaluator":
-                    confirm[name].append(evaluator())
-                else:
-                    engine, bs = name.removeprefix("bare ").rsplit(" bs=", 1)
-                    confirm[name].append(bare(engine, int(bs)))
+                confirm[name].append(evaluator() if name == "evaluator" else bare(*configs[name]))
         cmed = {k: statistics.median(v) for k, v in confirm.items()}
         for k, v in confirm.items():
             print(f"# confirm {k:32s} {cmed[k]:7.1f} img/s [{min(v):.1f}-{max(v):.1f}]  ({CONFIRM_ROUNDS} rounds)", file=log, flush=True)

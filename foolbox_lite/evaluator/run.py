@@ -49,6 +49,10 @@ class LoadedSet:
     #: files checked for existence only: their sha256 is checked on the bytes read for decoding
     hashes_pending: bool = False
 
+    def labels_per_item(self) -> list[list[str]]:
+        """Each stimulus's cue labels, in manifest order: the labels whose evidence its trial reads."""
+        return [list(s.cues.values()) for s in self.stimuli]
+
     @property
     def controls(self) -> list[str]:
         """The cues the set has control twins for, in manifest order (empty: no controls)."""
@@ -159,7 +163,7 @@ class EvalSetup:
 
     def recorders(self) -> list[EvidenceRecorder]:
         """Fresh deciders that also record each image's evidence for the labels of its cues (:meth:`EvidenceRecorder.of`)."""
-        per_item = [list(s.cues.values()) for s in self.set.stimuli]
+        per_item = self.set.labels_per_item()
         return [EvidenceRecorder(d, self.set.cue_labels, per_item) for d in self.deciders]
 
     def trials(self, decisions: Sequence[Sequence[str]], evidence: Sequence[Sequence[Evidence]]) -> dict[str, list[Trial]]:

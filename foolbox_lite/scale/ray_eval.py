@@ -102,7 +102,7 @@ def evaluate_on_ray(
     ds = ds.map_batches(
         _Replica,
         fn_constructor_kwargs={"classifiers": setup.classifiers, "deciders": setup.deciders, "labels": setup.set.cue_labels,
-                               "per_item": [list(s.cues.values()) for s in setup.set.stimuli], "device": "cuda" if gpus_per_replica > 0 else "cpu",
+                               "per_item": setup.set.labels_per_item(), "device": "cuda" if gpus_per_replica > 0 else "cpu",
                                "threads": int(cpus_per_replica), "batch_size": batch_size},
         batch_size=batch_size, concurrency=replicas, num_cpus=cpus_per_replica, num_gpus=gpus_per_replica,
     )
